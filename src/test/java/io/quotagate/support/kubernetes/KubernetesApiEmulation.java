@@ -1,0 +1,284 @@
+package io.quotagate.support.kubernetes;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.dsl.base.CustomResourceDefinitionContext;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.kubernetes.client.utils.ApiVersionUtil;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+
+/**
+ * An in-process Kubernetes apiserver that behaves like the real one where QuotaGate depends on it. Usable as a plain
+ * object (developer sandbox) or through {@link KubernetesApiEmulationExtension} (tests). Starts in the constructor;
+ * {@link #close()} stops it and every client it handed out.
+ *
+ * <p>Built on fabric8's {@link KubernetesMockServer} in CRUD mode, over plain http on a free port of 127.0.0.1
+ * (https would pull the mock's BouncyCastle into the same JVM as jnats' own). Objects are stored and listed,
+ * label and field selectors work, and watches work over WebSocket (fabric8's client watches that way).
+ *
+ * <h2>Emulated like the real apiserver</h2>
+ * <ul>
+ *   <li><b>ResourceQuota admission</b> on create of any namespaced object: every quota in the namespace whose
+ *       {@code spec.hard} lists {@code count/<plural>.<group>} ({@code count/<plural>} for the core group) is
+ *       checked; if {@code used + 1 > hard} the create gets {@code 403 Forbidden} with reason {@code Forbidden} and
+ *       the apiserver's message ({@code workflows.argoproj.io "x" is forbidden: exceeded quota: q, requested:
+ *       count/workflows.argoproj.io=1, used: ...=75, limited: ...=75}). Otherwise {@code status.used} is charged
+ *       before the object is stored and before the create is answered, so a quota read sent after the create
+ *       returned includes it; watchers of the quota see MODIFIED. Admission and create are one atomic step, so
+ *       parallel creates never push {@code used} past {@code hard}.</li>
+ *   <li><b>409 AlreadyExists</b> with the apiserver's reason and message; it charges nothing.</li>
+ *   <li><b>The quota controller's lag</b>: after a delete, {@code used} drops only after
+ *       {@link #setQuotaControllerLag(Duration)} (default 500 ms), with a MODIFIED event then.</li>
+ *   <li><b>status.hard</b> mirrors {@code spec.hard}; a quota (or a resource newly added to it) starts with
+ *       {@code used} = the objects already there. A 403 from RBAC ({@link #failQuotaReads(int)}) is worded as the
+ *       apiserver words it.</li>
+ *   <li><b>Discovery</b> of {@code /apis/argoproj.io/v1alpha1} (Workflow, registered by default) and of any
+ *       {@link #registerCustomResource(String, String, String) registered} kind, which fabric8 needs to create a
+ *       {@link GenericKubernetesResource}; core and built-in group kinds (Pod, batch Job...) need none, the client
+ *       knows their plural from its model classes.</li>
+ * </ul>
+ *
+ * <h2>How fabric8 finds the plural of a generic resource</h2>
+ * fabric8 8.0.0 ({@code Handlers.getResourceDefinitionContext}) first deserialises the resource's apiVersion and
+ * kind: if that yields a model class (Pod, batch/v1 Job, ...), the plural comes from the class and no request is
+ * made. Otherwise it sends {@code GET /apis/<group>/<version>} once per client and (apiVersion, kind), and uses the
+ * {@code APIResource} whose kind matches; with no match the create fails before any request. The CRUD mock answers
+ * that discovery from the kinds given to {@link #registerCustomResource(String, String, String)} (and from CRDs
+ * created through the API). A generic resource of an unknown kind in the core group ({@code v1}) cannot be
+ * resolved at all: the client only asks the server for named groups.
+ *
+ * <h2>Not emulated</h2>
+ * <ul>
+ *   <li>Compute-resource quotas (cpu, memory), scopes, scope selectors, legacy unprefixed names ({@code pods}),
+ *       quotas that are "not yet observed" (here status is filled at once), LimitRanges.</li>
+ *   <li>The quota controller's full recount: it only gives back one unit per deleted object; usage charged for an
+ *       object created before the quota listed the resource is not recounted later.</li>
+ *   <li>Authentication, RBAC, validation (beyond name/kind/apiVersion), defaulting, server-side apply, dryRun,
+ *       resourceVersion semantics of watches (a new watch replays current objects as ADDED), bookmarks,
+ *       pagination, garbage collection of owned objects, group discovery ({@code /apis}).</li>
+ *   <li>Mock-server wording on errors not listed above (e.g. a 409 on a stale update has reason Invalid).</li>
+ * </ul>
+ */
+public final class KubernetesApiEmulation implements AutoCloseable {
+
+  public static final Duration DEFAULT_QUOTA_CONTROLLER_LAG = Duration.ofMillis(500);
+
+  // Strong reference: a JUL logger that is only configured, never held, can be collected and lose its level.
+  private static final java.util.logging.Logger MOCK_WEB_SERVER_LOG =
+      java.util.logging.Logger.getLogger(MockWebServer.class.getName());
+
+  static {
+    MOCK_WEB_SERVER_LOG.setLevel(Level.WARNING); // it logs every request at INFO
+  }
+
+  private final ScheduledExecutorService controller;
+  private final QuotaEnforcingDispatcher dispatcher;
+  private final KubernetesMockServer server;
+  private final List<KubernetesClient> clients = new CopyOnWriteArrayList<>();
+  private final String url;
+
+  public KubernetesApiEmulation() {
+    controller = Executors.newSingleThreadScheduledExecutor(runnable -> {
+      Thread thread = new Thread(runnable, "kubernetes-api-emulation");
+      thread.setDaemon(true);
+      return thread;
+    });
+    dispatcher = new QuotaEnforcingDispatcher(controller);
+    MockWebServer webServer = new MockWebServer();
+    // The JDK HttpClient offers "Upgrade: h2c" on http; accepting it has made the mock's framing flaky.
+    webServer.setHttp2ClearTextEnabled(false);
+    server = new KubernetesMockServer(new Context(Serialization.jsonMapper()), webServer, new HashMap<>(), dispatcher,
+        false);
+    server.start(loopback(), 0);
+    url = "http://127.0.0.1:" + server.getPort();
+    registerCustomResource("argoproj.io/v1alpha1", "Workflow", "workflows");
+    // The mock web server keeps every request it received; a long-running sandbox would grow without bound.
+    controller.scheduleWithFixedDelay(webServer::reset, 5, 5, TimeUnit.SECONDS);
+  }
+
+  /** {@code http://127.0.0.1:PORT}, for an application that builds its own client from a master URL. */
+  public String url() {
+    return url;
+  }
+
+  /**
+   * A client for this emulation: namespace {@code default}, HTTP/1.1, no retries (so injected faults reach the
+   * caller unchanged), up to 64 concurrent requests. Closed by {@link #close()}.
+   */
+  public KubernetesClient client() {
+    Config config = new ConfigBuilder(Config.empty())
+        .withMasterUrl(url)
+        .withNamespace("default")
+        .withHttp2Disable(true)
+        .withRequestRetryBackoffLimit(0)
+        .withMaxConcurrentRequests(64)
+        .withMaxConcurrentRequestsPerHost(64)
+        .withWatchReconnectInterval(200)
+        .build();
+    KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
+    clients.add(client);
+    return client;
+  }
+
+  /** Makes {@code GET /apis/<group>/<version>} list the kind, so generic resources of it can be created. */
+  public void registerCustomResource(String apiVersion, String kind, String plural) {
+    server.expectCustomResource(new CustomResourceDefinitionContext.Builder()
+        .withGroup(ApiVersionUtil.trimGroup(apiVersion))
+        .withVersion(ApiVersionUtil.trimVersion(apiVersion))
+        .withKind(kind)
+        .withPlural(plural)
+        .withScope("Namespaced")
+        .build());
+  }
+
+  // ---- quotas -----------------------------------------------------------------------------------------------
+
+  /** Creates a ResourceQuota with one hard limit; its status is filled at once (used = objects already there). */
+  public void createQuota(String namespace, String name, String resourceName, long hard) {
+    dispatcher.createQuota(namespace, name, resourceName, hard);
+  }
+
+  /** Sets (or adds) one hard limit of an existing quota, as {@code kubectl edit} would. */
+  public void setHard(String namespace, String name, String resourceName, long hard) {
+    dispatcher.setHard(namespace, name, resourceName, hard);
+  }
+
+  /** The quota's current {@code status.used} for the resource (0 when unset). */
+  public long used(String namespace, String quotaName, String resourceName) {
+    return dispatcher.used(namespace, quotaName, resourceName);
+  }
+
+  /** The highest {@code status.used} the quota ever had for the resource. */
+  public long maxUsed(String namespace, String quotaName, String resourceName) {
+    return dispatcher.maxUsed(namespace, quotaName, resourceName);
+  }
+
+  /** How long after a delete the quota controller gives the usage back; zero means before the delete answers. */
+  public void setQuotaControllerLag(Duration lag) {
+    dispatcher.quotaControllerLag = requireNonNegative(lag);
+  }
+
+  // ---- objects ----------------------------------------------------------------------------------------------
+
+  /**
+   * From now on, objects of {@code kind} created through the API delete themselves after a random time in
+   * [{@code min}, {@code max}], as completed workflows do (their quota usage then follows the controller lag).
+   */
+  public void completeAutomatically(String kind, Duration min, Duration max) {
+    if (requireNonNegative(max).compareTo(requireNonNegative(min)) < 0) {
+      throw new IllegalArgumentException("max < min");
+    }
+    dispatcher.completion = new QuotaEnforcingDispatcher.Completion(Objects.requireNonNull(kind), min, max);
+  }
+
+  /** Objects created from now on stay; those already scheduled still complete. */
+  public void stopCompleting() {
+    dispatcher.completion = null;
+  }
+
+  /** The objects of {@code kind} in {@code namespace} as stored now, oldest first. */
+  public List<GenericKubernetesResource> objects(String namespace, String kind) {
+    return dispatcher.objects(namespace, kind);
+  }
+
+  /** Deletes up to {@code count} objects of {@code kind}, oldest first; returns how many it deleted. */
+  public int deleteOldest(String namespace, String kind, int count) {
+    return dispatcher.deleteOldest(namespace, kind, count);
+  }
+
+  // ---- faults -----------------------------------------------------------------------------------------------
+
+  /** Adds {@code latency} to every create response (the object is stored at once, the answer comes late). */
+  public void setCreateLatency(Duration latency) {
+    dispatcher.createLatency = requireNonNegative(latency);
+  }
+
+  /**
+   * Answers every ResourceQuota get, list and new watch with {@code status} (e.g. 500, or 403 worded as an RBAC
+   * denial) until {@link #restoreQuotaReads()}. Watches already open stay open.
+   */
+  public void failQuotaReads(int status) {
+    dispatcher.quotaReadFault = new QuotaEnforcingDispatcher.QuotaReadFault(status, Duration.ZERO);
+  }
+
+  /** Answers ResourceQuota gets and lists only after {@code delay}, e.g. longer than the caller's timeout. */
+  public void delayQuotaReads(Duration delay) {
+    dispatcher.quotaReadFault = new QuotaEnforcingDispatcher.QuotaReadFault(0, requireNonNegative(delay));
+  }
+
+  public void restoreQuotaReads() {
+    dispatcher.quotaReadFault = null;
+  }
+
+  /** The next {@code times} creates (other than of ResourceQuotas) fail with {@code status}, e.g. 500 or 422. */
+  public void failNextCreates(int status, int times) {
+    if (times < 1) {
+      throw new IllegalArgumentException("times must be at least 1");
+    }
+    dispatcher.failCreates(status, times);
+  }
+
+  /** Every create (other than of ResourceQuotas) fails with {@code status} until {@link #clearCreateFailures()}. */
+  public void failCreates(int status) {
+    dispatcher.failCreates(status, -1);
+  }
+
+  public void clearCreateFailures() {
+    dispatcher.clearCreateFailures();
+  }
+
+  // ---- counters ---------------------------------------------------------------------------------------------
+
+  /** Creates refused with 403 "exceeded quota". */
+  public long exceededQuotaRejections() {
+    return dispatcher.exceededQuotaRejections.get();
+  }
+
+  /** Creates that stored an object (ResourceQuotas not counted). */
+  public long successfulCreates() {
+    return dispatcher.successfulCreates.get();
+  }
+
+  /** ResourceQuota gets and lists received, failed ones included; watches not counted. */
+  public long quotaReads() {
+    return dispatcher.quotaReads.get();
+  }
+
+  @Override
+  public void close() {
+    controller.shutdownNow();
+    clients.forEach(KubernetesClient::close);
+    server.shutdown();
+  }
+
+  private static Duration requireNonNegative(Duration duration) {
+    if (Objects.requireNonNull(duration).isNegative()) {
+      throw new IllegalArgumentException("negative duration " + duration);
+    }
+    return duration;
+  }
+
+  private static InetAddress loopback() {
+    try {
+      return InetAddress.getByAddress(new byte[] {127, 0, 0, 1});
+    } catch (UnknownHostException impossible) {
+      throw new IllegalStateException(impossible);
+    }
+  }
+}

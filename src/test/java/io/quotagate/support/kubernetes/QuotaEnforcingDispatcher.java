@@ -1,0 +1,511 @@
+package io.quotagate.support.kubernetes;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceQuota;
+import io.fabric8.kubernetes.api.model.ResourceQuotaBuilder;
+import io.fabric8.kubernetes.api.model.ResourceQuotaStatus;
+import io.fabric8.kubernetes.api.model.Status;
+import io.fabric8.kubernetes.client.server.mock.KubernetesAttributesExtractor;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.fabric8.mockwebserver.crud.Attribute;
+import io.fabric8.mockwebserver.crud.AttributeSet;
+import io.fabric8.mockwebserver.crud.AttributeType;
+import io.fabric8.mockwebserver.dsl.HttpMethod;
+import io.fabric8.mockwebserver.http.Buffer;
+import io.fabric8.mockwebserver.http.Headers;
+import io.fabric8.mockwebserver.http.MockResponse;
+import io.fabric8.mockwebserver.http.RecordedRequest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The fabric8 CRUD dispatcher plus the parts of the apiserver QuotaGate depends on: ResourceQuota admission, a
+ * lagging quota controller, "completing" objects and injected faults. See {@link KubernetesApiEmulation}.
+ *
+ * <p>Runs on the mock server's Vert.x event loops, so nothing here may block: latency and slow reads are response
+ * body delays, and delayed work goes to the {@code controller} executor.
+ */
+final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
+
+  private static final Logger log = LoggerFactory.getLogger(QuotaEnforcingDispatcher.class);
+  private static final String VERSION = """
+      {"major":"1","minor":"33","gitVersion":"v1.33.0-quotagate-emulation","platform":"linux/amd64"}""";
+
+  record TrackedObject(long sequence, String path) {
+  }
+
+  record Completion(String kind, Duration min, Duration max) {
+  }
+
+  /** {@code status} 0 means "answer normally, after {@code delay}". */
+  record QuotaReadFault(int status, Duration delay) {
+  }
+
+  /** {@code remaining} below 0 means "until cleared". */
+  private record CreateFault(int status, int remaining) {
+  }
+
+  /**
+   * Serialises every write: admission, the create it admits and the quota usage it charges must be one step, or
+   * parallel creates could overshoot {@code hard}; the quota controller's read-modify-write must not lose updates.
+   */
+  private final Object writes = new Object();
+  private final ScheduledExecutorService controller;
+  private final AtomicLong creationSequence = new AtomicLong();
+  private final Map<String, TrackedObject> trackedByUid = new ConcurrentHashMap<>();
+  private final Map<String, Long> maxUsed = new ConcurrentHashMap<>();
+  private CreateFault createFault; // guarded by writes
+
+  final AtomicLong exceededQuotaRejections = new AtomicLong();
+  final AtomicLong successfulCreates = new AtomicLong();
+  final AtomicLong quotaReads = new AtomicLong();
+  volatile Duration quotaControllerLag = Duration.ofMillis(500);
+  volatile Duration createLatency = Duration.ZERO;
+  volatile Completion completion;
+  volatile QuotaReadFault quotaReadFault;
+
+  QuotaEnforcingDispatcher(ScheduledExecutorService controller) {
+    this.controller = controller;
+  }
+
+  // ---- request handling -------------------------------------------------------------------------------------
+
+  @Override
+  public MockResponse dispatch(RecordedRequest request) {
+    if (request.method() == HttpMethod.GET) {
+      if ("/version".equals(ApiPath.withoutQuery(request.getPath()))) {
+        return new MockResponse().setResponseCode(200).setBody(VERSION);
+      }
+      ApiPath target = ApiPath.parse(request.getPath());
+      if (target != null && target.isResourceQuota() && target.subresource() == null) {
+        return readQuota(request, target);
+      }
+    }
+    return super.dispatch(request);
+  }
+
+  private MockResponse readQuota(RecordedRequest request, ApiPath target) {
+    boolean watch = request.getPath().contains("watch=true");
+    if (!watch) {
+      quotaReads.incrementAndGet();
+    }
+    QuotaReadFault fault = quotaReadFault;
+    if (fault != null && fault.status() != 0) {
+      String verb = watch ? "watch" : target.name() == null ? "list" : "get";
+      return ApiStatus.response(ApiStatus.injected(fault.status(), target, verb, target.name()));
+    }
+    MockResponse response = super.dispatch(request);
+    if (fault != null && !watch) {
+      response.setBodyDelay(fault.delay());
+    }
+    return response;
+  }
+
+  @Override
+  public MockResponse handleCreate(RecordedRequest request) {
+    MockResponse response;
+    synchronized (writes) {
+      response = admitAndCreate(request);
+    }
+    Duration latency = createLatency;
+    if (!latency.isZero()) {
+      response.setBodyDelay(latency);
+    }
+    return response;
+  }
+
+  private MockResponse admitAndCreate(RecordedRequest request) {
+    ApiPath target = ApiPath.parse(request.getPath());
+    GenericKubernetesResource object = parse(new String(request.getBody().getBytes(), UTF_8));
+    if (target == null || !target.isNamespacedCollection() || object == null || object.getMetadata() == null) {
+      return super.handleCreate(request); // cluster-scoped, subresource or malformed: the CRUD mock answers
+    }
+    String name = Objects.requireNonNullElse(object.getMetadata().getName(), "");
+    if (!target.isResourceQuota()) {
+      Status injected = nextInjectedCreateFailure(target, name);
+      if (injected != null) {
+        return ApiStatus.response(injected);
+      }
+    }
+    // The mock would answer 409 with reason Invalid; QuotaGate tells AlreadyExists from other conflicts by reason.
+    if (!name.isEmpty() && find(target.withName(name)) != null) {
+      return ApiStatus.response(ApiStatus.alreadyExists(target, name));
+    }
+    String resource = target.countResourceName();
+    List<ResourceQuota> counting = quotasIn(target.namespace()).stream()
+        .filter(quota -> amount(quota.getSpec().getHard(), resource) != null)
+        .toList();
+    for (ResourceQuota quota : counting) {
+      long hard = amount(quota.getSpec().getHard(), resource);
+      long used = used(quota, resource);
+      if (used + 1 > hard) {
+        exceededQuotaRejections.incrementAndGet();
+        return ApiStatus.response(ApiStatus.exceededQuota(target,
+            name.isEmpty() ? Objects.toString(object.getMetadata().getGenerateName(), "") : name,
+            quota.getMetadata().getName(), resource, used, hard));
+      }
+    }
+    // Like the real admission plugin: charge first, persist second, so no reader ever sees more objects than used.
+    counting.forEach(quota -> adjustUsed(quota, resource, +1));
+    MockResponse created = super.handleCreate(request);
+    if (created.code() / 100 != 2) {
+      counting.forEach(quota -> adjustUsed(reread(quota), resource, -1));
+      return created;
+    }
+    GenericKubernetesResource stored = parse(new String(created.getBody().getBytes(), UTF_8));
+    String path = target.withName(stored.getMetadata().getName()).path();
+    trackedByUid.put(stored.getMetadata().getUid(), new TrackedObject(creationSequence.incrementAndGet(), path));
+    if (target.isResourceQuota()) {
+      syncQuotaStatus(ApiPath.ofQuota(target.namespace(), stored.getMetadata().getName()));
+    } else {
+      successfulCreates.incrementAndGet();
+      scheduleCompletion(stored, path);
+    }
+    return created;
+  }
+
+  private Status nextInjectedCreateFailure(ApiPath target, String name) {
+    CreateFault fault = createFault;
+    if (fault == null) {
+      return null;
+    }
+    if (fault.remaining() > 0) {
+      createFault = fault.remaining() == 1 ? null : new CreateFault(fault.status(), fault.remaining() - 1);
+    }
+    return ApiStatus.injected(fault.status(), target, "create", name);
+  }
+
+  @Override
+  public MockResponse handleUpdate(RecordedRequest request) {
+    synchronized (writes) {
+      return afterQuotaWrite(request.getPath(), super.handleUpdate(request));
+    }
+  }
+
+  @Override
+  public MockResponse handlePatch(RecordedRequest request) {
+    synchronized (writes) {
+      return afterQuotaWrite(request.getPath(), super.handlePatch(request));
+    }
+  }
+
+  /** The real quota controller copies spec.hard to status.hard soon after a change; here it happens at once. */
+  private MockResponse afterQuotaWrite(String requestPath, MockResponse response) {
+    ApiPath target = ApiPath.parse(requestPath);
+    if (response.code() / 100 == 2 && target != null && target.isResourceQuota() && target.name() != null
+        && target.subresource() == null) {
+      syncQuotaStatus(target);
+    }
+    return response;
+  }
+
+  @Override
+  public MockResponse handleDelete(String requestPath) {
+    synchronized (writes) {
+      ApiPath target = ApiPath.parse(requestPath);
+      if (target == null || target.subresource() != null) {
+        return super.handleDelete(requestPath);
+      }
+      AttributeSet query = getKey(requestPath);
+      Map<String, GenericKubernetesResource> before = matching(query);
+      MockResponse response = super.handleDelete(requestPath);
+      Set<String> remaining = matching(query).keySet(); // objects with finalizers stay, only marked
+      before.forEach((uid, object) -> {
+        if (!remaining.contains(uid)) {
+          trackedByUid.remove(uid);
+          if (!target.isResourceQuota() && object.getMetadata().getNamespace() != null) {
+            releaseLater(object.getMetadata().getNamespace(), target.countResourceName());
+          }
+        }
+      });
+      return response;
+    }
+  }
+
+  // ---- quota controller -------------------------------------------------------------------------------------
+
+  /** Usage is given back only when the controller recalculates, {@code quotaControllerLag} after the delete. */
+  private void releaseLater(String namespace, String resource) {
+    Duration lag = quotaControllerLag;
+    if (lag.isZero()) {
+      release(namespace, resource);
+    } else {
+      controller.schedule(() -> logFailure(() -> release(namespace, resource)), lag.toNanos(), TimeUnit.NANOSECONDS);
+    }
+  }
+
+  private void release(String namespace, String resource) {
+    synchronized (writes) {
+      quotasIn(namespace).stream()
+          .filter(quota -> amount(quota.getSpec().getHard(), resource) != null)
+          .forEach(quota -> adjustUsed(quota, resource, -1));
+    }
+  }
+
+  private void scheduleCompletion(GenericKubernetesResource object, String path) {
+    Completion c = completion;
+    if (c == null || !c.kind().equals(object.getKind())) {
+      return;
+    }
+    long delay = ThreadLocalRandom.current().nextLong(c.min().toNanos(), c.max().toNanos() + 1);
+    controller.schedule(() -> logFailure(() -> handleDelete(path)), delay, TimeUnit.NANOSECONDS);
+  }
+
+  /** Mirrors spec.hard into status; a resource new to the quota starts from the objects that exist already. */
+  private void syncQuotaStatus(ApiPath quotaPath) {
+    ResourceQuota quota = readQuota(quotaPath);
+    if (quota == null) {
+      return;
+    }
+    Map<String, Quantity> hard = new LinkedHashMap<>(nonNull(quota.getSpec().getHard()));
+    ResourceQuotaStatus status = Objects.requireNonNullElseGet(quota.getStatus(), ResourceQuotaStatus::new);
+    Map<String, Quantity> oldUsed = nonNull(status.getUsed());
+    Map<String, Quantity> used = new LinkedHashMap<>();
+    hard.keySet().forEach(resource -> used.put(resource,
+        oldUsed.containsKey(resource) ? oldUsed.get(resource) : new Quantity(Long.toString(count(quotaPath, resource)))));
+    if (hard.equals(status.getHard()) && used.equals(oldUsed)) {
+      return;
+    }
+    status.setHard(hard);
+    status.setUsed(used);
+    quota.setStatus(status);
+    write(quota);
+  }
+
+  private void adjustUsed(ResourceQuota quota, String resource, long delta) {
+    if (quota == null) {
+      return;
+    }
+    ResourceQuotaStatus status = Objects.requireNonNullElseGet(quota.getStatus(), ResourceQuotaStatus::new);
+    Map<String, Quantity> used = new LinkedHashMap<>(nonNull(status.getUsed()));
+    used.put(resource, new Quantity(Long.toString(Math.max(0, used(quota, resource) + delta))));
+    status.setUsed(used);
+    status.setHard(new LinkedHashMap<>(nonNull(quota.getSpec().getHard())));
+    quota.setStatus(status);
+    write(quota);
+  }
+
+  /** A PUT through the CRUD mock, so watchers of the quota get their MODIFIED event. */
+  private void write(ResourceQuota quota) {
+    ApiPath path = ApiPath.ofQuota(quota.getMetadata().getNamespace(), quota.getMetadata().getName());
+    MockResponse response = super.handleUpdate(internalRequest(HttpMethod.PUT, path.path(), Serialization.asJson(quota)));
+    if (response.code() != 200) {
+      throw new IllegalStateException("Quota update failed with " + response.code() + ": " + body(response));
+    }
+    nonNull(quota.getStatus().getUsed()).forEach((resource, used) -> maxUsed.merge(
+        maxUsedKey(path.namespace(), path.name(), resource), used.getNumericalAmount().longValue(), Math::max));
+  }
+
+  /** Objects counted by {@code count/<plural>.<group>} in the quota's namespace. */
+  private long count(ApiPath quotaPath, String resource) {
+    if (!resource.startsWith("count/")) {
+      return 0; // compute resources (cpu, memory) are not emulated
+    }
+    String groupResource = resource.substring("count/".length());
+    int dot = groupResource.indexOf('.');
+    String plural = dot < 0 ? groupResource : groupResource.substring(0, dot);
+    String group = dot < 0 ? null : groupResource.substring(dot + 1);
+    AttributeSet query = new AttributeSet(
+        new Attribute(KubernetesAttributesExtractor.NAMESPACE, quotaPath.namespace()),
+        new Attribute(KubernetesAttributesExtractor.PLURAL, plural),
+        group == null
+            ? new Attribute(KubernetesAttributesExtractor.API, "", AttributeType.NOT_EXISTS)
+            : new Attribute(KubernetesAttributesExtractor.API, group));
+    return matching(query).size();
+  }
+
+  // ---- operations for KubernetesApiEmulation ----------------------------------------------------------------
+
+  void createQuota(String namespace, String name, String resourceName, long hard) {
+    ResourceQuota quota = new ResourceQuotaBuilder()
+        .withNewMetadata().withName(name).withNamespace(namespace).endMetadata()
+        .withNewSpec().addToHard(resourceName, new Quantity(Long.toString(hard))).endSpec()
+        .build();
+    synchronized (writes) {
+      MockResponse response = super.handleCreate(internalRequest(HttpMethod.POST,
+          ApiPath.ofQuota(namespace, null).path(), Serialization.asJson(quota)));
+      if (response.code() != 201) {
+        throw new IllegalStateException("Quota create failed with " + response.code() + ": " + body(response));
+      }
+      syncQuotaStatus(ApiPath.ofQuota(namespace, name));
+    }
+  }
+
+  void setHard(String namespace, String name, String resourceName, long hard) {
+    synchronized (writes) {
+      ResourceQuota quota = requireQuota(namespace, name);
+      Map<String, Quantity> hards = new LinkedHashMap<>(nonNull(quota.getSpec().getHard()));
+      hards.put(resourceName, new Quantity(Long.toString(hard)));
+      quota.getSpec().setHard(hards);
+      write(quota);
+      syncQuotaStatus(ApiPath.ofQuota(namespace, name));
+    }
+  }
+
+  long used(String namespace, String name, String resourceName) {
+    return used(requireQuota(namespace, name), resourceName);
+  }
+
+  long maxUsed(String namespace, String name, String resourceName) {
+    return maxUsed.getOrDefault(maxUsedKey(namespace, name, resourceName), 0L);
+  }
+
+  void failCreates(int status, int times) {
+    synchronized (writes) {
+      createFault = new CreateFault(status, times);
+    }
+  }
+
+  void clearCreateFailures() {
+    synchronized (writes) {
+      createFault = null;
+    }
+  }
+
+  /** Objects of {@code kind} in {@code namespace}, oldest first. */
+  List<GenericKubernetesResource> objects(String namespace, String kind) {
+    List<String> stored;
+    synchronized (map) {
+      stored = new ArrayList<>(map.values());
+    }
+    return stored.stream()
+        .map(QuotaEnforcingDispatcher::parse)
+        .filter(o -> o != null && kind.equals(o.getKind()) && namespace.equals(o.getMetadata().getNamespace()))
+        .sorted(Comparator.comparingLong(this::sequence))
+        .toList();
+  }
+
+  int deleteOldest(String namespace, String kind, int count) {
+    int deleted = 0;
+    for (GenericKubernetesResource object : objects(namespace, kind)) {
+      if (deleted == count) {
+        break;
+      }
+      TrackedObject tracked = trackedByUid.get(object.getMetadata().getUid());
+      if (tracked != null && handleDelete(tracked.path()).code() / 100 == 2) {
+        deleted++;
+      }
+    }
+    return deleted;
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------------------
+
+  private long sequence(GenericKubernetesResource object) {
+    TrackedObject tracked = trackedByUid.get(Objects.toString(object.getMetadata().getUid(), ""));
+    return tracked == null ? Long.MAX_VALUE : tracked.sequence();
+  }
+
+  private List<ResourceQuota> quotasIn(String namespace) {
+    AttributeSet query = new AttributeSet(
+        new Attribute(KubernetesAttributesExtractor.NAMESPACE, namespace),
+        new Attribute(KubernetesAttributesExtractor.PLURAL, ApiPath.RESOURCE_QUOTAS),
+        new Attribute(KubernetesAttributesExtractor.API, "", AttributeType.NOT_EXISTS));
+    List<ResourceQuota> quotas = new ArrayList<>();
+    synchronized (map) {
+      map.forEach((key, json) -> {
+        if (key.matches(query)) {
+          quotas.add(Serialization.unmarshal(json, ResourceQuota.class));
+        }
+      });
+    }
+    return quotas;
+  }
+
+  private ResourceQuota reread(ResourceQuota quota) {
+    return readQuota(ApiPath.ofQuota(quota.getMetadata().getNamespace(), quota.getMetadata().getName()));
+  }
+
+  private ResourceQuota readQuota(ApiPath quotaPath) {
+    String json = find(quotaPath);
+    return json == null ? null : Serialization.unmarshal(json, ResourceQuota.class);
+  }
+
+  private ResourceQuota requireQuota(String namespace, String name) {
+    ResourceQuota quota = readQuota(ApiPath.ofQuota(namespace, name));
+    if (quota == null) {
+      throw new IllegalArgumentException("No ResourceQuota " + namespace + "/" + name);
+    }
+    return quota;
+  }
+
+  private String find(ApiPath objectPath) {
+    synchronized (map) {
+      Map.Entry<AttributeSet, String> entry = findResource(getKey(objectPath.path()));
+      return entry == null ? null : entry.getValue();
+    }
+  }
+
+  private Map<String, GenericKubernetesResource> matching(AttributeSet query) {
+    Map<String, GenericKubernetesResource> byUid = new LinkedHashMap<>();
+    synchronized (map) {
+      map.forEach((key, json) -> {
+        if (key.matches(query)) {
+          GenericKubernetesResource object = parse(json);
+          byUid.put(Objects.toString(object.getMetadata().getUid(), json), object);
+        }
+      });
+    }
+    return byUid;
+  }
+
+  private static long used(ResourceQuota quota, String resource) {
+    Long used = quota.getStatus() == null ? null : amount(quota.getStatus().getUsed(), resource);
+    return used == null ? 0 : used;
+  }
+
+  private static Long amount(Map<String, Quantity> quantities, String resource) {
+    Quantity quantity = quantities == null ? null : quantities.get(resource);
+    return quantity == null ? null : quantity.getNumericalAmount().longValue();
+  }
+
+  private static Map<String, Quantity> nonNull(Map<String, Quantity> quantities) {
+    return quantities == null ? Map.of() : quantities;
+  }
+
+  private static String maxUsedKey(String namespace, String name, String resource) {
+    return namespace + "/" + name + "/" + resource;
+  }
+
+  private static GenericKubernetesResource parse(String json) {
+    try {
+      return json == null || json.isBlank() ? null : Serialization.unmarshal(json, GenericKubernetesResource.class);
+    } catch (RuntimeException notAnObject) {
+      return null;
+    }
+  }
+
+  private static String body(MockResponse response) {
+    return response.getBody() == null ? "" : new String(response.getBody().getBytes(), UTF_8);
+  }
+
+  private static RecordedRequest internalRequest(HttpMethod method, String path, String json) {
+    return new RecordedRequest("HTTP/1.1", method, path,
+        Headers.builder().add("Content-Type", "application/json").build(), new Buffer(json.getBytes(UTF_8)));
+  }
+
+  private static void logFailure(Runnable task) {
+    try {
+      task.run();
+    } catch (RuntimeException e) {
+      log.warn("Emulated controller task failed", e);
+    }
+  }
+}
