@@ -1,0 +1,118 @@
+{{/* Chart name, truncated to 63 characters (DNS label limit). */}}
+{{- define "quotagate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified app name: release-chart, unless the release name already contains the chart name. */}}
+{{- define "quotagate.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "quotagate.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Standard app.kubernetes.io labels. */}}
+{{- define "quotagate.labels" -}}
+helm.sh/chart: {{ include "quotagate.chart" . }}
+{{ include "quotagate.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: consumer
+app.kubernetes.io/part-of: quotagate
+{{- end }}
+
+{{- define "quotagate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "quotagate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "quotagate.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "quotagate.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "quotagate.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Namespace of the ResourceQuota. */}}
+{{- define "quotagate.quotaNamespace" -}}
+{{- default .Release.Namespace .Values.backpressure.namespace }}
+{{- end }}
+
+{{/* Namespace where the trigger creates objects. */}}
+{{- define "quotagate.triggerNamespace" -}}
+{{- default (include "quotagate.quotaNamespace" .) .Values.trigger.namespace }}
+{{- end }}
+
+{{/* A duration value ("30s", "2m", 30) in whole seconds. */}}
+{{- define "quotagate.seconds" -}}
+{{- $v := toString . }}
+{{- if hasSuffix "m" $v }}
+{{- mul (int (trimSuffix "m" $v)) 60 }}
+{{- else }}
+{{- int (trimSuffix "s" $v) }}
+{{- end }}
+{{- end }}
+
+{{- define "quotagate.shutdownSeconds" -}}
+{{- include "quotagate.seconds" .Values.shutdownTimeout }}
+{{- end }}
+
+{{/* Pod grace period: explicit value, else shutdown timeout + 15 s; always longer than the shutdown timeout. */}}
+{{- define "quotagate.gracePeriodSeconds" -}}
+{{- $shutdown := int (include "quotagate.shutdownSeconds" .) }}
+{{- $grace := add $shutdown 15 }}
+{{- if not (kindIs "invalid" .Values.terminationGracePeriodSeconds) }}
+{{- $grace = int .Values.terminationGracePeriodSeconds }}
+{{- end }}
+{{- if le $grace $shutdown }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be longer than shutdownTimeout (%ds), or in-flight messages are killed mid-create" $grace $shutdown) }}
+{{- end }}
+{{- $grace }}
+{{- end }}
+
+{{/* PromQL label matchers that select this release's series. */}}
+{{- define "quotagate.promSelector" -}}
+{{- if .Values.prometheusRule.selector }}
+{{- .Values.prometheusRule.selector }}
+{{- else }}
+{{- printf "namespace=%q,job=%q" .Release.Namespace (include "quotagate.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Path where the NATS .creds file is mounted. */}}
+{{- define "quotagate.credsPath" -}}
+/var/run/secrets/quotagate/nats/{{ .Values.jetstream.auth.credsKey }}
+{{- end }}
+{{- define "quotagate.tlsDir" -}}
+/var/run/secrets/quotagate/tls
+{{- end }}
+
+{{/* The trigger template as YAML text (object or string value). */}}
+{{- define "quotagate.triggerTemplate" -}}
+{{- if kindIs "invalid" .Values.trigger.template }}
+{{- .Files.Get "files/default-template.yaml" }}
+{{- else if kindIs "string" .Values.trigger.template }}
+{{- .Values.trigger.template }}
+{{- else }}
+{{- toYaml .Values.trigger.template }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,518 @@
+package io.quotagate.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.marcnuri.helm.LintResult;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Probe;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
+import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
+
+import java.nio.file.Files;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+
+/** helm lint and helm template of helm-chart/quotagate, parsed with fabric8. */
+class HelmChartTest {
+
+    private static final Chart.Rendered DEFAULTS = Chart.renderDefaults();
+    private static final Chart.Rendered REALISTIC = Chart.renderRealistic();
+
+    // ------------------------------------------------------------------ lint and shape
+
+    @Test
+    void lintStrictPasses() {
+        LintResult lint = Chart.helm().lint().strict().call();
+
+        assertThat(lint.isFailed()).as("helm lint --strict: %s", lint.getMessages()).isFalse();
+        assertThat(lint.getMessages()).noneMatch(m -> m.contains("[WARNING]") || m.contains("[ERROR]"));
+    }
+
+    @Test
+    void defaultValuesRenderOnlyTheCoreObjects() {
+        assertThat(DEFAULTS.kinds()).containsExactlyInAnyOrder(
+                "ServiceAccount", "ConfigMap", "Role", "RoleBinding", "Service", "Deployment");
+        assertThat(DEFAULTS.objects).allSatisfy(o -> assertThat(o.getMetadata().getNamespace()).isEqualTo("default"));
+    }
+
+    @Test
+    void realisticValuesRenderEveryOptionalObject() {
+        assertThat(REALISTIC.kinds()).containsExactlyInAnyOrder(
+                "ServiceAccount", "ConfigMap", "ConfigMap", "Role", "RoleBinding", "Service", "Deployment",
+                "PodDisruptionBudget", "ServiceMonitor", "PrometheusRule");
+    }
+
+    @Test
+    void everyObjectCarriesTheStandardLabels() {
+        for (Chart.Rendered rendered : List.of(DEFAULTS, REALISTIC)) {
+            assertThat(rendered.objects).allSatisfy(o -> assertThat(o.getMetadata().getLabels())
+                    .containsEntry("app.kubernetes.io/name", "quotagate")
+                    .containsEntry("app.kubernetes.io/instance", Chart.RELEASE)
+                    .containsEntry("app.kubernetes.io/version", "0.1.0")
+                    .containsEntry("app.kubernetes.io/managed-by", "Helm")
+                    .containsKey("helm.sh/chart"));
+        }
+    }
+
+    @Test
+    void defaultImageIsTheJibImageAtTheAppVersion() {
+        assertThat(container(DEFAULTS).getImage()).isEqualTo("quotagate/quotagate:0.1.0");
+        assertThat(container(REALISTIC).getImage()).isEqualTo("registry.example.com/platform/quotagate:0.1.0");
+        String digest = "sha256:" + "a".repeat(64);
+        Chart.Rendered pinned = Chart.render("default", c -> c.set("image.digest", digest));
+        assertThat(container(pinned).getImage()).isEqualTo("quotagate/quotagate@" + digest);
+    }
+
+    // ------------------------------------------------------------------ RBAC
+
+    @Test
+    void noWildcardAnywhereInRbac() {
+        Chart.Rendered crossNamespace = Chart.render("quotagate", c -> c.withValuesFile(Chart.REALISTIC_VALUES)
+                .set("trigger.namespace", "jobs"));
+        for (Chart.Rendered rendered : List.of(DEFAULTS, REALISTIC, crossNamespace)) {
+            for (Role role : rendered.all(Role.class)) {
+                for (PolicyRule rule : role.getRules()) {
+                    assertThat(Stream.of(rule.getApiGroups(), rule.getResources(), rule.getVerbs(),
+                                    rule.getResourceNames(), rule.getNonResourceURLs())
+                            .flatMap(l -> l == null ? Stream.empty() : l.stream()))
+                            .as("rule %s of %s", rule, role.getMetadata().getName())
+                            .noneMatch(s -> s.contains("*"));
+                    assertThat(rule.getVerbs()).isSubsetOf("get", "list", "watch", "create");
+                }
+            }
+            assertThat(rendered.objects).noneMatch(o -> o.getKind().startsWith("Cluster"));
+        }
+    }
+
+    @Test
+    void gateOffGrantsNoQuotaAccessAndOnlyCreateGetOnTheTriggerResource() {
+        Role role = DEFAULTS.one(Role.class);
+
+        assertThat(role.getMetadata().getNamespace()).isEqualTo("default");
+        assertThat(role.getRules()).singleElement().satisfies(rule -> {
+            assertThat(rule.getApiGroups()).containsExactly("argoproj.io");
+            assertThat(rule.getResources()).containsExactly("workflows");
+            assertThat(rule.getVerbs()).containsExactly("create", "get");
+        });
+    }
+
+    @Test
+    void quotaAccessIsPinnedToTheConfiguredQuota() {
+        Role role = REALISTIC.one(Role.class);
+        RoleBinding binding = REALISTIC.one(RoleBinding.class);
+
+        assertThat(role.getMetadata().getNamespace()).isEqualTo("workflows");
+        assertThat(role.getRules()).containsExactlyInAnyOrder(
+                rule("", "resourcequotas", List.of("workflow-quota"), "get", "list", "watch"),
+                rule("argoproj.io", "workflows", null, "create", "get"));
+        assertThat(binding.getMetadata().getNamespace()).isEqualTo("workflows");
+        assertThat(binding.getRoleRef().getKind()).isEqualTo("Role");
+        assertThat(binding.getRoleRef().getName()).isEqualTo(role.getMetadata().getName());
+        assertThat(binding.getSubjects()).singleElement().satisfies(s -> {
+            assertThat(s.getKind()).isEqualTo("ServiceAccount");
+            assertThat(s.getName()).isEqualTo(REALISTIC.one(ServiceAccount.class).getMetadata().getName());
+            assertThat(s.getNamespace()).isEqualTo("quotagate");
+        });
+    }
+
+    @Test
+    void quotaAndTriggerInDifferentNamespacesGetOneRoleEach() {
+        Chart.Rendered rendered = Chart.render("quotagate", c -> c.withValuesFile(Chart.REALISTIC_VALUES)
+                .set("trigger.namespace", "jobs")
+                .set("trigger.resource.group", "batch")
+                .set("trigger.resource.version", "v1")
+                .set("trigger.resource.plural", "jobs"));
+
+        Map<String, Role> byNamespace = new java.util.HashMap<>();
+        rendered.all(Role.class).forEach(r -> byNamespace.put(r.getMetadata().getNamespace(), r));
+        assertThat(byNamespace).containsOnlyKeys("workflows", "jobs");
+        assertThat(byNamespace.get("workflows").getRules())
+                .containsExactly(rule("", "resourcequotas", List.of("workflow-quota"), "get", "list", "watch"));
+        assertThat(byNamespace.get("jobs").getRules()).containsExactly(rule("batch", "jobs", null, "create", "get"));
+        assertThat(rendered.all(RoleBinding.class)).hasSize(2)
+                .allSatisfy(b -> assertThat(b.getSubjects().get(0).getNamespace()).isEqualTo("quotagate"));
+    }
+
+    @Test
+    void rbacAndServiceAccountCanBeLeftToTheUser() {
+        Chart.Rendered rendered = Chart.render("default", c -> c.set("rbac.create", false)
+                .set("serviceAccount.create", false).set("serviceAccount.name", "ops"));
+
+        assertThat(rendered.kinds()).doesNotContain("Role", "RoleBinding", "ServiceAccount");
+        assertThat(rendered.one(Deployment.class).getSpec().getTemplate().getSpec().getServiceAccountName())
+                .isEqualTo("ops");
+    }
+
+    // ------------------------------------------------------------------ Deployment
+
+    @Test
+    void probesUseTheActuatorHealthGroups() {
+        Container container = container(DEFAULTS);
+
+        assertHttpProbe(container.getLivenessProbe(), "/actuator/health/liveness");
+        assertHttpProbe(container.getReadinessProbe(), "/actuator/health/readiness");
+        assertHttpProbe(container.getStartupProbe(), "/actuator/health/liveness");
+        assertThat(container.getStartupProbe().getFailureThreshold() * container.getStartupProbe().getPeriodSeconds())
+                .as("startup budget in seconds").isGreaterThanOrEqualTo(120);
+        assertThat(container.getPorts()).singleElement().satisfies(p -> {
+            assertThat(p.getName()).isEqualTo("http");
+            assertThat(p.getContainerPort()).isEqualTo(8080);
+        });
+    }
+
+    @Test
+    void podAndContainerAreLockedDown() {
+        for (Chart.Rendered rendered : List.of(DEFAULTS, REALISTIC)) {
+            PodSpec pod = podSpec(rendered);
+            Container container = container(rendered);
+
+            assertThat(pod.getSecurityContext().getRunAsNonRoot()).isTrue();
+            assertThat(pod.getSecurityContext().getRunAsUser()).isEqualTo(65532L);
+            assertThat(pod.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+            var sc = container.getSecurityContext();
+            assertThat(sc.getRunAsNonRoot()).isTrue();
+            assertThat(sc.getReadOnlyRootFilesystem()).isTrue();
+            assertThat(sc.getAllowPrivilegeEscalation()).isFalse();
+            assertThat(sc.getPrivileged()).isFalse();
+            assertThat(sc.getCapabilities().getDrop()).containsExactly("ALL");
+            assertThat(sc.getCapabilities().getAdd()).isNullOrEmpty();
+            assertThat(sc.getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+            // a read-only root needs a writable /tmp (JVM, Tomcat)
+            assertThat(mount(container, "/tmp")).hasValueSatisfying(m ->
+                    assertThat(volume(pod, m.getName()).getEmptyDir()).isNotNull());
+            assertThat(container.getResources().getRequests()).containsKeys("cpu", "memory");
+            assertThat(container.getResources().getLimits()).containsKeys("cpu", "memory");
+        }
+    }
+
+    @Test
+    void gracePeriodOutlastsTheShutdownTimeout() {
+        assertThat(podSpec(DEFAULTS).getTerminationGracePeriodSeconds()).isEqualTo(45L);
+        assertThat(env(container(DEFAULTS), "SPRING_LIFECYCLE_TIMEOUT_PER_SHUTDOWN_PHASE")).isEqualTo("30s");
+
+        assertThat(podSpec(REALISTIC).getTerminationGracePeriodSeconds()).isEqualTo(60L);
+        assertThat(env(container(REALISTIC), "SPRING_LIFECYCLE_TIMEOUT_PER_SHUTDOWN_PHASE")).isEqualTo("45s");
+
+        Chart.Rendered minutes = Chart.render("default", c -> c.set("shutdownTimeout", "2m"));
+        assertThat(podSpec(minutes).getTerminationGracePeriodSeconds()).isEqualTo(135L);
+        assertThat(env(container(minutes), "SPRING_LIFECYCLE_TIMEOUT_PER_SHUTDOWN_PHASE")).isEqualTo("120s");
+    }
+
+    @Test
+    void sensorEnvVarsComeFromTheBackpressureValues() {
+        Container container = container(REALISTIC);
+
+        assertThat(env(container, "BACKPRESSURE_QUOTA_NAME")).isEqualTo("workflow-quota");
+        assertThat(env(container, "BACKPRESSURE_RESOURCE_NAME")).isEqualTo("count/workflows.argoproj.io");
+        assertThat(env(container, "BACKPRESSURE_CAPACITY_RATIO")).isEqualTo("0.9");
+        assertThat(env(container, "BACKPRESSURE_POLL_INTERVAL")).isEqualTo("15s");
+        assertThat(env(container, "SPRING_CONFIG_ADDITIONAL_LOCATION")).isEqualTo("optional:file:/etc/quotagate/");
+        assertThat(envVar(container, "KUBERNETES_NAMESPACE").getValueFrom().getFieldRef().getFieldPath())
+                .isEqualTo("metadata.namespace");
+
+        Container defaults = container(DEFAULTS);
+        assertThat(env(defaults, "BACKPRESSURE_QUOTA_NAME")).isEmpty();
+        assertThat(env(defaults, "BACKPRESSURE_CAPACITY_RATIO")).isEqualTo("0.95");
+        assertThat(env(defaults, "BACKPRESSURE_POLL_INTERVAL")).isEqualTo("30s");
+    }
+
+    @Test
+    void natsUserAndPasswordComeFromTheExistingSecret() {
+        Container container = container(REALISTIC);
+
+        assertSecretRef(envVar(container, "JETSTREAM_USERNAME"), "quotagate-nats", "username");
+        assertSecretRef(envVar(container, "JETSTREAM_PASSWORD"), "quotagate-nats", "password");
+        assertThat(container.getEnv()).extracting(EnvVar::getName).doesNotContain("JETSTREAM_TOKEN");
+        assertThat(container.getEnv()).filteredOn(e -> e.getName().startsWith("JETSTREAM_"))
+                .allSatisfy(e -> assertThat(e.getValue()).as("secret in plain env %s", e.getName()).isNull());
+        assertThat(DEFAULTS.text).doesNotContain("JETSTREAM_");
+    }
+
+    @Test
+    void natsTokenComesFromTheExistingSecret() {
+        Chart.Rendered rendered = Chart.render("default", c -> c
+                .set("jetstream.auth.existingSecret", "nats-token").set("jetstream.auth.tokenKey", "token"));
+
+        assertSecretRef(envVar(container(rendered), "JETSTREAM_TOKEN"), "nats-token", "token");
+    }
+
+    @Test
+    void natsCredsFileIsMountedReadOnlyAndConfigured() {
+        Chart.Rendered rendered = Chart.render("default", c -> c
+                .set("jetstream.auth.existingSecret", "nats-creds").set("jetstream.auth.credsKey", "user.creds"));
+        PodSpec pod = podSpec(rendered);
+
+        VolumeMount mount = mount(container(rendered), "/var/run/secrets/quotagate/nats").orElseThrow();
+        assertThat(mount.getReadOnly()).isTrue();
+        assertThat(volume(pod, mount.getName()).getSecret().getSecretName()).isEqualTo("nats-creds");
+        assertThat(nested(applicationYaml(rendered), "jetstream", "credentials-file"))
+                .isEqualTo("/var/run/secrets/quotagate/nats/user.creds");
+    }
+
+    @Test
+    void natsTlsSecretIsMountedAndConfigured() {
+        VolumeMount mount = mount(container(REALISTIC), "/var/run/secrets/quotagate/tls").orElseThrow();
+        assertThat(mount.getReadOnly()).isTrue();
+        assertThat(volume(podSpec(REALISTIC), mount.getName()).getSecret().getSecretName()).isEqualTo("quotagate-nats-tls");
+        assertThat(nested(applicationYaml(REALISTIC), "jetstream", "tls"))
+                .isEqualTo(Map.of("enabled", true, "ca-file", "/var/run/secrets/quotagate/tls/ca.crt"));
+    }
+
+    // ------------------------------------------------------------------ ConfigMap and template
+
+    @Test
+    void configAndTemplateAreMountedReadOnlyFromTheConfigMap() {
+        for (Chart.Rendered rendered : List.of(DEFAULTS, REALISTIC)) {
+            VolumeMount mount = mount(container(rendered), "/etc/quotagate").orElseThrow();
+            Volume volume = volume(podSpec(rendered), mount.getName());
+
+            assertThat(mount.getReadOnly()).isTrue();
+            assertThat(volume.getConfigMap().getName()).isEqualTo(configMap(rendered).getMetadata().getName());
+            assertThat(volume.getConfigMap().getItems()).extracting("path")
+                    .containsExactlyInAnyOrder("application.yaml", "template.yaml");
+            assertThat(configMap(rendered).getData()).containsOnlyKeys("application.yaml", "template.yaml");
+        }
+    }
+
+    @Test
+    void applicationYamlCarriesTheContractKeys() {
+        Map<String, Object> app = applicationYaml(REALISTIC);
+
+        assertThat(nested(app, "trigger", "kubernetes", "template")).isEqualTo("file:/etc/quotagate/template.yaml");
+        assertThat(nested(app, "trigger", "kubernetes", "namespace")).isEqualTo("workflows");
+        assertThat(nested(app, "trigger", "kubernetes", "parameters")).isEqualTo(List.of(Map.of(
+                "src", Map.of("data-key", "body.repository", "value", "unknown"),
+                "dest", "spec.arguments.parameters.0.value")));
+        // env (the original sensor's variables) first, the chart's value as the default
+        assertThat(nested(app, "backpressure", "quota-name")).isEqualTo("${BACKPRESSURE_QUOTA_NAME:workflow-quota}");
+        assertThat(nested(app, "backpressure", "capacity-ratio")).isEqualTo("${BACKPRESSURE_CAPACITY_RATIO:0.9}");
+        assertThat(nested(app, "backpressure", "namespace")).isEqualTo("workflows");
+        assertThat(nested(app, "backpressure", "fail-mode")).isEqualTo("closed");
+        @SuppressWarnings("unchecked")
+        Map<String, Object> jetstream = (Map<String, Object>) nested(app, "jetstream");
+        assertThat(jetstream).containsEntry("url", "nats://eventbus-default-js-svc.argo-events.svc:4222")
+                .containsEntry("stream", "default")
+                .containsEntry("durable", "quotagate-workflows")
+                .containsEntry("filter-subject", "default.webhook.example")
+                .containsEntry("batch-size", 16)
+                .containsEntry("max-deliver", 10)
+                .containsEntry("ack-wait", "60s")
+                .containsEntry("dead-letter-subject", "quotagate.dead-letter")
+                .doesNotContainKeys("password", "username", "token");
+        assertThat(nested(app, "logging", "level", "io.quotagate")).isEqualTo("DEBUG");
+        assertThat(nested(app, "management", "endpoints", "web", "exposure", "include"))
+                .isEqualTo("health,info,prometheus,consumer");
+
+        Map<String, Object> defaults = applicationYaml(DEFAULTS);
+        assertThat(nested(defaults, "jetstream", "batch-size")).isEqualTo(64);
+        assertThat(nested(defaults, "jetstream", "stream")).isEqualTo("EVENTS");
+        assertThat(nested(defaults, "backpressure", "resource-name"))
+                .isEqualTo("${BACKPRESSURE_RESOURCE_NAME:count/workflows.argoproj.io}");
+    }
+
+    @Test
+    void defaultTemplateIsAnArgoWorkflowWithoutAName() {
+        GenericKubernetesResource workflow = Chart.SERIALIZATION.unmarshal(
+                configMap(DEFAULTS).getData().get("template.yaml"), GenericKubernetesResource.class);
+
+        assertThat(workflow.getApiVersion()).isEqualTo("argoproj.io/v1alpha1");
+        assertThat(workflow.getKind()).isEqualTo("Workflow");
+        assertThat(workflow.getMetadata().getName()).as("QuotaGate derives the name").isNull();
+        assertThat(workflow.getMetadata().getGenerateName()).isNull();
+        assertThat(workflow.<String>get("spec", "arguments", "parameters", 0, "name")).isEqualTo("message");
+    }
+
+    @Test
+    void templateCanBeGivenAsTextOrAsAnObject() {
+        GenericKubernetesResource text = Chart.SERIALIZATION.unmarshal(
+                configMap(REALISTIC).getData().get("template.yaml"), GenericKubernetesResource.class);
+        assertThat(text.<String>get("spec", "workflowTemplateRef", "name")).isEqualTo("build");
+
+        Chart.Rendered job = Chart.render("default", c -> c
+                .set("trigger.template.apiVersion", "batch/v1")
+                .set("trigger.template.kind", "Job")
+                .set("trigger.template.spec.template.spec.restartPolicy", "Never"));
+        GenericKubernetesResource object = Chart.SERIALIZATION.unmarshal(
+                configMap(job).getData().get("template.yaml"), GenericKubernetesResource.class);
+        assertThat(object.getKind()).isEqualTo("Job");
+        assertThat(object.getAdditionalProperties()).containsOnlyKeys("spec");
+        assertThat(object.<String>get("spec", "template", "spec", "restartPolicy")).isEqualTo("Never");
+    }
+
+    @Test
+    void aConfigChangeRollsThePods() {
+        String checksum = checksum(DEFAULTS);
+        assertThat(checksum).matches("[0-9a-f]{64}");
+        assertThat(checksum(Chart.render("default", c -> c.set("jetstream.batchSize", 8)))).isNotEqualTo(checksum);
+        assertThat(checksum(Chart.render("default", c -> c.set("replicaCount", 1)))).isEqualTo(checksum);
+    }
+
+    // ------------------------------------------------------------------ Service, monitoring, PDB
+
+    @Test
+    void serviceExposesTheHttpPort() {
+        Service service = DEFAULTS.one(Service.class);
+
+        assertThat(service.getSpec().getPorts()).singleElement().satisfies(p -> {
+            assertThat(p.getName()).isEqualTo("http");
+            assertThat(p.getPort()).isEqualTo(8080);
+            assertThat(p.getTargetPort().getStrVal()).isEqualTo("http");
+        });
+        assertThat(service.getSpec().getSelector())
+                .isEqualTo(DEFAULTS.one(Deployment.class).getSpec().getSelector().getMatchLabels());
+    }
+
+    @Test
+    void serviceMonitorScrapesActuatorPrometheus() {
+        GenericKubernetesResource monitor = REALISTIC.generic("ServiceMonitor").orElseThrow();
+
+        assertThat(monitor.getApiVersion()).isEqualTo("monitoring.coreos.com/v1");
+        assertThat(monitor.getMetadata().getLabels()).containsEntry("release", "kube-prometheus-stack");
+        assertThat(monitor.<String>get("spec", "endpoints", 0, "port")).isEqualTo("http");
+        assertThat(monitor.<String>get("spec", "endpoints", 0, "path")).isEqualTo("/actuator/prometheus");
+        assertThat(monitor.<Map<String, String>>get("spec", "selector", "matchLabels"))
+                .isEqualTo(REALISTIC.one(Service.class).getMetadata().getLabels().entrySet().stream()
+                        .filter(e -> e.getKey().equals("app.kubernetes.io/name") || e.getKey().equals("app.kubernetes.io/instance"))
+                        .collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue)));
+    }
+
+    @Test
+    void podDisruptionBudgetSelectsThePods() {
+        PodDisruptionBudget pdb = REALISTIC.one(PodDisruptionBudget.class);
+
+        assertThat(pdb.getSpec().getMinAvailable().getIntVal()).isEqualTo(1);
+        assertThat(pdb.getSpec().getMaxUnavailable()).isNull();
+        assertThat(pdb.getSpec().getSelector().getMatchLabels())
+                .isEqualTo(REALISTIC.one(Deployment.class).getSpec().getSelector().getMatchLabels());
+    }
+
+    @Test
+    void prometheusRuleHoldsTheFiveAlerts() {
+        GenericKubernetesResource rule = REALISTIC.generic("PrometheusRule").orElseThrow();
+
+        List<Map<String, Object>> rules = rule.get("spec", "groups", 0, "rules");
+        assertThat(rules).extracting(r -> r.get("alert")).containsExactly(
+                "QuotaGateBlockedTooLong", "QuotaGateQuotaUnknown", "QuotaGateDeadLettersRising",
+                "QuotaGateConsumerStalled", "QuotaGateBacklogGrowing");
+        assertThat(rules.get(0)).containsEntry("for", "20m")
+                .containsEntry("labels", Map.of("severity", "warning", "team", "platform"));
+        assertThat((String) rules.get(0).get("expr")).contains("argo_events_sensor_quota_blocked{").endsWith("== 1");
+    }
+
+    @Test
+    void grafanaDashboardShowsTheContractSeries() {
+        ConfigMap dashboard = REALISTIC.all(ConfigMap.class).stream()
+                .filter(c -> c.getMetadata().getName().endsWith("-dashboard")).findFirst().orElseThrow();
+
+        assertThat(dashboard.getMetadata().getLabels()).containsEntry("grafana_dashboard", "1");
+        assertThat(dashboard.getMetadata().getAnnotations()).containsEntry("grafana_folder", "Platform");
+        Map<String, Object> json = Chart.yaml(dashboard.getData().get("quotagate.json"));
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> panels = (List<Map<String, Object>>) json.get("panels");
+        assertThat(panels).extracting(p -> p.get("title")).contains(
+                "Quota used vs threshold", "Blocked (1) and why", "Backlog in JetStream",
+                "Outcomes per second", "Trigger latency (create one object)");
+        String exprs = panels.toString();
+        assertThat(exprs).contains("quotagate_quota_used", "quotagate_quota_threshold", "quotagate_quota_hard",
+                "argo_events_sensor_quota_blocked", "quotagate_blocked_seconds_total",
+                "quotagate_backlog_messages", "quotagate_ack_pending_messages",
+                "rate(quotagate_messages_total", "by (outcome)",
+                "histogram_quantile(0.95", "quotagate_trigger_seconds_bucket");
+    }
+
+    @Test
+    void notesTellHowToCheckTheGate() throws Exception {
+        String notes = Files.readString(Chart.DIR.resolve("templates/NOTES.txt"));
+
+        assertThat(notes).contains("kubectl", "port-forward", "curl", "/api/quota", "/actuator/health",
+                "auth can-i");
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private static PolicyRule rule(String group, String resource, List<String> names, String... verbs) {
+        PolicyRule rule = new PolicyRule();
+        rule.setApiGroups(List.of(group));
+        rule.setResources(List.of(resource));
+        rule.setResourceNames(names == null ? new java.util.ArrayList<>() : names);
+        rule.setVerbs(List.of(verbs));
+        return rule;
+    }
+
+    static PodSpec podSpec(Chart.Rendered rendered) {
+        return rendered.one(Deployment.class).getSpec().getTemplate().getSpec();
+    }
+
+    static Container container(Chart.Rendered rendered) {
+        List<Container> containers = podSpec(rendered).getContainers();
+        assertThat(containers).hasSize(1);
+        return containers.get(0);
+    }
+
+    private static ConfigMap configMap(Chart.Rendered rendered) {
+        return rendered.all(ConfigMap.class).stream()
+                .filter(c -> c.getData().containsKey("application.yaml")).findFirst().orElseThrow();
+    }
+
+    static Map<String, Object> applicationYaml(Chart.Rendered rendered) {
+        return Chart.yaml(configMap(rendered).getData().get("application.yaml"));
+    }
+
+    @SuppressWarnings("unchecked")
+    static Object nested(Map<String, Object> map, String... path) {
+        Object current = map;
+        for (String key : path) {
+            assertThat(current).as("parent of %s", key).isInstanceOf(Map.class);
+            current = ((Map<String, Object>) current).get(key);
+        }
+        return current;
+    }
+
+    private static EnvVar envVar(Container container, String name) {
+        return container.getEnv().stream().filter(e -> e.getName().equals(name)).findFirst()
+                .orElseThrow(() -> new AssertionError("no env " + name + " in " + container.getEnv()));
+    }
+
+    private static String env(Container container, String name) {
+        return envVar(container, name).getValue();
+    }
+
+    private static void assertSecretRef(EnvVar var, String secret, String key) {
+        assertThat(var.getValue()).isNull();
+        assertThat(var.getValueFrom().getSecretKeyRef().getName()).isEqualTo(secret);
+        assertThat(var.getValueFrom().getSecretKeyRef().getKey()).isEqualTo(key);
+    }
+
+    private static Optional<VolumeMount> mount(Container container, String path) {
+        return container.getVolumeMounts().stream().filter(m -> m.getMountPath().equals(path)).findFirst();
+    }
+
+    private static Volume volume(PodSpec pod, String name) {
+        return pod.getVolumes().stream().filter(v -> v.getName().equals(name)).findFirst().orElseThrow();
+    }
+
+    private static void assertHttpProbe(Probe probe, String path) {
+        assertThat(probe).isNotNull();
+        assertThat(probe.getHttpGet().getPath()).isEqualTo(path);
+        assertThat(probe.getHttpGet().getPort().getStrVal()).isEqualTo("http");
+    }
+
+    private static String checksum(Chart.Rendered rendered) {
+        return rendered.one(Deployment.class).getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/config");
+    }
+}

@@ -1,0 +1,127 @@
+package io.quotagate.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.LintResult;
+import com.marcnuri.helm.TemplateCommand;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** values.schema.json and the templates' own checks reject nonsense with a message that names it. */
+class HelmValuesValidationTest {
+
+    static Stream<Arguments> badValues() {
+        return Stream.of(
+                bad("capacity ratio 2.0 (--set passes decimals as strings)", "capacityRatio",
+                        c -> c.set("backpressure.capacityRatio", 2.0)),
+                bad("capacity ratio 2.0 in a values file", "capacityRatio",
+                        c -> c.withValuesFile(valuesFile("backpressure:\n  capacityRatio: 2.0\n"))),
+                bad("capacity ratio 0", "capacityRatio", c -> c.set("backpressure.capacityRatio", 0)),
+                bad("capacity ratio -0.5", "capacityRatio", c -> c.set("backpressure.capacityRatio", -0.5)),
+                bad("negative batch size in a values file", "batchSize",
+                        c -> c.withValuesFile(valuesFile("jetstream:\n  batchSize: -1\n"))),
+                bad("negative batch size", "batchSize", c -> c.set("jetstream.batchSize", -5)),
+                bad("batch size 0", "batchSize", c -> c.set("jetstream.batchSize", 0)),
+                bad("unknown fail mode", "failMode", c -> c.set("backpressure.failMode", "sometimes")),
+                bad("poll interval not a duration", "pollInterval", c -> c.set("backpressure.pollInterval", "soon")),
+                bad("wildcard plural", "plural", c -> c.set("trigger.resource.plural", "*")),
+                bad("wildcard group", "group", c -> c.set("trigger.resource.group", "*")),
+                bad("quota name not a Kubernetes name", "quotaName", c -> c.set("backpressure.quotaName", "My Quota")),
+                bad("url without scheme", "url", c -> c.set("jetstream.url", "localhost:4222")),
+                bad("maxDeliver 0", "maxDeliver", c -> c.set("jetstream.maxDeliver", 0)),
+                bad("typo at the top level", "replicas", c -> c.set("replicas", 3)),
+                bad("typo in backpressure", "quota", c -> c.set("backpressure.quota", "x")),
+                bad("grace period not longer than the shutdown timeout", "terminationGracePeriodSeconds",
+                        c -> c.set("terminationGracePeriodSeconds", 30)),
+                bad("sensor env var through extraEnv", "BACKPRESSURE_QUOTA_NAME",
+                        c -> c.set("extraEnv[0].name", "BACKPRESSURE_QUOTA_NAME").set("extraEnv[0].value", "q")),
+                bad("credential key without a Secret", "existingSecret", c -> c.set("jetstream.auth.tokenKey", "token")),
+                bad("template without a kind", "kind", c -> c.set("trigger.template.apiVersion", "v1")));
+    }
+
+    private static Path valuesFile(String yaml) {
+        try {
+            Path file = Files.createTempFile("quotagate-values", ".yaml");
+            file.toFile().deleteOnExit();
+            return Files.writeString(file, yaml);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static Arguments bad(String what, String named, Consumer<TemplateCommand> values) {
+        return Arguments.of(what, named, values);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("badValues")
+    void helmTemplateRejects(String what, String named, Consumer<TemplateCommand> values) {
+        assertThatThrownBy(() -> Chart.template("default", values))
+                .as(what)
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining(named);
+    }
+
+    @Test
+    void edgeValuesAreAccepted() {
+        assertThatCode(() -> Chart.template("default", c -> c
+                .set("backpressure.capacityRatio", 1)
+                .withValuesFile(valuesFile("backpressure:\n  capacityRatio: 0.5\n"))
+                .set("backpressure.pollInterval", 5)
+                .set("backpressure.failMode", "open")
+                .set("jetstream.batchSize", 1)
+                .set("jetstream.maxDeliver", -1)
+                .set("jetstream.url", "nats://a:4222,tls://b:4222")
+                .set("trigger.resource.group", "")
+                .set("trigger.resource.plural", "pods")
+                .set("terminationGracePeriodSeconds", 31)))
+                .doesNotThrowAnyException();
+        assertThatCode(() -> Chart.template("default", c -> c.set("backpressure.capacityRatio", "0.8")))
+                .as("--set backpressure.capacityRatio=0.8 arrives as a string").doesNotThrowAnyException();
+        assertThatCode(() -> Chart.template("default", c -> c.set("backpressure.capacityRatio", "1.0")))
+                .doesNotThrowAnyException();
+    }
+
+    @Test
+    void helmLintFailsOnAChartWhoseValuesBreakTheSchema(@TempDir Path tmp) throws IOException {
+        Path chart = copyChart(tmp);
+        Path values = chart.resolve("values.yaml");
+        Files.writeString(values, Files.readString(values)
+                .replace("capacityRatio: 0.95", "capacityRatio: 2.0")
+                .replace("batchSize: 64", "batchSize: -1"));
+
+        LintResult lint = new Helm(chart).lint().strict().call();
+
+        assertThat(lint.isFailed()).isTrue();
+        assertThat(String.join("\n", lint.getMessages()))
+                .contains("/backpressure/capacityRatio", "/jetstream/batchSize");
+    }
+
+    private static Path copyChart(Path target) throws IOException {
+        Path chart = target.resolve("quotagate");
+        try (Stream<Path> files = Files.walk(Chart.DIR)) {
+            for (Path source : (Iterable<Path>) files::iterator) {
+                Path copy = chart.resolve(Chart.DIR.relativize(source).toString());
+                if (Files.isDirectory(source)) {
+                    Files.createDirectories(copy);
+                } else {
+                    Files.copy(source, copy);
+                }
+            }
+        }
+        return chart;
+    }
+}
