@@ -251,6 +251,11 @@ public final class KubernetesApiEmulation implements AutoCloseable {
   }
 
   /** Creates that stored an object (ResourceQuotas not counted). */
+  /** Names of every object created (not quotas), in creation order, including those deleted since. */
+  public List<String> createdNames() {
+    return List.copyOf(dispatcher.createdNames);
+  }
+
   public long successfulCreates() {
     return dispatcher.successfulCreates.get();
   }

@@ -75,6 +75,8 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
 
   final AtomicLong exceededQuotaRejections = new AtomicLong();
   final AtomicLong successfulCreates = new AtomicLong();
+  /** Names of every object created (not quotas), in creation order: duplicates would show up here. */
+  final List<String> createdNames = new java.util.concurrent.CopyOnWriteArrayList<>();
   final AtomicLong quotaReads = new AtomicLong();
   volatile Duration quotaControllerLag = Duration.ofMillis(500);
   volatile Duration createLatency = Duration.ZERO;
@@ -111,7 +113,15 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
       String verb = watch ? "watch" : target.name() == null ? "list" : "get";
       return ApiStatus.response(ApiStatus.injected(fault.status(), target, verb, target.name()));
     }
-    MockResponse response = super.dispatch(request);
+    MockResponse response;
+    if (watch) {
+      response = super.dispatch(request);
+    } else {
+      // The CRUD mock replaces an object by remove-then-put; a read between the two would see a 404.
+      synchronized (writes) {
+        response = super.dispatch(request);
+      }
+    }
     if (fault != null && !watch) {
       response.setBodyDelay(fault.delay());
     }
@@ -176,6 +186,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
       syncQuotaStatus(ApiPath.ofQuota(target.namespace(), stored.getMetadata().getName()));
     } else {
       successfulCreates.incrementAndGet();
+      createdNames.add(stored.getMetadata().getName());
       scheduleCompletion(stored, path);
     }
     return created;
@@ -360,7 +371,9 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   }
 
   long used(String namespace, String name, String resourceName) {
-    return used(requireQuota(namespace, name), resourceName);
+    synchronized (writes) {
+      return used(requireQuota(namespace, name), resourceName);
+    }
   }
 
   long maxUsed(String namespace, String name, String resourceName) {

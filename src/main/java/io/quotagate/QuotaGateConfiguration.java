@@ -1,0 +1,113 @@
+package io.quotagate;
+
+import java.time.Clock;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quotagate.consumer.JetStreamProperties;
+import io.quotagate.consumer.NatsConnection;
+import io.quotagate.consumer.QuotaGatedConsumer;
+import io.quotagate.gate.CapacityGate;
+import io.quotagate.kubernetes.KubernetesClientProperties;
+import io.quotagate.kubernetes.KubernetesClients;
+import io.quotagate.observability.ConsumerHealthIndicator;
+import io.quotagate.observability.JetStreamHealthIndicator;
+import io.quotagate.observability.QuotaGateMetrics;
+import io.quotagate.observability.QuotaHealthIndicator;
+import io.quotagate.quota.BackpressureProperties;
+import io.quotagate.quota.QuotaMonitor;
+import io.quotagate.trigger.KubernetesResourceTrigger;
+import io.quotagate.trigger.ManifestTemplate;
+import io.quotagate.trigger.Trigger;
+import io.quotagate.trigger.TriggerProperties;
+import io.quotagate.web.ConsumerEndpoint;
+import io.quotagate.web.QuotaNamespace;
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * Wires the flow: QuotaMonitor → CapacityGate ← QuotaGatedConsumer → Trigger. Each piece is a plain
+ * class; this is the only place that knows all of them.
+ */
+@Configuration(proxyBeanMethods = false)
+@EnableConfigurationProperties({BackpressureProperties.class, JetStreamProperties.class, TriggerProperties.class,
+        KubernetesClientProperties.class})
+class QuotaGateConfiguration {
+
+    @Bean
+    KubernetesClients kubernetesClients(KubernetesClientProperties properties) {
+        return new KubernetesClients(properties);
+    }
+
+    @Bean
+    QuotaNamespace quotaNamespace(BackpressureProperties backpressure, KubernetesClients clients) {
+        return new QuotaNamespace(backpressure.namespace().isBlank() ? clients.defaultNamespace() : backpressure.namespace());
+    }
+
+    @Bean
+    CapacityGate capacityGate(BackpressureProperties p) {
+        return new CapacityGate(p.gateEnabled(), p.capacityRatio(), p.failMode(), Clock.systemUTC());
+    }
+
+    /** Its own client: short timeouts, so an unreachable apiserver closes the gate within seconds. */
+    @Bean(destroyMethod = "close")
+    KubernetesClient quotaKubernetesClient(KubernetesClients clients, BackpressureProperties p) {
+        return clients.create(p.readTimeout(), 2);
+    }
+
+    @Bean
+    QuotaMonitor quotaMonitor(@Qualifier("quotaKubernetesClient") KubernetesClient client, BackpressureProperties p,
+                              QuotaNamespace namespace, CapacityGate gate) {
+        return new QuotaMonitor(client, p, namespace.value(), gate);
+    }
+
+    @Bean(destroyMethod = "close")
+    KubernetesClient triggerKubernetesClient(KubernetesClients clients, TriggerProperties t) {
+        return clients.create(t.requestTimeout(), t.concurrency());
+    }
+
+    @Bean
+    Trigger kubernetesResourceTrigger(@Qualifier("triggerKubernetesClient") KubernetesClient triggerKubernetesClient, TriggerProperties t, QuotaNamespace namespace) {
+        String ns = t.namespace().isBlank() ? namespace.value() : t.namespace();
+        return new KubernetesResourceTrigger(triggerKubernetesClient, ns, ManifestTemplate.load(t.template()), t.parameters(),
+                t.requestTimeout());
+    }
+
+    @Bean(initMethod = "open", destroyMethod = "close")
+    NatsConnection natsConnection(JetStreamProperties p) {
+        return new NatsConnection(p);
+    }
+
+    @Bean
+    QuotaGatedConsumer quotaGatedConsumer(JetStreamProperties p, NatsConnection nats, CapacityGate gate, Trigger trigger,
+                                          TriggerProperties t, MeterRegistry registry) {
+        return new QuotaGatedConsumer(p, nats, gate, trigger, t.concurrency(), registry);
+    }
+
+    @Bean
+    QuotaGateMetrics quotaGateMetrics(CapacityGate gate, QuotaMonitor monitor, QuotaGatedConsumer consumer) {
+        return new QuotaGateMetrics(gate, monitor, consumer);
+    }
+
+    @Bean
+    QuotaHealthIndicator quotaHealthIndicator(CapacityGate gate) {
+        return new QuotaHealthIndicator(gate);
+    }
+
+    @Bean
+    JetStreamHealthIndicator jetstreamHealthIndicator(QuotaGatedConsumer consumer, JetStreamProperties p) {
+        return new JetStreamHealthIndicator(consumer, p.stream(), p.durable());
+    }
+
+    @Bean
+    ConsumerHealthIndicator consumerHealthIndicator(QuotaGatedConsumer consumer, JetStreamProperties p) {
+        return new ConsumerHealthIndicator(consumer, p.stallTimeout());
+    }
+
+    @Bean
+    ConsumerEndpoint consumerEndpoint(QuotaGatedConsumer consumer, CapacityGate gate) {
+        return new ConsumerEndpoint(consumer, gate);
+    }
+}

@@ -1,0 +1,517 @@
+package io.quotagate.consumer;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.nats.client.Connection;
+import io.nats.client.ConsumerContext;
+import io.nats.client.FetchConsumeOptions;
+import io.nats.client.FetchConsumer;
+import io.nats.client.JetStreamApiException;
+import io.nats.client.JetStreamManagement;
+import io.nats.client.Message;
+import io.nats.client.api.AckPolicy;
+import io.nats.client.api.ConsumerConfiguration;
+import io.nats.client.api.ConsumerInfo;
+import io.nats.client.api.StorageType;
+import io.nats.client.api.StreamConfiguration;
+import io.nats.client.impl.NatsJetStreamMetaData;
+import io.quotagate.gate.CapacityGate;
+import io.quotagate.logging.ThrottledLog;
+import io.quotagate.trigger.InboundMessage;
+import io.quotagate.trigger.Trigger;
+import io.quotagate.trigger.TriggerResult;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+
+/**
+ * The fetch loop. One thread asks the {@link CapacityGate} how many messages fit, fetches at most that
+ * many from the durable pull consumer, hands them to the {@link Trigger} (up to {@code concurrency} at
+ * a time) and settles each: ack after success, nak with a delay (it stays in JetStream), or dead-letter
+ * and term. Nothing is fetched while the gate is closed, so a blocked quota costs no memory.
+ */
+public class QuotaGatedConsumer implements SmartLifecycle {
+
+    private static final Logger log = LoggerFactory.getLogger(QuotaGatedConsumer.class);
+    /** Longest the loop blocks in one place, so it notices shutdown and proves it is alive. */
+    static final Duration IDLE_TICK = Duration.ofSeconds(1);
+    /** JetStream API error code for "stream not found". */
+    private static final int STREAM_NOT_FOUND = 10059;
+
+    private final JetStreamProperties properties;
+    private final NatsConnection nats;
+    private final CapacityGate gate;
+    private final Trigger trigger;
+    private final DeadLetterPublisher deadLetters;
+    private final int concurrency;
+    private final ThrottledLog throttled = new ThrottledLog(log, Duration.ofSeconds(30));
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final Map<String, Counter> outcomes = new HashMap<>();
+    private final Timer triggerTimer;
+
+    private volatile boolean running;
+    private volatile CountDownLatch stopSignal = new CountDownLatch(0);
+    private volatile Thread loopThread;
+    private volatile ExecutorService workers;
+    private volatile ScheduledExecutorService backlogRefresher;
+    private volatile ConsumerContext consumerContext;
+    private volatile String setupError;
+    private volatile long lastProgressNanos = System.nanoTime();
+    private volatile long backlog = -1;
+    private volatile long ackPending = -1;
+
+    public QuotaGatedConsumer(JetStreamProperties properties, NatsConnection nats, CapacityGate gate, Trigger trigger,
+                              int concurrency, MeterRegistry registry) {
+        this.properties = properties;
+        this.nats = nats;
+        this.gate = gate;
+        this.trigger = trigger;
+        this.concurrency = Math.max(1, concurrency);
+        this.deadLetters = properties.hasDeadLetterSubject()
+                ? new DeadLetterPublisher(nats, properties.deadLetterSubject()) : null;
+        for (String outcome : List.of("created", "exists", "quota_rejected", "retried", "dead_lettered")) {
+            outcomes.put(outcome, Counter.builder("quotagate.messages").tag("outcome", outcome)
+                    .description("Messages settled, by outcome").register(registry));
+        }
+        this.triggerTimer = Timer.builder("quotagate.trigger").description("Time to create one object")
+                .publishPercentileHistogram().register(registry);
+        registry.gauge("quotagate.inflight.messages", inFlight);
+    }
+
+    // ---- lifecycle ------------------------------------------------------------------------------
+
+    @Override
+    public void start() {
+        if (running) {
+            return;
+        }
+        running = true;
+        stopSignal = new CountDownLatch(1);
+        AtomicInteger n = new AtomicInteger();
+        workers = Executors.newFixedThreadPool(concurrency, r -> {
+            Thread t = new Thread(r, "quotagate-trigger-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        backlogRefresher = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "quotagate-backlog");
+            t.setDaemon(true);
+            return t;
+        });
+        backlogRefresher.scheduleWithFixedDelay(this::refreshBacklog, 1, 5, TimeUnit.SECONDS);
+        Thread t = new Thread(this::loop, "quotagate-fetch");
+        loopThread = t;
+        t.start();
+        log.info("Consuming {} / durable {} (batch-size {}, trigger concurrency {})",
+                properties.stream(), properties.durable(), properties.batchSize(), concurrency);
+    }
+
+    @Override
+    public void stop() {
+        if (!running) {
+            return;
+        }
+        running = false;
+        stopSignal.countDown();
+        gate.wakeWaiters();
+        nats.wakeWaiters();
+        Thread t = loopThread;
+        try {
+            if (t != null) {
+                // The loop finishes the batch it holds: creates already started complete and are acked.
+                t.join();
+            }
+            workers.shutdown();
+            workers.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        backlogRefresher.shutdownNow();
+        Connection c = nats.connection();
+        if (c != null && nats.isConnected()) {
+            try {
+                c.flush(Duration.ofSeconds(2));
+            } catch (Exception e) {
+                log.debug("Flushing acks at shutdown: {}", e.toString());
+            }
+        }
+        log.info("Consumer stopped; in-flight work finished");
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    // ---- state for web, actuator and metrics (read only) ------------------------------------------
+
+    public ConsumerState state() {
+        if (!running) {
+            return ConsumerState.STOPPED;
+        }
+        if (gate.paused()) {
+            return ConsumerState.PAUSED;
+        }
+        if (gate.state().blocked() || !nats.isConnected() || consumerContext == null) {
+            return ConsumerState.BLOCKED;
+        }
+        return ConsumerState.RUNNING;
+    }
+
+    public boolean connected() {
+        return nats.isConnected();
+    }
+
+    /** Why the consumer cannot be set up (stream missing, permissions), null when it is. */
+    public String setupError() {
+        return setupError;
+    }
+
+    /** Time since the loop last proved it is alive (a fetch, a gate wait, an idle tick, a message started). */
+    public Duration sinceLastProgress() {
+        return Duration.ofNanos(System.nanoTime() - lastProgressNanos);
+    }
+
+    public int inFlight() {
+        return inFlight.get();
+    }
+
+    /** The durable consumer's num_pending, -1 until known. */
+    public long backlog() {
+        return backlog;
+    }
+
+    /** The durable consumer's num_ack_pending, -1 until known. */
+    public long ackPending() {
+        return ackPending;
+    }
+
+    // ---- the loop -----------------------------------------------------------------------------------
+
+    private void loop() {
+        while (running) {
+            progress();
+            try {
+                if (!nats.awaitConnected(IDLE_TICK)) {
+                    continue;
+                }
+                ConsumerContext context = consumerContext;
+                if (context == null) {
+                    context = setUp();
+                    if (context == null) {
+                        waitBeforeRetry(Duration.ofSeconds(2));
+                        continue;
+                    }
+                }
+                int permits = gate.acquire(properties.batchSize(), IDLE_TICK, () -> running);
+                progress();
+                if (permits == 0) {
+                    continue;
+                }
+                List<Message> batch = new ArrayList<>(permits);
+                try {
+                    fetch(context, permits, batch);
+                } finally {
+                    gate.fetched(permits, batch.size());
+                }
+                progress();
+                if (!batch.isEmpty()) {
+                    process(batch);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (RuntimeException e) {
+                throttled.warn("loop", "Fetch loop error: " + e);
+                waitBeforeRetry(Duration.ofSeconds(1));
+            }
+        }
+    }
+
+    private void progress() {
+        lastProgressNanos = System.nanoTime();
+    }
+
+    private void waitBeforeRetry(Duration d) {
+        try {
+            stopSignal.await(d.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Makes sure the stream and the durable consumer exist; null (and a logged reason) when they cannot. */
+    private ConsumerContext setUp() {
+        try {
+            Connection connection = nats.connection();
+            JetStreamManagement jsm = connection.jetStreamManagement();
+            try {
+                jsm.getStreamInfo(properties.stream());
+            } catch (JetStreamApiException e) {
+                if (e.getApiErrorCode() != STREAM_NOT_FOUND) {
+                    throw e;
+                }
+                if (!properties.createStream()) {
+                    fail("stream", "JetStream stream '" + properties.stream() + "' does not exist (jetstream.stream); "
+                            + "create it, or set jetstream.create-stream=true. Retrying");
+                    return null;
+                }
+                jsm.addStream(StreamConfiguration.builder().name(properties.stream())
+                        .subjects(properties.effectiveStreamSubjects()).storageType(StorageType.File).build());
+                log.info("Created JetStream stream {} on {}", properties.stream(), properties.effectiveStreamSubjects());
+            }
+            ConsumerConfiguration.Builder cc = ConsumerConfiguration.builder()
+                    .durable(properties.durable())
+                    .ackPolicy(AckPolicy.Explicit)
+                    .ackWait(properties.ackWait())
+                    .maxDeliver(properties.maxDeliver());
+            if (properties.filterSubject() != null && !properties.filterSubject().isBlank()) {
+                cc.filterSubject(properties.filterSubject());
+            }
+            jsm.addOrUpdateConsumer(properties.stream(), cc.build());
+            ConsumerContext context = connection.getConsumerContext(properties.stream(), properties.durable());
+            consumerContext = context;
+            if (setupError != null) {
+                throttled.resolved("stream", "JetStream stream " + properties.stream() + " found");
+                throttled.resolved("setup", "JetStream consumer " + properties.durable() + " ready");
+            }
+            setupError = null;
+            return context;
+        } catch (IOException | JetStreamApiException | RuntimeException e) {
+            fail("setup", "Cannot set up durable consumer " + properties.durable() + " on stream "
+                    + properties.stream() + ": " + e.getMessage() + ". Retrying");
+            return null;
+        }
+    }
+
+    private void fail(String key, String message) {
+        setupError = message;
+        throttled.warn(key, message);
+    }
+
+    /**
+     * Fetches up to {@code max} into {@code batch}; whatever arrived before an error is kept and processed.
+     * A pull for n messages waits until n arrive or it expires, so a partial batch would sit in the server
+     * for fetch-max-wait. Instead: take what is there now (no-wait); only when nothing is there, wait for
+     * the first message, then take whatever followed it.
+     */
+    private void fetch(ConsumerContext context, int max, List<Message> batch) throws InterruptedException {
+        try {
+            pull(context, FetchConsumeOptions.builder().maxMessages(max).noWait().build(), batch);
+            if (batch.isEmpty()) {
+                pull(context, FetchConsumeOptions.builder().maxMessages(1)
+                        .expiresIn(properties.fetchMaxWait().toMillis()).build(), batch);
+                if (batch.size() == 1 && max > 1) {
+                    pull(context, FetchConsumeOptions.builder().maxMessages(max - 1).noWait().build(), batch);
+                }
+            }
+            throttled.resolved("fetch", "Fetching from " + properties.stream() + " again");
+        } catch (InterruptedException e) {
+            throw e;
+        } catch (Exception e) {
+            // Consumer deleted, stream gone, connection lost mid-pull: set everything up again next round.
+            consumerContext = null;
+            throttled.warn("fetch", "Fetch from " + properties.stream() + "/" + properties.durable() + " failed: " + e.getMessage());
+        }
+    }
+
+    private static void pull(ConsumerContext context, FetchConsumeOptions options, List<Message> batch) throws Exception {
+        try (FetchConsumer fetch = context.fetch(options)) {
+            Message m;
+            while ((m = fetch.nextMessage()) != null) {
+                if (m.isJetStream()) {
+                    batch.add(m);
+                }
+            }
+        }
+    }
+
+    // ---- one batch -------------------------------------------------------------------------------------
+
+    private void process(List<Message> batch) throws InterruptedException {
+        inFlight.addAndGet(batch.size());
+        AtomicBoolean quotaRejected = new AtomicBoolean();
+        List<AtomicBoolean> started = new ArrayList<>(batch.size());
+        List<CompletableFuture<Void>> futures = new ArrayList<>(batch.size());
+        for (Message m : batch) {
+            AtomicBoolean s = new AtomicBoolean();
+            started.add(s);
+            futures.add(CompletableFuture.runAsync(() -> {
+                s.set(true);
+                try {
+                    handle(m, quotaRejected);
+                } finally {
+                    inFlight.decrementAndGet();
+                }
+            }, workers));
+        }
+        CompletableFuture<Void> all = CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new));
+        long tickMs = Math.max(1000, properties.ackWait().toMillis() / 3);
+        while (true) {
+            try {
+                all.get(tickMs, TimeUnit.MILLISECONDS);
+                return;
+            } catch (TimeoutException e) {
+                // Messages still queued behind slow creates must not hit ack-wait and be redelivered meanwhile.
+                for (int i = 0; i < batch.size(); i++) {
+                    if (!started.get(i).get()) {
+                        batch.get(i).inProgress();
+                    }
+                }
+                progress();
+            } catch (ExecutionException e) {
+                throttled.warn("handle", "Unexpected error settling a message: " + e.getCause());
+                return;
+            }
+        }
+    }
+
+    private void handle(Message m, AtomicBoolean quotaRejected) {
+        progress();
+        NatsJetStreamMetaData meta = m.metaData();
+        InboundMessage message = new InboundMessage(meta.getStream(), meta.streamSequence(), m.getSubject(), m.getData(),
+                headersOf(m), meta.deliveredCount());
+        if (quotaRejected.get() || !running) {
+            // The rest of a batch after "exceeded quota", or work not yet begun at shutdown: back to JetStream.
+            gate.release(1);
+            if (quotaRejected.get()) {
+                m.nakWithDelay(properties.quotaRejectedDelay());
+            } else {
+                m.nak();
+            }
+            count("retried");
+            return;
+        }
+        if (properties.maxPayloadBytes() > 0 && message.data().length > properties.maxPayloadBytes()) {
+            gate.release(1);
+            deadLetter(m, message, "oversized", "payload of " + message.data().length
+                    + " bytes exceeds jetstream.max-payload-bytes=" + properties.maxPayloadBytes());
+            return;
+        }
+        TriggerResult result;
+        long t0 = System.nanoTime();
+        try {
+            result = trigger.fire(message);
+        } catch (RuntimeException e) {
+            result = TriggerResult.transientFailure(null, "trigger_error", e.toString());
+        }
+        triggerTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+        settle(m, message, result, quotaRejected);
+    }
+
+    private void settle(Message m, InboundMessage message, TriggerResult result, AtomicBoolean quotaRejected) {
+        switch (result.outcome()) {
+            case CREATED -> {
+                gate.created();
+                m.ack();
+                count("created");
+            }
+            case ALREADY_EXISTS -> {
+                gate.release(1);
+                m.ack();
+                count("exists");
+            }
+            case QUOTA_REJECTED -> {
+                quotaRejected.set(true);
+                gate.quotaRejected();
+                m.nakWithDelay(properties.quotaRejectedDelay());
+                count("quota_rejected");
+                throttled.warn("quota_rejected", "Create refused, quota exceeded (another writer?); gate closed, "
+                        + "message " + ref(message) + " back to JetStream: " + result.detail());
+            }
+            case TRANSIENT -> {
+                gate.release(1);
+                if (properties.maxDeliver() > 0 && message.deliveryCount() >= properties.maxDeliver()) {
+                    deadLetter(m, message, "max_deliver", "failed " + message.deliveryCount()
+                            + " deliveries (jetstream.max-deliver); last error " + result.reason() + ": " + result.detail());
+                } else {
+                    m.nakWithDelay(backoff(message.deliveryCount()));
+                    count("retried");
+                    throttled.warn("transient:" + result.reason(), "Create failed (" + result.reason() + "), message "
+                            + ref(message) + " will be redelivered: " + result.detail());
+                }
+            }
+            case POISON -> {
+                gate.release(1);
+                deadLetter(m, message, result.reason(), result.detail());
+            }
+        }
+    }
+
+    private void deadLetter(Message m, InboundMessage message, String reason, String detail) {
+        if (deadLetters == null) {
+            m.term();
+            count("dead_lettered");
+            log.warn("Terminated message {} ({}): {}. Set jetstream.dead-letter-subject to keep such messages",
+                    ref(message), reason, detail);
+            return;
+        }
+        if (deadLetters.publish(message, reason, detail)) {
+            m.term();
+            count("dead_lettered");
+            log.warn("Dead-lettered message {} to {} ({}): {}", ref(message), deadLetters.subject(), reason, detail);
+        } else {
+            // Never term what we could not store elsewhere: it stays in JetStream and is tried again.
+            m.nakWithDelay(backoff(message.deliveryCount()));
+            count("retried");
+            throttled.warn("dlq", "Could not publish to dead-letter subject " + deadLetters.subject()
+                    + "; message " + ref(message) + " stays in JetStream");
+        }
+    }
+
+    Duration backoff(long deliveryCount) {
+        long initial = properties.retryBackoffInitial().toMillis();
+        int shift = (int) Math.min(20, Math.max(0, deliveryCount - 1));
+        long ms = Math.min(properties.retryBackoffMax().toMillis(), initial << shift);
+        return Duration.ofMillis(ms);
+    }
+
+    private void count(String outcome) {
+        outcomes.get(outcome).increment();
+    }
+
+    private static String ref(InboundMessage m) {
+        return m.stream() + "#" + m.streamSequence();
+    }
+
+    private static Map<String, List<String>> headersOf(Message m) {
+        if (!m.hasHeaders()) {
+            return Map.of();
+        }
+        Map<String, List<String>> out = new HashMap<>();
+        m.getHeaders().entrySet().forEach(e -> out.put(e.getKey(), List.copyOf(e.getValue())));
+        return out;
+    }
+
+    private void refreshBacklog() {
+        if (!nats.isConnected() || consumerContext == null) {
+            return;
+        }
+        try {
+            ConsumerInfo info = nats.connection().jetStreamManagement()
+                    .getConsumerInfo(properties.stream(), properties.durable());
+            backlog = info.getNumPending();
+            ackPending = info.getNumAckPending();
+        } catch (Exception e) {
+            log.debug("Consumer info unavailable: {}", e.toString());
+        }
+    }
+}

@@ -1,0 +1,54 @@
+package io.quotagate.observability;
+
+import io.quotagate.gate.BlockedReason;
+import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.GateState;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.boot.health.contributor.Status;
+
+/**
+ * The {@code quota} health component. A full quota is the service doing its job: UP. An unreadable
+ * quota is UNKNOWN (the gate fails closed or open as configured; restarting the pod would not help).
+ * A configuration error (quota or resource missing, RBAC) is DOWN in the overall health so it is seen,
+ * but the component is in neither probe group, so it never restarts or unreadies the pod.
+ */
+public class QuotaHealthIndicator implements HealthIndicator {
+
+    private final CapacityGate gate;
+
+    public QuotaHealthIndicator(CapacityGate gate) {
+        this.gate = gate;
+    }
+
+    @Override
+    public Health health() {
+        GateState s = gate.state();
+        if (!s.enabled()) {
+            return Health.up().withDetail("enabled", false).withDetail("blocked", s.blocked()).build();
+        }
+        Health.Builder b;
+        if (s.configurationError()) {
+            b = Health.down();
+        } else if (s.lastError() != null || (s.blockedFor(BlockedReason.QUOTA_UNKNOWN) && s.lastCheckedAt() == null)) {
+            b = Health.status(Status.UNKNOWN);
+        } else {
+            b = Health.up();
+        }
+        b.withDetail("blocked", s.blocked());
+        if (s.reason() != null) {
+            b.withDetail("reason", s.reason().label());
+        }
+        if (s.hard() >= 0) {
+            b.withDetail("hard", s.hard()).withDetail("used", s.used()).withDetail("threshold", s.threshold());
+        }
+        b.withDetail("inFlight", s.inFlight());
+        if (s.lastCheckedAt() != null) {
+            b.withDetail("lastCheckedAt", s.lastCheckedAt().toString());
+        }
+        if (s.lastError() != null) {
+            b.withDetail("lastError", s.lastError());
+        }
+        return b.build();
+    }
+}

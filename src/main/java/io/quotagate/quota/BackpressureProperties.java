@@ -1,0 +1,60 @@
+package io.quotagate.quota;
+
+import java.time.Duration;
+import java.time.temporal.ChronoUnit;
+
+import io.quotagate.gate.FailMode;
+import jakarta.validation.constraints.AssertTrue;
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.NotNull;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.boot.convert.DurationUnit;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * The capacity gate: which ResourceQuota to watch and how much of it QuotaGate may fill.
+ * The original sensor's env vars {@code BACKPRESSURE_QUOTA_NAME}, {@code BACKPRESSURE_RESOURCE_NAME},
+ * {@code BACKPRESSURE_CAPACITY_RATIO} and {@code BACKPRESSURE_POLL_INTERVAL} bind here unchanged.
+ *
+ * @param quotaName     Name of the ResourceQuota to respect. Empty turns the gate off: the consumer runs ungated.
+ * @param resourceName  Resource of the quota that one message consumes, e.g. {@code count/workflows.argoproj.io}.
+ * @param capacityRatio Fraction of the quota's hard limit QuotaGate may fill, greater than 0 and at most 1.
+ *                      The threshold is floor(hard × ratio), but at least 1 while hard is at least 1.
+ * @param pollInterval  How often the quota is re-read besides watch events. A bare number means seconds ("30").
+ * @param namespace     Namespace of the quota. Empty: the pod's own namespace, else the kubeconfig context's.
+ * @param failMode      What an unreadable quota means: {@code closed} (fetch nothing) or {@code open} (fetch anyway).
+ * @param readTimeout   Time allowed for one quota read before it counts as failed; keep it short so an
+ *                      unreachable apiserver is noticed in seconds.
+ */
+@Validated
+@ConfigurationProperties(prefix = "backpressure")
+public record BackpressureProperties(
+        @DefaultValue("") String quotaName,
+        @DefaultValue("count/workflows.argoproj.io") @NotBlank(message = "must name a quota resource, e.g. count/workflows.argoproj.io") String resourceName,
+        @DefaultValue("0.95")
+        @DecimalMin(value = "0", inclusive = false, message = "must be greater than 0 and at most 1")
+        @DecimalMax(value = "1", message = "must be greater than 0 and at most 1") double capacityRatio,
+        @DefaultValue("30s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration pollInterval,
+        @DefaultValue("") String namespace,
+        @DefaultValue("closed") @NotNull FailMode failMode,
+        @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration readTimeout) {
+
+    /** True when a quota is configured; otherwise the consumer runs ungated. */
+    public boolean gateEnabled() {
+        return quotaName != null && !quotaName.isBlank();
+    }
+
+    @AssertTrue(message = "backpressure.poll-interval must be at least 1s")
+    boolean isPollIntervalValid() {
+        return pollInterval == null || pollInterval.compareTo(Duration.ofSeconds(1)) >= 0;
+    }
+
+    @AssertTrue(message = "backpressure.read-timeout must be between 100ms and 60s")
+    boolean isReadTimeoutValid() {
+        return readTimeout == null
+                || (readTimeout.compareTo(Duration.ofMillis(100)) >= 0 && readTimeout.compareTo(Duration.ofSeconds(60)) <= 0);
+    }
+}

@@ -1,0 +1,265 @@
+package io.quotagate.quota;
+
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceQuota;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.QuotaReading;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+
+/**
+ * Keeps the {@link CapacityGate} current: reads the ResourceQuota on a schedule and whenever the
+ * quota changes (an informer's watch events). Events only trigger a read; the read itself is a
+ * fresh GET taken after {@link CapacityGate#beginRead()}, because a watch event may describe the
+ * quota before our latest creates while a GET sent after them cannot.
+ *
+ * <p>All reads run on one thread, so requests coalesce: a burst of events costs one or two reads.
+ */
+public class QuotaMonitor implements SmartLifecycle {
+
+    private static final Logger log = LoggerFactory.getLogger(QuotaMonitor.class);
+    private static final Duration MAX_RETRY_DELAY = Duration.ofSeconds(10);
+
+    private final KubernetesClient client;
+    private final BackpressureProperties properties;
+    private final String namespace;
+    private final CapacityGate gate;
+    private final AtomicBoolean readRequested = new AtomicBoolean();
+    private final AtomicLong readsOk = new AtomicLong();
+    private final AtomicLong readsFailed = new AtomicLong();
+    private volatile ScheduledExecutorService executor;
+    private volatile SharedIndexInformer<ResourceQuota> informer;
+    private volatile ScheduledFuture<?> retry;
+    private volatile boolean running;
+    private int consecutiveFailures;
+    private String lastLoggedError;
+
+    public QuotaMonitor(KubernetesClient client, BackpressureProperties properties, String namespace, CapacityGate gate) {
+        this.client = client;
+        this.properties = properties;
+        this.namespace = namespace;
+        this.gate = gate;
+    }
+
+    public String namespace() {
+        return namespace;
+    }
+
+    public long readsOk() {
+        return readsOk.get();
+    }
+
+    public long readsFailed() {
+        return readsFailed.get();
+    }
+
+    /** True while the informer's watch on the quota is established. */
+    public boolean watching() {
+        SharedIndexInformer<ResourceQuota> i = informer;
+        return i != null && i.isWatching();
+    }
+
+    @Override
+    public void start() {
+        if (!properties.gateEnabled()) {
+            running = true;
+            log.info("No backpressure.quota-name set: the consumer runs ungated");
+            return;
+        }
+        executor = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "quota-monitor");
+            t.setDaemon(true);
+            return t;
+        });
+        running = true;
+        gate.onRefreshNeeded(this::requestRead);
+        long poll = properties.pollInterval().toMillis();
+        executor.scheduleWithFixedDelay(this::requestRead, 0, poll, TimeUnit.MILLISECONDS);
+        startInformer();
+        log.info("Watching ResourceQuota {}/{} for {} (capacity-ratio {}, poll every {}s, fail-mode {})",
+                namespace, properties.quotaName(), properties.resourceName(), properties.capacityRatio(),
+                properties.pollInterval().toSeconds(), properties.failMode().name().toLowerCase());
+    }
+
+    private void startInformer() {
+        try {
+            SharedIndexInformer<ResourceQuota> i = client.resourceQuotas().inNamespace(namespace)
+                    .withName(properties.quotaName()).runnableInformer(0);
+            i.addEventHandler(new ResourceEventHandler<>() {
+                @Override
+                public void onAdd(ResourceQuota obj) {
+                    requestRead();
+                }
+
+                @Override
+                public void onUpdate(ResourceQuota oldObj, ResourceQuota newObj) {
+                    requestRead();
+                }
+
+                @Override
+                public void onDelete(ResourceQuota obj, boolean deletedFinalStateUnknown) {
+                    requestRead();
+                }
+            });
+            // Keep retrying through apiserver outages; the scheduled poll covers the gap meanwhile.
+            i.exceptionHandler((started, t) -> running);
+            informer = i;
+            i.start().whenComplete((v, t) -> {
+                if (t != null && running) {
+                    log.warn("Quota watch could not start ({}); relying on polling every {}s",
+                            t.getMessage(), properties.pollInterval().toSeconds());
+                }
+            });
+        } catch (RuntimeException e) {
+            log.warn("Quota watch could not start ({}); relying on polling every {}s",
+                    e.getMessage(), properties.pollInterval().toSeconds());
+        }
+    }
+
+    /** Asks for a fresh read as soon as possible; requests made while one is queued coalesce. */
+    public void requestRead() {
+        ScheduledExecutorService ex = executor;
+        if (ex != null && running && readRequested.compareAndSet(false, true)) {
+            try {
+                ex.execute(this::readNow);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                readRequested.set(false);
+            }
+        }
+    }
+
+    private void readNow() {
+        readRequested.set(false);
+        CapacityGate.ReadTicket ticket = gate.beginRead();
+        try {
+            ResourceQuota quota = client.resourceQuotas().inNamespace(namespace).withName(properties.quotaName()).get();
+            QuotaReading reading = interpret(quota);
+            readsOk.incrementAndGet();
+            gate.update(ticket, reading);
+            if (consecutiveFailures > 0) {
+                log.info("Quota {}/{} readable again after {} failed read(s)", namespace, properties.quotaName(), consecutiveFailures);
+            }
+            consecutiveFailures = 0;
+            lastLoggedError = null;
+        } catch (QuotaConfigurationException e) {
+            readsOk.incrementAndGet();
+            failed(ticket, e.getMessage(), true);
+        } catch (KubernetesClientException e) {
+            readsFailed.incrementAndGet();
+            boolean rbac = e.getCode() == 403 || e.getCode() == 401;
+            String message = rbac
+                    ? "not allowed to read ResourceQuota " + namespace + "/" + properties.quotaName()
+                      + " (HTTP " + e.getCode() + "): grant get/list/watch on resourcequotas to the service account"
+                    : "reading ResourceQuota " + namespace + "/" + properties.quotaName() + " failed: " + describe(e);
+            failed(ticket, message, rbac);
+        } catch (RuntimeException e) {
+            readsFailed.incrementAndGet();
+            failed(ticket, "reading ResourceQuota " + namespace + "/" + properties.quotaName() + " failed: " + describe(e), false);
+        }
+    }
+
+    private void failed(CapacityGate.ReadTicket ticket, String message, boolean configuration) {
+        gate.readFailed(ticket, message, configuration);
+        consecutiveFailures++;
+        if (!message.equals(lastLoggedError)) {
+            log.warn("{}", message);
+            lastLoggedError = message;
+        } else if (Long.bitCount(consecutiveFailures) == 1) {
+            log.warn("{} (failed {} times in a row)", message, consecutiveFailures);
+        }
+        // Retry sooner than the poll interval so recovery is quick, backing off to spare a struggling apiserver.
+        long delayMs = Math.min(MAX_RETRY_DELAY.toMillis(), 250L << Math.min(consecutiveFailures, 6));
+        delayMs = Math.min(delayMs, properties.pollInterval().toMillis());
+        ScheduledExecutorService ex = executor;
+        if (running && ex != null && (retry == null || retry.isDone())) {
+            retry = ex.schedule(this::requestRead, delayMs, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private QuotaReading interpret(ResourceQuota quota) {
+        String ref = namespace + "/" + properties.quotaName();
+        if (quota == null) {
+            throw new QuotaConfigurationException("ResourceQuota " + ref + " does not exist (backpressure.quota-name)");
+        }
+        String resource = properties.resourceName();
+        Map<String, Quantity> hardMap = quota.getStatus() != null && quota.getStatus().getHard() != null
+                && quota.getStatus().getHard().containsKey(resource)
+                ? quota.getStatus().getHard()
+                : quota.getSpec() == null ? null : quota.getSpec().getHard();
+        if (hardMap == null || !hardMap.containsKey(resource)) {
+            throw new QuotaConfigurationException("ResourceQuota " + ref + " does not list " + resource
+                    + " (backpressure.resource-name); it lists " + (hardMap == null ? "nothing" : hardMap.keySet()));
+        }
+        Map<String, Quantity> usedMap = quota.getStatus() == null ? null : quota.getStatus().getUsed();
+        if (usedMap == null || !usedMap.containsKey(resource)) {
+            // The quota controller has not computed usage yet: unknown, not zero.
+            throw new KubernetesClientException("ResourceQuota " + ref + " has no status.used for " + resource + " yet");
+        }
+        long hard = amount(hardMap.get(resource), RoundingMode.FLOOR);
+        long used = amount(usedMap.get(resource), RoundingMode.CEILING);
+        return new QuotaReading(hard, used);
+    }
+
+    private static long amount(Quantity q, RoundingMode mode) {
+        BigDecimal value = q.getNumericalAmount().setScale(0, mode);
+        return value.max(BigDecimal.ZERO).min(BigDecimal.valueOf(Long.MAX_VALUE)).longValueExact();
+    }
+
+    private static String describe(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String msg = e.getMessage();
+        if (root != e && root.getMessage() != null) {
+            msg = msg + " (" + root.getClass().getSimpleName() + ": " + root.getMessage() + ")";
+        }
+        return msg;
+    }
+
+    @Override
+    public void stop() {
+        running = false;
+        SharedIndexInformer<ResourceQuota> i = informer;
+        if (i != null) {
+            i.stop();
+        }
+        ScheduledExecutorService ex = executor;
+        if (ex != null) {
+            ex.shutdownNow();
+        }
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    /** Start before the consumer so the first read is under way when it asks the gate. */
+    @Override
+    public int getPhase() {
+        return SmartLifecycle.DEFAULT_PHASE - 1000;
+    }
+
+    private static final class QuotaConfigurationException extends RuntimeException {
+        QuotaConfigurationException(String message) {
+            super(message);
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package io.quotagate.web;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import io.quotagate.consumer.QuotaGatedConsumer;
+import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.GateState;
+import org.springframework.boot.actuate.endpoint.InvalidEndpointRequestException;
+import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
+import org.springframework.boot.actuate.endpoint.annotation.ReadOperation;
+import org.springframework.boot.actuate.endpoint.annotation.WriteOperation;
+
+/**
+ * {@code /actuator/consumer}, shaped like Spring Cloud Stream's bindings endpoint: GET shows the state,
+ * POST {@code {"state":"PAUSED"}} stops fetching (in-flight work finishes), {@code {"state":"RESUMED"}}
+ * starts it again. A pause survives quota changes; only a resume lifts it.
+ */
+@Endpoint(id = "consumer")
+public class ConsumerEndpoint {
+
+    private final QuotaGatedConsumer consumer;
+    private final CapacityGate gate;
+
+    public ConsumerEndpoint(QuotaGatedConsumer consumer, CapacityGate gate) {
+        this.consumer = consumer;
+        this.gate = gate;
+    }
+
+    @ReadOperation
+    public Map<String, Object> state() {
+        GateState s = gate.state();
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("state", consumer.state().name());
+        body.put("paused", gate.paused());
+        body.put("blocked", s.blocked());
+        body.put("blockedReason", s.reason() == null ? null : s.reason().label());
+        body.put("connected", consumer.connected());
+        body.put("inFlight", consumer.inFlight());
+        body.put("pending", consumer.backlog() < 0 ? null : consumer.backlog());
+        body.put("ackPending", consumer.ackPending() < 0 ? null : consumer.ackPending());
+        return body;
+    }
+
+    @WriteOperation
+    public Map<String, Object> changeState(String state) {
+        switch (state == null ? "" : state.trim().toUpperCase()) {
+            case "PAUSED", "PAUSE", "STOPPED" -> gate.pause();
+            case "RESUMED", "RESUME", "RUNNING", "STARTED" -> gate.resume();
+            default -> throw new InvalidEndpointRequestException("state must be PAUSED or RESUMED, was " + state,
+                    "state must be PAUSED or RESUMED");
+        }
+        return state();
+    }
+}

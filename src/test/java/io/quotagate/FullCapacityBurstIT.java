@@ -1,0 +1,75 @@
+package io.quotagate;
+
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
+
+import io.nats.client.api.ConsumerInfo;
+import io.quotagate.support.QuotaGateTestProperties;
+import io.quotagate.support.kubernetes.KubernetesApiEmulation;
+import io.quotagate.support.nats.JetStreamTestClient;
+import io.quotagate.support.nats.NatsServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+import static io.quotagate.support.QuotaGateTestProperties.NAMESPACE;
+import static io.quotagate.support.QuotaGateTestProperties.QUOTA;
+import static io.quotagate.support.QuotaGateTestProperties.RESOURCE;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Capacity-ratio 1.0 leaves no margin: 2,000 messages into a quota of 75 while workflows complete at
+ * random. Every message must become exactly one object and the apiserver must never answer 403.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.NONE)
+class FullCapacityBurstIT {
+
+    static final NatsServer nats = NatsServer.started();
+    static final KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
+    static final JetStreamTestClient producer = new JetStreamTestClient(nats.url());
+
+    static {
+        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 75);
+        kubernetes.setQuotaControllerLag(Duration.ofMillis(100));
+        kubernetes.completeAutomatically("Workflow", Duration.ofMillis(20), Duration.ofMillis(300));
+        producer.createStream(QuotaGateTestProperties.STREAM, "events.>");
+    }
+
+    @DynamicPropertySource
+    static void properties(DynamicPropertyRegistry registry) {
+        QuotaGateTestProperties.register(registry, nats, kubernetes, 1.0);
+        registry.add("trigger.kubernetes.concurrency", () -> 8);
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        producer.close();
+        kubernetes.close();
+        nats.close();
+    }
+
+    @Test
+    void everyMessageBecomesExactlyOneObjectWithoutA403() {
+        int messages = 2_000;
+        producer.publish(QuotaGateTestProperties.SUBJECT, messages);
+
+        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(250))
+                .until(() -> kubernetes.successfulCreates() >= messages);
+        await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(10)).until(() -> {
+            ConsumerInfo info = producer.consumerInfo(QuotaGateTestProperties.STREAM, "quotagate");
+            return info.getNumPending() == 0 && info.getNumAckPending() == 0;
+        });
+        System.out.printf("[capacity-ratio 1.0] %d messages -> %d creates, %d x 403, max used %d of 75%n", messages,
+                kubernetes.successfulCreates(), kubernetes.exceededQuotaRejections(),
+                kubernetes.maxUsed(NAMESPACE, QUOTA, RESOURCE));
+        assertThat(kubernetes.successfulCreates()).as("objects created").isEqualTo(messages);
+        assertThat(kubernetes.exceededQuotaRejections()).as("403 exceeded quota").isZero();
+        assertThat(kubernetes.maxUsed(NAMESPACE, QUOTA, RESOURCE)).isLessThanOrEqualTo(75);
+        Set<String> names = new HashSet<>(kubernetes.createdNames());
+        assertThat(names).hasSize(messages);
+    }
+}

@@ -1,0 +1,89 @@
+package io.quotagate;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.quotagate.support.kubernetes.KubernetesApiEmulation;
+import io.quotagate.support.nats.JetStreamTestClient;
+import io.quotagate.support.nats.NatsServer;
+import org.springframework.boot.SpringApplication;
+
+/**
+ * The sandbox, started by {@code ./mvnw spring-boot:test-run}: the real service against its own
+ * nats-server (binary from PATH, free port) and the in-process Kubernetes API emulation, fed by a small
+ * demo publisher. A quota of 10 workflows at capacity-ratio 0.8 (threshold 8) with workflows that
+ * complete after 5–15 s makes the gate close and reopen within the first minute: watch /api/quota.
+ */
+public final class TestQuotaGateApplication {
+
+    static final String NAMESPACE = "sandbox";
+    static final String QUOTA = "workflow-quota";
+    static final String RESOURCE = "count/workflows.argoproj.io";
+
+    private TestQuotaGateApplication() {
+    }
+
+    public static void main(String[] args) {
+        NatsServer nats = NatsServer.started();
+        KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
+        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 10);
+        kubernetes.setQuotaControllerLag(Duration.ofSeconds(1));
+        kubernetes.completeAutomatically("Workflow", Duration.ofSeconds(5), Duration.ofSeconds(15));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            kubernetes.close();
+            nats.close();
+        }, "sandbox-teardown"));
+
+        JetStreamTestClient publisher = new JetStreamTestClient(nats.url());
+        publisher.createStream("EVENTS", "events.>");
+
+        List<String> all = new ArrayList<>(List.of(
+                "--jetstream.url=" + nats.url(),
+                "--jetstream.stream=EVENTS",
+                "--jetstream.dead-letter-subject=deadletter.quotagate",
+                "--kubernetes.master-url=" + kubernetes.url(),
+                "--backpressure.quota-name=" + QUOTA,
+                "--backpressure.namespace=" + NAMESPACE,
+                "--backpressure.resource-name=" + RESOURCE,
+                "--backpressure.capacity-ratio=0.8",
+                "--backpressure.poll-interval=30s",
+                "--trigger.kubernetes.template=classpath:templates/workflow.yaml",
+                "--trigger.kubernetes.parameters[0].src.data-key=message",
+                "--trigger.kubernetes.parameters[0].dest=spec.arguments.parameters.0.value"));
+        all.addAll(List.of(args));
+        SpringApplication.run(QuotaGateApplication.class, all.toArray(String[]::new));
+
+        publishDemo(publisher);
+        System.out.printf("%n  QuotaGate sandbox is up. NATS %s, Kubernetes emulation %s%n"
+                + "  Quota %s/%s: hard 10, capacity-ratio 0.8 -> threshold 8; workflows complete after 5-15 s.%n"
+                + "  Watch the gate:   curl -s localhost:8080/api/quota%n"
+                + "  Blocked gauge:    curl -s localhost:8080/actuator/prometheus | grep quota_blocked%n"
+                + "  Pause / resume:   curl -s -XPOST -H 'Content-Type: application/json' -d '{\"state\":\"PAUSED\"}' localhost:8080/actuator/consumer%n%n",
+                nats.url(), kubernetes.url(), NAMESPACE, QUOTA);
+    }
+
+    /** A burst that fills the quota at once, then a steady trickle a little faster than workflows complete. */
+    private static void publishDemo(JetStreamTestClient publisher) {
+        publisher.publish("events.demo", 0, 20);
+        AtomicInteger next = new AtomicInteger(20);
+        ScheduledExecutorService demo = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "sandbox-demo-publisher");
+            t.setDaemon(true);
+            return t;
+        });
+        demo.scheduleAtFixedRate(() -> {
+            int i = next.getAndIncrement();
+            if (i >= 600) {
+                demo.shutdown();
+                return;
+            }
+            publisher.publishRaw("events.demo", ("{\"message\":\"demo-" + i + "\"}").getBytes(StandardCharsets.UTF_8));
+        }, 1500, 1500, TimeUnit.MILLISECONDS);
+    }
+}

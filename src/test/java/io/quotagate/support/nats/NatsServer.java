@@ -1,0 +1,165 @@
+package io.quotagate.support.nats;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.awaitility.Awaitility;
+
+/**
+ * A nats-server process of our own (the Debian binary on PATH) on a free port with its own JetStream
+ * store dir. Port and store survive {@link #restart()} and {@link #kill()} + {@link #start()}, so tests
+ * can take the server away mid-run and bring it back with its streams intact.
+ */
+public final class NatsServer implements AutoCloseable {
+
+    private final int port;
+    private final Path storeDir;
+    private final List<String> extraArgs;
+    private final Path logFile;
+    private Process process;
+
+    public NatsServer(String... extraArgs) {
+        try {
+            this.port = freePort();
+            this.storeDir = Files.createTempDirectory("quotagate-nats-");
+            this.logFile = storeDir.resolve("nats-server.log");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        this.extraArgs = List.of(extraArgs);
+    }
+
+    public static NatsServer started(String... extraArgs) {
+        NatsServer server = new NatsServer(extraArgs);
+        server.start();
+        return server;
+    }
+
+    public static String binary() {
+        String override = System.getenv("NATS_SERVER_BIN");
+        if (override != null && !override.isBlank()) {
+            return override;
+        }
+        for (String candidate : List.of("/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server")) {
+            if (Files.isExecutable(Path.of(candidate))) {
+                return candidate;
+            }
+        }
+        return "nats-server";
+    }
+
+    public synchronized void start() {
+        if (process != null && process.isAlive()) {
+            return;
+        }
+        List<String> cmd = new ArrayList<>(List.of(binary(), "-a", "127.0.0.1", "-p", Integer.toString(port),
+                "-js", "-sd", storeDir.toString(), "-l", logFile.toString()));
+        cmd.addAll(extraArgs);
+        long logOffset;
+        try {
+            logOffset = Files.exists(logFile) ? Files.readString(logFile).length() : 0;
+            process = new ProcessBuilder(cmd).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(storeDir.resolve("stdout.log").toFile())).start();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start " + cmd + " (is nats-server installed?)", e);
+        }
+        Process p = process;
+        Awaitility.await("nats-server on port " + port).atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(20))
+                .until(() -> {
+                    if (!p.isAlive()) {
+                        throw new IllegalStateException("nats-server exited with " + p.exitValue() + "; see " + logFile);
+                    }
+                    return accepting() && jetStreamReady(logOffset);
+                });
+    }
+
+    private boolean jetStreamReady(long logOffset) throws IOException {
+        // Logged once JetStream has recovered its store: only then are streams usable again after a restart.
+        if (!Files.exists(logFile)) {
+            return false;
+        }
+        String log = Files.readString(logFile);
+        return log.length() > logOffset && log.indexOf("Server is ready", (int) logOffset) >= 0;
+    }
+
+    private boolean accepting() {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Graceful stop (SIGTERM) and start again on the same port and store. */
+    public void restart() {
+        stop();
+        start();
+    }
+
+    /** SIGTERM and wait. */
+    public synchronized void stop() {
+        terminate(false);
+    }
+
+    /** SIGKILL and wait: no goodbye to clients, no clean store shutdown. */
+    public synchronized void kill() {
+        terminate(true);
+    }
+
+    private void terminate(boolean force) {
+        if (process == null) {
+            return;
+        }
+        if (force) {
+            process.destroyForcibly();
+        } else {
+            process.destroy();
+        }
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        process = null;
+    }
+
+    public boolean isRunning() {
+        return process != null && process.isAlive();
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public String url() {
+        return "nats://127.0.0.1:" + port;
+    }
+
+    public Path storeDir() {
+        return storeDir;
+    }
+
+    @Override
+    public void close() {
+        kill();
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            s.setReuseAddress(true);
+            return s.getLocalPort();
+        }
+    }
+}
