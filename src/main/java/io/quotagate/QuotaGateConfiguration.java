@@ -102,8 +102,8 @@ class QuotaGateConfiguration {
     }
 
     @Bean
-    ConsumerHealthIndicator consumerHealthIndicator(QuotaGatedConsumer consumer, JetStreamProperties p) {
-        return new ConsumerHealthIndicator(consumer, p.stallTimeout());
+    ConsumerHealthIndicator consumerHealthIndicator(QuotaGatedConsumer consumer) {
+        return new ConsumerHealthIndicator(consumer);
     }
 
     @Bean

@@ -190,6 +190,11 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         return Duration.ofNanos(System.nanoTime() - lastProgressNanos);
     }
 
+    /** True when the loop is started but silent for longer than {@code jetstream.stall-timeout}. */
+    public boolean stalled() {
+        return running && sinceLastProgress().compareTo(properties.stallTimeout()) > 0;
+    }
+
     public int inFlight() {
         return inFlight.get();
     }

@@ -15,18 +15,16 @@ import org.springframework.boot.health.contributor.HealthIndicator;
 public class ConsumerHealthIndicator implements HealthIndicator {
 
     private final QuotaGatedConsumer consumer;
-    private final Duration stallTimeout;
 
-    public ConsumerHealthIndicator(QuotaGatedConsumer consumer, Duration stallTimeout) {
+    public ConsumerHealthIndicator(QuotaGatedConsumer consumer) {
         this.consumer = consumer;
-        this.stallTimeout = stallTimeout;
     }
 
     @Override
     public Health health() {
         ConsumerState state = consumer.state();
         Duration silent = consumer.sinceLastProgress();
-        boolean stalled = state != ConsumerState.STOPPED && silent.compareTo(stallTimeout) > 0;
+        boolean stalled = consumer.stalled();
         Health.Builder b = stalled ? Health.down() : Health.up();
         return b.withDetail("state", state.name())
                 .withDetail("stalled", stalled)

@@ -49,6 +49,9 @@ public class QuotaGateMetrics implements MeterBinder {
                 .description("ResourceQuota reads").register(registry);
         FunctionCounter.builder("quotagate.quota.reads", monitor, QuotaMonitor::readsFailed).tag("result", "error")
                 .description("ResourceQuota reads").register(registry);
+        Gauge.builder("quotagate.consumer.stalled", consumer, c -> c.stalled() ? 1 : 0)
+                .description("1 while the fetch loop has made no progress for longer than jetstream.stall-timeout")
+                .register(registry);
         Gauge.builder("quotagate.backlog.messages", consumer, c -> known(c.backlog()))
                 .description("Messages in the stream not yet delivered to the durable consumer (num_pending)").register(registry);
         Gauge.builder("quotagate.ack.pending.messages", consumer, c -> known(c.ackPending()))

@@ -7,6 +7,7 @@ import tools.jackson.core.JacksonException;
 import tools.jackson.databind.MappingIterator;
 import tools.jackson.dataformat.yaml.YAMLMapper;
 
+import io.quotagate.config.InvalidConfigurationException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -45,7 +46,8 @@ public final class ManifestTemplate {
     /** Loads {@code location} through {@code loader}, e.g. the application context. */
     public static ManifestTemplate load(String location, ResourceLoader loader) {
         if (location == null || location.isBlank()) {
-            throw new IllegalStateException(PROPERTY + " is empty: set it to a file: or classpath: location");
+            throw new InvalidConfigurationException(PROPERTY, PROPERTY + " is empty: set it to a file: or classpath: location",
+                    ACTION, null);
         }
         Resource resource = loader.getResource(location);
         String text;
@@ -133,7 +135,10 @@ public final class ManifestTemplate {
         return value; // scalars from the parser are immutable
     }
 
+    private static final String ACTION = "Point " + PROPERTY + " at a readable YAML or JSON manifest with apiVersion and "
+            + "kind, e.g. file:/etc/quotagate/template.yaml or classpath:templates/workflow.yaml";
+
     private static IllegalStateException failure(String location, String problem, Throwable cause) {
-        return new IllegalStateException(PROPERTY + ": template '" + location + "' " + problem, cause);
+        return new InvalidConfigurationException(PROPERTY, PROPERTY + ": template '" + location + "' " + problem, ACTION, cause);
     }
 }

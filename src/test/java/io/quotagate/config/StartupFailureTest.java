@@ -1,0 +1,51 @@
+package io.quotagate.config;
+
+import io.quotagate.QuotaGateApplication;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The whole application refuses to start on settings that cannot work, and says which setting and why. */
+@ExtendWith(OutputCaptureExtension.class)
+class StartupFailureTest {
+
+    private static void start(String... args) {
+        new SpringApplicationBuilder(QuotaGateApplication.class).web(WebApplicationType.NONE)
+                .properties("jetstream.url=nats://127.0.0.1:1", "kubernetes.master-url=http://127.0.0.1:1")
+                .run(args);
+    }
+
+    @Test
+    void anUnreadableTemplateNamesThePropertyAndTheLocation(CapturedOutput output) {
+        assertThatThrownBy(() -> start("--backpressure.quota-name=q", "--trigger.kubernetes.template=file:/nonexistent/t.yaml"))
+                .isNotNull();
+        assertThat(output).contains("Invalid setting trigger.kubernetes.template")
+                .contains("file:/nonexistent/t.yaml").contains("cannot be read");
+    }
+
+    @Test
+    void aCapacityRatioAboveOneNamesThePropertyAndTheRange(CapturedOutput output) {
+        assertThatThrownBy(() -> start("--backpressure.capacity-ratio=1.5")).isNotNull();
+        assertThat(output).contains("Property: backpressure.capacityRatio").contains("Value: \"1.5\"")
+                .contains("\"backpressure.capacity-ratio\" from property source")
+                .contains("Reason: must be greater than 0 and at most 1");
+    }
+
+    @Test
+    void aNegativeBatchSizeNamesThePropertyAndTheMinimum(CapturedOutput output) {
+        assertThatThrownBy(() -> start("--jetstream.batch-size=-1")).isNotNull();
+        assertThat(output).contains("\"jetstream.batch-size\" from property source").contains("Reason: must be at least 1");
+    }
+
+    @Test
+    void anUnknownFailModeListsTheAllowedValues(CapturedOutput output) {
+        assertThatThrownBy(() -> start("--backpressure.fail-mode=sometimes")).isNotNull();
+        assertThat(output).contains("backpressure.fail-mode").containsIgnoringCase("closed").containsIgnoringCase("open");
+    }
+}
