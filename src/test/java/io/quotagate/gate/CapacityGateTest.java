@@ -7,6 +7,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -204,6 +207,28 @@ class CapacityGateTest {
             read(75, i % 2 == 0 ? 75 : 0);
         }
         assertThat(gate.state().recentTransitions()).hasSize(CapacityGate.TRANSITIONS_KEPT);
+    }
+
+    @Test
+    @ExtendWith(OutputCaptureExtension.class)
+    void flappingAtTheThresholdIsSummarisedNotLoggedOncePerFetch(CapturedOutput output) {
+        read(75, 70);
+        for (int i = 0; i < 50; i++) {
+            take(gate, 64);          // the one free slot: closed
+            gate.created();
+            read(75, 70);            // a workflow completed meanwhile: open again
+        }
+        assertThat(gate.state().recentTransitions()).hasSize(CapacityGate.TRANSITIONS_KEPT);
+        long lines = output.getOut().lines().filter(l -> l.contains("Quota gate")).count();
+        assertThat(lines).as("log lines for 100 transitions within a second").isLessThanOrEqualTo(2);
+    }
+
+    @Test
+    @ExtendWith(OutputCaptureExtension.class)
+    void anOutageIsLoggedAtOnceEvenRightAfterAnotherTransition(CapturedOutput output) {
+        read(75, 70);
+        gate.readFailed(gate.beginRead(), "apiserver unreachable", false);
+        assertThat(output.getOut()).contains("Quota gate closed (quota_unknown): apiserver unreachable");
     }
 
     @Test
