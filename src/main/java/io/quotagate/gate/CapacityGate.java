@@ -219,6 +219,24 @@ public final class CapacityGate {
         refreshRequester.run();
     }
 
+    /**
+     * A fetched batch is settled. If only our own not-yet-observed creates stand between the gate and
+     * more headroom, ask for a read now: the watch event for the last create can arrive (and its read
+     * start) before that create's response did, and no further event would come to correct it.
+     */
+    public void batchSettled() {
+        boolean refresh;
+        lock.lock();
+        try {
+            refresh = createdTotal > createdObserved && headroom() <= 0;
+        } finally {
+            lock.unlock();
+        }
+        if (refresh) {
+            refreshRequester.run();
+        }
+    }
+
     /** Starts a quota read. Take the ticket immediately before sending the request. */
     public ReadTicket beginRead() {
         lock.lock();

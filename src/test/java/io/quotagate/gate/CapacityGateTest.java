@@ -93,6 +93,24 @@ class CapacityGateTest {
     }
 
     @Test
+    void aSettledBatchAsksForAReadWhenOnlyItsOwnUnobservedCreatesBlock() {
+        AtomicInteger refreshes = new AtomicInteger();
+        gate.onRefreshNeeded(refreshes::incrementAndGet);
+        read(10, 0);
+        int n = take(gate, 64);
+        CapacityGate.ReadTicket raced = gate.beginRead(); // the last create's watch event, ahead of its response
+        for (int i = 0; i < n; i++) {
+            gate.created();
+        }
+        gate.update(raced, new QuotaReading(10, 9));
+        gate.batchSettled();
+        assertThat(refreshes).as("a fresh read, or the gate waits for the next poll").hasValue(1);
+        read(10, 9);
+        gate.batchSettled();
+        assertThat(refreshes).as("nothing unobserved any more").hasValue(1);
+    }
+
+    @Test
     void aReadOvertakenByANewerOneIsIgnored() {
         CapacityGate.ReadTicket older = gate.beginRead();
         CapacityGate.ReadTicket newer = gate.beginRead();
