@@ -4,13 +4,13 @@ import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
 
-import io.nats.client.api.ConsumerInfo;
+import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.QuotaGateTestProperties;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.support.nats.JetStreamTestClient;
 import io.quotagate.support.nats.NatsServer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
@@ -28,28 +28,21 @@ import static org.awaitility.Awaitility.await;
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.NONE)
 class FullCapacityBurstIT {
 
-    static final NatsServer nats = NatsServer.started();
-    static final KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
-    static final JetStreamTestClient producer = new JetStreamTestClient(nats.url());
+    @RegisterExtension
+    static final QuotaGateEnvironment env = QuotaGateEnvironment.withQuota(75);
+    static final NatsServer nats = env.nats;
+    static final KubernetesApiEmulation kubernetes = env.kubernetes;
+    static final JetStreamTestClient producer = env.producer;
 
     static {
-        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 75);
         kubernetes.setQuotaControllerLag(Duration.ofMillis(100));
         kubernetes.completeAutomatically("Workflow", Duration.ofMillis(20), Duration.ofMillis(300));
-        producer.createStream(QuotaGateTestProperties.STREAM, "events.>");
     }
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
-        QuotaGateTestProperties.register(registry, nats, kubernetes, 1.0);
+        env.register(registry, 1.0);
         registry.add("trigger.kubernetes.concurrency", () -> 8);
-    }
-
-    @AfterAll
-    static void tearDown() throws Exception {
-        producer.close();
-        kubernetes.close();
-        nats.close();
     }
 
     @Test
@@ -59,10 +52,7 @@ class FullCapacityBurstIT {
 
         await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(250))
                 .until(() -> kubernetes.successfulCreates() >= messages);
-        await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(10)).until(() -> {
-            ConsumerInfo info = producer.consumerInfo(QuotaGateTestProperties.STREAM, "quotagate");
-            return info.getNumPending() == 0 && info.getNumAckPending() == 0;
-        });
+        env.awaitDrained(Duration.ofSeconds(10));
         System.out.printf("[capacity-ratio 1.0] %d messages -> %d creates, %d x 403, max used %d of 75%n", messages,
                 kubernetes.successfulCreates(), kubernetes.exceededQuotaRejections(),
                 kubernetes.maxUsed(NAMESPACE, QUOTA, RESOURCE));

@@ -11,14 +11,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import io.nats.client.api.ConsumerInfo;
 import io.quotagate.support.Http;
+import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.QuotaGateTestProperties;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.support.nats.JetStreamTestClient;
 import io.quotagate.support.nats.NatsServer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import static io.quotagate.support.QuotaGateTestProperties.NAMESPACE;
 import static io.quotagate.support.QuotaGateTestProperties.QUOTA;
@@ -33,21 +33,11 @@ import static org.awaitility.Awaitility.await;
  */
 class GracefulShutdownIT {
 
-    static final NatsServer nats = NatsServer.started();
-    static final KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
-    static final JetStreamTestClient producer = new JetStreamTestClient(nats.url());
-
-    static {
-        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 100_000);
-        producer.createStream(QuotaGateTestProperties.STREAM, "events.>");
-    }
-
-    @AfterAll
-    static void tearDown() throws Exception {
-        producer.close();
-        kubernetes.close();
-        nats.close();
-    }
+    @RegisterExtension
+    static final QuotaGateEnvironment env = QuotaGateEnvironment.withQuota(100_000);
+    static final NatsServer nats = env.nats;
+    static final KubernetesApiEmulation kubernetes = env.kubernetes;
+    static final JetStreamTestClient producer = env.producer;
 
     private static Process startService(Path log) throws IOException {
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
@@ -95,10 +85,7 @@ class GracefulShutdownIT {
         try {
             await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(250))
                     .until(() -> kubernetes.successfulCreates() >= messages);
-            await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(10)).until(() -> {
-                ConsumerInfo info = producer.consumerInfo(QuotaGateTestProperties.STREAM, "quotagate");
-                return info.getNumPending() == 0 && info.getNumAckPending() == 0;
-            });
+            env.awaitDrained(Duration.ofSeconds(10));
             // Had the first run lost an ack, the restart would have met 409 AlreadyExists for that message.
             Http http = new Http(port(dir.resolve("second.log")));
             assertThat(http.metric("quotagate_messages_total{application=\"quotagate\",outcome=\"exists\"}"))

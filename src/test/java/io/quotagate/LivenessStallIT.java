@@ -3,14 +3,22 @@ package io.quotagate;
 import java.time.Duration;
 
 import io.quotagate.support.Http;
+import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.QuotaGateTestProperties;
-import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.support.nats.JetStreamTestClient;
 import io.quotagate.support.nats.NatsServer;
+import java.util.concurrent.CountDownLatch;
+
+import io.quotagate.trigger.Trigger;
+import io.quotagate.trigger.TriggerResult;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.boot.micrometer.metrics.test.autoconfigure.AutoConfigureMetrics;
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.context.TestConfiguration;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Primary;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
@@ -23,35 +31,48 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * The original sensor's "stuck sensor": a create that hangs holds the fetch loop. Liveness must go DOWN
- * after the stall timeout so Kubernetes restarts the pod; readiness is about NATS and stays UP.
+ * The original sensor's "stuck sensor": something hangs the fetch loop (here a trigger that never
+ * returns, which no timeout ends). Liveness must go DOWN after the stall timeout so Kubernetes restarts
+ * the pod instead of a human; readiness is about NATS and stays UP.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
 @AutoConfigureMetrics
 class LivenessStallIT {
 
-    static final NatsServer nats = NatsServer.started();
-    static final KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
-    static final JetStreamTestClient producer = new JetStreamTestClient(nats.url());
-
-    static {
-        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 100);
-        producer.createStream(QuotaGateTestProperties.STREAM, "events.>");
-    }
+    @RegisterExtension
+    static final QuotaGateEnvironment env = QuotaGateEnvironment.withQuota(100);
+    static final NatsServer nats = env.nats;
+    static final JetStreamTestClient producer = env.producer;
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
-        QuotaGateTestProperties.register(registry, nats, kubernetes, 1.0);
+        env.register(registry, 1.0);
         registry.add("jetstream.stall-timeout", () -> "10s");
-        registry.add("trigger.kubernetes.request-timeout", () -> "2m");
+        registry.add("trigger.kubernetes.request-timeout", () -> "5s");
         registry.add("trigger.kubernetes.concurrency", () -> 1);
     }
 
+    static final CountDownLatch release = new CountDownLatch(1);
+
+    @TestConfiguration
+    static class HangingTrigger {
+        @Bean
+        @Primary
+        Trigger hangingTrigger() {
+            return message -> {
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return TriggerResult.transientFailure(null, "released", "test over");
+            };
+        }
+    }
+
     @AfterAll
-    static void tearDown() throws Exception {
-        producer.close();
-        kubernetes.close();
-        nats.close();
+    static void releaseTheLoop() {
+        release.countDown();
     }
 
     @LocalServerPort
@@ -62,7 +83,6 @@ class LivenessStallIT {
         Http http = new Http(port);
         assertThat(http.get("/actuator/health/liveness").statusCode()).isEqualTo(200);
 
-        kubernetes.setCreateLatency(Duration.ofSeconds(90));
         producer.publish(QuotaGateTestProperties.SUBJECT, 1);
 
         await().atMost(Duration.ofSeconds(30)).until(() -> http.get("/actuator/health/liveness").statusCode() == 503);

@@ -4,14 +4,15 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
 import io.quotagate.support.Http;
+import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.QuotaGateTestProperties;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.support.nats.JetStreamTestClient;
 import io.quotagate.support.nats.NatsServer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.springframework.boot.micrometer.metrics.test.autoconfigure.AutoConfigureMetrics;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -36,27 +37,17 @@ import static org.awaitility.Awaitility.await;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class OperabilityIT {
 
-    static final NatsServer nats = NatsServer.started();
-    static final KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
-    static final JetStreamTestClient producer = new JetStreamTestClient(nats.url());
-
-    static {
-        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 20);
-        producer.createStream(QuotaGateTestProperties.STREAM, "events.>");
-    }
+    @RegisterExtension
+    static final QuotaGateEnvironment env = QuotaGateEnvironment.withQuota(20);
+    static final NatsServer nats = env.nats;
+    static final KubernetesApiEmulation kubernetes = env.kubernetes;
+    static final JetStreamTestClient producer = env.producer;
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
-        QuotaGateTestProperties.register(registry, nats, kubernetes, 0.5);
+        env.register(registry, 0.5);
         registry.add("jetstream.dead-letter-subject", () -> "deadletter.quotagate");
         registry.add("trigger.kubernetes.concurrency", () -> 1);
-    }
-
-    @AfterAll
-    static void tearDown() throws Exception {
-        producer.close();
-        kubernetes.close();
-        nats.close();
     }
 
     @LocalServerPort

@@ -5,12 +5,13 @@ import java.time.Duration;
 import tools.jackson.databind.JsonNode;
 import io.nats.client.api.ConsumerInfo;
 import io.quotagate.support.Http;
+import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.QuotaGateTestProperties;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.support.nats.JetStreamTestClient;
 import io.quotagate.support.nats.NatsServer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.boot.micrometer.metrics.test.autoconfigure.AutoConfigureMetrics;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
@@ -31,26 +32,16 @@ import static org.awaitility.Awaitility.await;
 @AutoConfigureMetrics
 class OriginalSensorScenarioIT {
 
-    static final NatsServer nats = NatsServer.started();
-    static final KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
-    static final JetStreamTestClient producer = new JetStreamTestClient(nats.url());
-
-    static {
-        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 75);
-        producer.createStream(QuotaGateTestProperties.STREAM, "events.>");
-    }
+    @RegisterExtension
+    static final QuotaGateEnvironment env = QuotaGateEnvironment.withQuota(75);
+    static final NatsServer nats = env.nats;
+    static final KubernetesApiEmulation kubernetes = env.kubernetes;
+    static final JetStreamTestClient producer = env.producer;
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
-        QuotaGateTestProperties.register(registry, nats, kubernetes, 0.95);
+        env.register(registry, 0.95);
         registry.add("backpressure.poll-interval", () -> "30");
-    }
-
-    @AfterAll
-    static void tearDown() throws Exception {
-        producer.close();
-        kubernetes.close();
-        nats.close();
     }
 
     @LocalServerPort
@@ -73,7 +64,7 @@ class OriginalSensorScenarioIT {
         assertThat(quota.get("hard").asLong()).isEqualTo(75);
         assertThat(quota.get("used").asLong()).isEqualTo(71);
         assertThat(quota.get("threshold").asLong()).isEqualTo(71);
-        ConsumerInfo info = producer.consumerInfo(QuotaGateTestProperties.STREAM, "quotagate");
+        ConsumerInfo info = env.consumerInfo();
         assertThat(info.getNumPending()).as("still in JetStream, never fetched").isEqualTo(9);
         assertThat(info.getNumAckPending()).as("nothing held in memory").isZero();
 
