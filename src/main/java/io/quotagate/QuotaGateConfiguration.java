@@ -4,6 +4,7 @@ import java.time.Clock;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.quotagate.config.InvalidConfigurationException;
 import io.quotagate.consumer.JetStreamProperties;
 import io.quotagate.consumer.NatsConnection;
 import io.quotagate.consumer.QuotaGatedConsumer;
@@ -83,6 +84,13 @@ class QuotaGateConfiguration {
     @Bean
     QuotaGatedConsumer quotaGatedConsumer(JetStreamProperties p, NatsConnection nats, CapacityGate gate, Trigger trigger,
                                           TriggerProperties t, MeterRegistry registry) {
+        if (p.stallTimeout().compareTo(t.requestTimeout()) <= 0) {
+            // One legitimately slow create must never look like a stuck loop and get the pod restarted.
+            throw new InvalidConfigurationException("jetstream.stall-timeout",
+                    "jetstream.stall-timeout (" + p.stallTimeout() + ") must be longer than trigger.kubernetes.request-timeout ("
+                            + t.requestTimeout() + ")",
+                    "Raise jetstream.stall-timeout or lower trigger.kubernetes.request-timeout", null);
+        }
         return new QuotaGatedConsumer(p, nats, gate, trigger, t.concurrency(), registry);
     }
 

@@ -240,6 +240,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 progress();
                 if (!batch.isEmpty()) {
                     process(batch);
+                    gate.batchSettled();
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -324,7 +325,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             if (batch.isEmpty()) {
                 pull(context, FetchConsumeOptions.builder().maxMessages(1)
                         .expiresIn(properties.fetchMaxWait().toMillis()).build(), batch);
-                if (batch.size() == 1 && max > 1) {
+                if (batch.size() == 1 && max > 1 && !gate.paused()) {
                     pull(context, FetchConsumeOptions.builder().maxMessages(max - 1).noWait().build(), batch);
                 }
             }
@@ -376,12 +377,12 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 return;
             } catch (TimeoutException e) {
                 // Messages still queued behind slow creates must not hit ack-wait and be redelivered meanwhile.
+                // No progress() here: a create hung past its own timeout is exactly the stall liveness must catch.
                 for (int i = 0; i < batch.size(); i++) {
                     if (!started.get(i).get()) {
                         batch.get(i).inProgress();
                     }
                 }
-                progress();
             } catch (ExecutionException e) {
                 throttled.warn("handle", "Unexpected error settling a message: " + e.getCause());
                 return;
@@ -394,8 +395,9 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         NatsJetStreamMetaData meta = m.metaData();
         InboundMessage message = new InboundMessage(meta.getStream(), meta.streamSequence(), m.getSubject(), m.getData(),
                 headersOf(m), meta.deliveredCount());
-        if (quotaRejected.get() || !running) {
-            // The rest of a batch after "exceeded quota", or work not yet begun at shutdown: back to JetStream.
+        if (quotaRejected.get() || !running || gate.paused()) {
+            // The rest of a batch after "exceeded quota", or work not yet begun at pause or shutdown: back to
+            // JetStream, so nothing new starts and nothing waits in memory.
             gate.release(1);
             if (quotaRejected.get()) {
                 m.nakWithDelay(properties.quotaRejectedDelay());

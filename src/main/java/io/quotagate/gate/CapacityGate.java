@@ -33,6 +33,11 @@ public final class CapacityGate {
 
     private static final Logger log = LoggerFactory.getLogger(CapacityGate.class);
     static final int TRANSITIONS_KEPT = 20;
+    /**
+     * At the threshold every freed slot opens the gate for one fetch that closes it again; transitions
+     * closer together than this are summarised in one line instead of two lines per completed object.
+     */
+    static final long LOG_WINDOW_NANOS = Duration.ofSeconds(5).toNanos();
 
     /** Identifies one quota read; obtain it <em>before</em> sending the request. */
     public record ReadTicket(long sequence, long createdBefore) {
@@ -69,6 +74,8 @@ public final class CapacityGate {
     private long blockedSinceNanos;
     private final Map<BlockedReason, Long> blockedNanos = new EnumMap<>(BlockedReason.class);
     private final ArrayDeque<GateTransition> transitions = new ArrayDeque<>();
+    private long lastLoggedNanos = System.nanoTime() - LOG_WINDOW_NANOS;
+    private int unlogged;
 
     /**
      * @param enabled       false when no quota is configured: only pause blocks
@@ -210,6 +217,24 @@ public final class CapacityGate {
             lock.unlock();
         }
         refreshRequester.run();
+    }
+
+    /**
+     * A fetched batch is settled. If only our own not-yet-observed creates stand between the gate and
+     * more headroom, ask for a read now: the watch event for the last create can arrive (and its read
+     * start) before that create's response did, and no further event would come to correct it.
+     */
+    public void batchSettled() {
+        boolean refresh;
+        lock.lock();
+        try {
+            refresh = createdTotal > createdObserved && headroom() <= 0;
+        } finally {
+            lock.unlock();
+        }
+        if (refresh) {
+            refreshRequester.run();
+        }
     }
 
     /** Starts a quota read. Take the ticket immediately before sending the request. */
@@ -368,6 +393,22 @@ public final class CapacityGate {
         return headroomForMessages() <= 0 ? BlockedReason.QUOTA_FULL : null;
     }
 
+    private void logState(long nanoNow) {
+        long used = reading == null ? -1 : reading.used();
+        long holding = reserved + held + (createdTotal - createdObserved);
+        String flapping = unlogged == 0 ? ""
+                : " (" + unlogged + " more transitions in the last " + (nanoNow - lastLoggedNanos) / 1_000_000_000L + "s)";
+        lastLoggedNanos = nanoNow;
+        unlogged = 0;
+        if (reason == null) {
+            log.info("Quota gate open: used {} + held {} of threshold {}{}", used, holding, threshold, flapping);
+        } else if (reason == BlockedReason.QUOTA_UNKNOWN) {
+            log.warn("Quota gate closed ({}): {}{}", reason.label(), lastError == null ? "quota not read yet" : lastError, flapping);
+        } else {
+            log.info("Quota gate closed ({}): used {} + held {} of threshold {}{}", reason.label(), used, holding, threshold, flapping);
+        }
+    }
+
     /** Re-derives the blocked reason after any change; records and logs a transition, wakes the loop. */
     private void changed() {
         BlockedReason now = computeReason();
@@ -385,6 +426,7 @@ public final class CapacityGate {
             } else {
                 blockedSince = null;
             }
+            BlockedReason previous = reason;
             reason = now;
             long used = reading == null ? -1 : reading.used();
             long holding = held + (createdTotal - createdObserved);
@@ -392,13 +434,16 @@ public final class CapacityGate {
             while (transitions.size() > TRANSITIONS_KEPT) {
                 transitions.removeFirst();
             }
-            if (now == null) {
-                log.info("Quota gate open: used {} + held {} of threshold {}", used, holding, threshold);
-            } else if (now == BlockedReason.QUOTA_UNKNOWN) {
-                log.warn("Quota gate closed ({}): {}", now.label(), lastError == null ? "quota not read yet" : lastError);
+            // Only open <-> full can flap with every fetch; an outage or a pause is always reported at once.
+            boolean routine = (now == null || now == BlockedReason.QUOTA_FULL)
+                    && (previous == null || previous == BlockedReason.QUOTA_FULL);
+            if (!routine || nanoNow - lastLoggedNanos >= LOG_WINDOW_NANOS) {
+                logState(nanoNow);
             } else {
-                log.info("Quota gate closed ({}): used {} + held {} of threshold {}", now.label(), used, holding, threshold);
+                unlogged++;
             }
+        } else if (unlogged > 0 && System.nanoTime() - lastLoggedNanos >= LOG_WINDOW_NANOS) {
+            logState(System.nanoTime());
         }
         if (headroom() > 0) {
             capacityChanged.signalAll();

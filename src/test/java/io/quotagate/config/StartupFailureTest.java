@@ -44,6 +44,14 @@ class StartupFailureTest {
     }
 
     @Test
+    void aStallTimeoutShorterThanOneCreateIsRefused(CapturedOutput output) {
+        assertThatThrownBy(() -> start("--trigger.kubernetes.template=classpath:templates/workflow.yaml",
+                "--jetstream.stall-timeout=10s", "--trigger.kubernetes.request-timeout=30s")).isNotNull();
+        assertThat(output).contains("Invalid setting jetstream.stall-timeout")
+                .contains("must be longer than trigger.kubernetes.request-timeout");
+    }
+
+    @Test
     void anUnknownFailModeListsTheAllowedValues(CapturedOutput output) {
         assertThatThrownBy(() -> start("--backpressure.fail-mode=sometimes")).isNotNull();
         assertThat(output).contains("backpressure.fail-mode").containsIgnoringCase("closed").containsIgnoringCase("open");

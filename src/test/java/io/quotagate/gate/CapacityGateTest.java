@@ -7,6 +7,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -87,6 +90,24 @@ class CapacityGateTest {
         assertThat(take(gate, 10)).isZero();
         read(10, 4);
         assertThat(take(gate, 10)).isEqualTo(5);
+    }
+
+    @Test
+    void aSettledBatchAsksForAReadWhenOnlyItsOwnUnobservedCreatesBlock() {
+        AtomicInteger refreshes = new AtomicInteger();
+        gate.onRefreshNeeded(refreshes::incrementAndGet);
+        read(10, 0);
+        int n = take(gate, 64);
+        CapacityGate.ReadTicket raced = gate.beginRead(); // the last create's watch event, ahead of its response
+        for (int i = 0; i < n; i++) {
+            gate.created();
+        }
+        gate.update(raced, new QuotaReading(10, 9));
+        gate.batchSettled();
+        assertThat(refreshes).as("a fresh read, or the gate waits for the next poll").hasValue(1);
+        read(10, 9);
+        gate.batchSettled();
+        assertThat(refreshes).as("nothing unobserved any more").hasValue(1);
     }
 
     @Test
@@ -204,6 +225,28 @@ class CapacityGateTest {
             read(75, i % 2 == 0 ? 75 : 0);
         }
         assertThat(gate.state().recentTransitions()).hasSize(CapacityGate.TRANSITIONS_KEPT);
+    }
+
+    @Test
+    @ExtendWith(OutputCaptureExtension.class)
+    void flappingAtTheThresholdIsSummarisedNotLoggedOncePerFetch(CapturedOutput output) {
+        read(75, 70);
+        for (int i = 0; i < 50; i++) {
+            take(gate, 64);          // the one free slot: closed
+            gate.created();
+            read(75, 70);            // a workflow completed meanwhile: open again
+        }
+        assertThat(gate.state().recentTransitions()).hasSize(CapacityGate.TRANSITIONS_KEPT);
+        long lines = output.getOut().lines().filter(l -> l.contains("Quota gate")).count();
+        assertThat(lines).as("log lines for 100 transitions within a second").isLessThanOrEqualTo(2);
+    }
+
+    @Test
+    @ExtendWith(OutputCaptureExtension.class)
+    void anOutageIsLoggedAtOnceEvenRightAfterAnotherTransition(CapturedOutput output) {
+        read(75, 70);
+        gate.readFailed(gate.beginRead(), "apiserver unreachable", false);
+        assertThat(output.getOut()).contains("Quota gate closed (quota_unknown): apiserver unreachable");
     }
 
     @Test
