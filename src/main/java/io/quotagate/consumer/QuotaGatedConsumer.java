@@ -325,7 +325,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             if (batch.isEmpty()) {
                 pull(context, FetchConsumeOptions.builder().maxMessages(1)
                         .expiresIn(properties.fetchMaxWait().toMillis()).build(), batch);
-                if (batch.size() == 1 && max > 1 && !gate.paused()) {
+                if (batch.size() == 1 && max > 1 && !gate.permitsRevoked()) {
                     pull(context, FetchConsumeOptions.builder().maxMessages(max - 1).noWait().build(), batch);
                 }
             }
@@ -395,9 +395,9 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         NatsJetStreamMetaData meta = m.metaData();
         InboundMessage message = new InboundMessage(meta.getStream(), meta.streamSequence(), m.getSubject(), m.getData(),
                 headersOf(m), meta.deliveredCount());
-        if (quotaRejected.get() || !running || gate.paused()) {
-            // The rest of a batch after "exceeded quota", or work not yet begun at pause or shutdown: back to
-            // JetStream, so nothing new starts and nothing waits in memory.
+        if (quotaRejected.get() || !running || gate.permitsRevoked()) {
+            // The rest of a batch after "exceeded quota", or work not yet begun at pause, shutdown or once the quota
+            // became unknown (fail-closed): back to JetStream, so nothing new starts and nothing waits in memory.
             gate.release(1);
             if (quotaRejected.get()) {
                 m.nakWithDelay(properties.quotaRejectedDelay());
