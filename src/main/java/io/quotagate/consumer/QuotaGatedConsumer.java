@@ -55,6 +55,8 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     static final Duration IDLE_TICK = Duration.ofSeconds(1);
     /** JetStream API error code for "stream not found". */
     private static final int STREAM_NOT_FOUND = 10059;
+    /** JetStream API error code for "consumer not found". */
+    private static final int CONSUMER_NOT_FOUND = 10014;
 
     private final JetStreamProperties properties;
     private final NatsConnection nats;
@@ -517,6 +519,15 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                     .getConsumerInfo(properties.stream(), properties.durable());
             backlog = info.getNumPending();
             ackPending = info.getNumAckPending();
+        } catch (JetStreamApiException e) {
+            if (e.getApiErrorCode() == CONSUMER_NOT_FOUND) {
+                // Deleted under us: a pull on a deleted durable just comes back empty, so the loop would wait forever.
+                consumerContext = null;
+                throttled.warn("consumer-gone", "Durable consumer " + properties.durable() + " on " + properties.stream()
+                        + " was deleted; creating it again");
+            } else {
+                log.debug("Consumer info unavailable: {}", e.toString());
+            }
         } catch (Exception e) {
             log.debug("Consumer info unavailable: {}", e.toString());
         }
