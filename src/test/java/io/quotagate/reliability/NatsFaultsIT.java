@@ -131,8 +131,14 @@ class NatsFaultsIT {
         Audit audit = audit("consumer-deleted");
         List<Long> before = audit.publishJson(SUBJECT, 10);
         await().atMost(Duration.ofSeconds(20)).until(() -> audit.objects().keySet().containsAll(before));
+        // Deleted while the gate is closed, so no pull is outstanding to be told "409 Consumer Deleted": later
+        // pulls on the missing durable just come back empty (before the fix the loop waited there forever).
+        long used = kubernetes.used(NAMESPACE, QUOTA, RESOURCE);
+        kubernetes.setHard(NAMESPACE, QUOTA, RESOURCE, used);
+        await().atMost(Duration.ofSeconds(10)).until(() -> producer.consumerInfo(STREAM, "quotagate").getNumAckPending() == 0);
         producer.connection().jetStreamManagement().deleteConsumer(STREAM, "quotagate");
         List<Long> after = audit.publishJson(SUBJECT, 10);
+        kubernetes.setHard(NAMESPACE, QUOTA, RESOURCE, 100_000);
         // The new durable starts at the beginning of the stream: every old message comes again and meets 409.
         await().atMost(Duration.ofSeconds(60)).until(() -> audit.objects().keySet().containsAll(after));
         await().atMost(Duration.ofSeconds(60)).until(() -> producer.consumerInfo(STREAM, "quotagate").getNumPending() == 0
