@@ -55,6 +55,8 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     static final Duration IDLE_TICK = Duration.ofSeconds(1);
     /** JetStream API error code for "stream not found". */
     private static final int STREAM_NOT_FOUND = 10059;
+    /** JetStream API error code for "consumer not found". */
+    private static final int CONSUMER_NOT_FOUND = 10014;
 
     private final JetStreamProperties properties;
     private final NatsConnection nats;
@@ -325,7 +327,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             if (batch.isEmpty()) {
                 pull(context, FetchConsumeOptions.builder().maxMessages(1)
                         .expiresIn(properties.fetchMaxWait().toMillis()).build(), batch);
-                if (batch.size() == 1 && max > 1 && !gate.paused()) {
+                if (batch.size() == 1 && max > 1 && !gate.permitsRevoked()) {
                     pull(context, FetchConsumeOptions.builder().maxMessages(max - 1).noWait().build(), batch);
                 }
             }
@@ -395,9 +397,9 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         NatsJetStreamMetaData meta = m.metaData();
         InboundMessage message = new InboundMessage(meta.getStream(), meta.streamSequence(), m.getSubject(), m.getData(),
                 headersOf(m), meta.deliveredCount());
-        if (quotaRejected.get() || !running || gate.paused()) {
-            // The rest of a batch after "exceeded quota", or work not yet begun at pause or shutdown: back to
-            // JetStream, so nothing new starts and nothing waits in memory.
+        if (quotaRejected.get() || !running || gate.permitsRevoked()) {
+            // The rest of a batch after "exceeded quota", or work not yet begun at pause, shutdown or once the quota
+            // became unknown (fail-closed): back to JetStream, so nothing new starts and nothing waits in memory.
             gate.release(1);
             if (quotaRejected.get()) {
                 m.nakWithDelay(properties.quotaRejectedDelay());
@@ -517,6 +519,15 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                     .getConsumerInfo(properties.stream(), properties.durable());
             backlog = info.getNumPending();
             ackPending = info.getNumAckPending();
+        } catch (JetStreamApiException e) {
+            if (e.getApiErrorCode() == CONSUMER_NOT_FOUND) {
+                // Deleted under us: a pull on a deleted durable just comes back empty, so the loop would wait forever.
+                consumerContext = null;
+                throttled.warn("consumer-gone", "Durable consumer " + properties.durable() + " on " + properties.stream()
+                        + " was deleted; creating it again");
+            } else {
+                log.debug("Consumer info unavailable: {}", e.toString());
+            }
         } catch (Exception e) {
             log.debug("Consumer info unavailable: {}", e.toString());
         }

@@ -309,6 +309,20 @@ public final class CapacityGate {
         }
     }
 
+    /**
+     * True while permits handed out earlier must not be used any more: paused, the quota unknown in fail-mode
+     * closed, or a create just answered "exceeded quota". A fetch that took its permits while the gate was open
+     * and is still waiting for its first message must then take nothing more, and what it got goes back.
+     */
+    public boolean permitsRevoked() {
+        lock.lock();
+        try {
+            return paused || (enabled && unknown && failMode == FailMode.CLOSED) || (enabled && rejectedAtRead >= 0);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     public boolean paused() {
         lock.lock();
         try {

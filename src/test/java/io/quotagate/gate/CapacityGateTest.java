@@ -63,6 +63,29 @@ class CapacityGateTest {
     }
 
     @Test
+    void permitsTakenWhileOpenAreRevokedWhenTheQuotaBecomesUnknownOrAfterExceededQuota() {
+        read(100, 0);
+        int permits = gate.tryAcquire(64); // a fetch now waits for its first message with these
+        assertThat(permits).isEqualTo(64);
+        assertThat(gate.permitsRevoked()).isFalse();
+        gate.readFailed(gate.beginRead(), "apiserver down", false);
+        assertThat(gate.permitsRevoked()).as("fail-closed: the waiting fetch must take nothing more").isTrue();
+        read(100, 0);
+        assertThat(gate.permitsRevoked()).isFalse();
+        gate.fetched(permits, 1);
+        gate.quotaRejected();
+        assertThat(gate.permitsRevoked()).isTrue();
+        read(100, 1);
+        assertThat(gate.permitsRevoked()).isFalse();
+        gate.pause();
+        assertThat(gate.permitsRevoked()).isTrue();
+
+        CapacityGate open = new CapacityGate(true, 0.95, FailMode.OPEN, Clock.systemUTC());
+        open.readFailed(open.beginRead(), "apiserver down", false);
+        assertThat(open.permitsRevoked()).as("fail-open keeps fetching").isFalse();
+    }
+
+    @Test
     void fetchSizeIsTheSmallerOfBatchSizeAndHeadroom() {
         read(75, 60);
         assertThat(take(gate, 64)).isEqualTo(11);

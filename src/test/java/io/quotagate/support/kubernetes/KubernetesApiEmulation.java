@@ -256,6 +256,14 @@ public final class KubernetesApiEmulation implements AutoCloseable {
     return List.copyOf(dispatcher.createdNames);
   }
 
+  /**
+   * Annotations of every object created (not quotas), in creation order, including objects deleted since; lets a
+   * test trace each object back to its message ({@code quotagate.io/stream}, {@code quotagate.io/stream-sequence}).
+   */
+  public List<java.util.Map<String, String>> createdAnnotations() {
+    return List.copyOf(dispatcher.createdAnnotations);
+  }
+
   public long successfulCreates() {
     return dispatcher.successfulCreates.get();
   }

@@ -77,6 +77,8 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   final AtomicLong successfulCreates = new AtomicLong();
   /** Names of every object created (not quotas), in creation order: duplicates would show up here. */
   final List<String> createdNames = new java.util.concurrent.CopyOnWriteArrayList<>();
+  /** Annotations of every object created (not quotas), in creation order, including those deleted since. */
+  final List<java.util.Map<String, String>> createdAnnotations = new java.util.concurrent.CopyOnWriteArrayList<>();
   final AtomicLong quotaReads = new AtomicLong();
   volatile Duration quotaControllerLag = Duration.ofMillis(500);
   volatile Duration createLatency = Duration.ZERO;
@@ -187,6 +189,8 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     } else {
       successfulCreates.incrementAndGet();
       createdNames.add(stored.getMetadata().getName());
+      createdAnnotations.add(stored.getMetadata().getAnnotations() == null
+          ? java.util.Map.of() : java.util.Map.copyOf(stored.getMetadata().getAnnotations()));
       scheduleCompletion(stored, path);
     }
     return created;

@@ -1,0 +1,79 @@
+package io.quotagate.reliability;
+
+import java.time.Duration;
+import java.util.List;
+
+import io.quotagate.support.Http;
+import io.quotagate.support.QuotaGateTestProperties;
+import io.quotagate.support.kubernetes.KubernetesApiEmulation;
+import io.quotagate.support.nats.JetStreamTestClient;
+import io.quotagate.support.nats.NatsServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.micrometer.metrics.test.autoconfigure.AutoConfigureMetrics;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import tools.jackson.databind.JsonNode;
+
+import static io.quotagate.support.QuotaGateTestProperties.NAMESPACE;
+import static io.quotagate.support.QuotaGateTestProperties.QUOTA;
+import static io.quotagate.support.QuotaGateTestProperties.RESOURCE;
+import static io.quotagate.support.QuotaGateTestProperties.STREAM;
+import static io.quotagate.support.QuotaGateTestProperties.SUBJECT;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** {@code backpressure.fail-mode=open}: an unreadable quota is reported, but messages keep flowing. */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@AutoConfigureMetrics
+class FailOpenIT {
+
+    static final NatsServer nats = NatsServer.started();
+    static final KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
+    static final JetStreamTestClient producer = new JetStreamTestClient(nats.url());
+
+    static {
+        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 100_000);
+        producer.createStream(STREAM, "events.>");
+    }
+
+    @DynamicPropertySource
+    static void properties(DynamicPropertyRegistry registry) {
+        QuotaGateTestProperties.register(registry, nats, kubernetes, 1.0);
+        registry.add("backpressure.fail-mode", () -> "open");
+        registry.add("backpressure.poll-interval", () -> "2s");
+        registry.add("backpressure.read-timeout", () -> "1s");
+    }
+
+    @LocalServerPort
+    int port;
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        producer.close();
+        kubernetes.close();
+        nats.close();
+    }
+
+    @Test
+    void anUnreadableQuotaIsReportedButMessagesKeepFlowing() {
+        Http http = new Http(port);
+        Audit audit = new Audit("fail-open", producer, kubernetes, STREAM, null);
+        kubernetes.failQuotaReads(500);
+        await().atMost(Duration.ofSeconds(10)).until(() -> !http.getJson("/api/quota").path("lastError").isNull()
+                && http.getJson("/api/quota").path("lastError").asString().contains("failed"));
+        List<Long> seqs = audit.publishJson(SUBJECT, 5);
+        await().atMost(Duration.ofSeconds(15)).until(() -> audit.objects().keySet().containsAll(seqs));
+        JsonNode quota = http.getJson("/api/quota");
+        assertThat(quota.path("failMode").asString()).isEqualTo("open");
+        assertThat(quota.path("blocked").asBoolean()).isFalse();
+        assertThat(Metrics.blocked(http)).isZero();
+        assertThat(http.getJson("/actuator/health").path("components").path("quota").path("status").asString())
+                .isEqualTo("UNKNOWN");
+        kubernetes.restoreQuotaReads();
+        await().atMost(Duration.ofSeconds(10)).until(() -> http.getJson("/api/quota").path("lastError").isNull());
+        audit.assertNothingLostNothingDuplicated("quotagate");
+    }
+}

@@ -1,0 +1,93 @@
+package io.quotagate.reliability;
+
+import java.time.Duration;
+import java.util.List;
+
+import io.quotagate.support.Http;
+import io.quotagate.support.QuotaGateTestProperties;
+import io.quotagate.support.kubernetes.KubernetesApiEmulation;
+import io.quotagate.support.nats.JetStreamTestClient;
+import io.quotagate.support.nats.NatsServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.micrometer.metrics.test.autoconfigure.AutoConfigureMetrics;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import tools.jackson.databind.JsonNode;
+
+import static io.quotagate.support.QuotaGateTestProperties.NAMESPACE;
+import static io.quotagate.support.QuotaGateTestProperties.QUOTA;
+import static io.quotagate.support.QuotaGateTestProperties.RESOURCE;
+import static io.quotagate.support.QuotaGateTestProperties.STREAM;
+import static io.quotagate.support.QuotaGateTestProperties.SUBJECT;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The stream is missing at start-up: the service starts anyway, says so on {@code /actuator/health} (jetstream
+ * details), keeps retrying, and flows once the stream exists. Also: by default only health, info, prometheus and
+ * consumer are exposed over HTTP.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@AutoConfigureMetrics
+class StreamMissingAtStartupIT {
+
+    static final NatsServer nats = NatsServer.started();
+    static final KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
+    static final JetStreamTestClient producer = new JetStreamTestClient(nats.url());
+
+    static {
+        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 100_000);
+    }
+
+    @DynamicPropertySource
+    static void properties(DynamicPropertyRegistry registry) {
+        QuotaGateTestProperties.register(registry, nats, kubernetes, 1.0);
+    }
+
+    @LocalServerPort
+    int port;
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        producer.close();
+        kubernetes.close();
+        nats.close();
+    }
+
+    @Test
+    void aMissingStreamIsReportedRetriedAndConsumedOnceItExists() {
+        Http http = new Http(port);
+        await().atMost(Duration.ofSeconds(15)).until(() -> http.getJson("/actuator/health").path("components")
+                .path("jetstream").path("details").path("error").asString().contains("does not exist"));
+        JsonNode jetstream = http.getJson("/actuator/health").path("components").path("jetstream");
+        assertThat(jetstream.path("details").path("error").asString())
+                .contains("JetStream stream '" + STREAM + "' does not exist").contains("jetstream.create-stream")
+                .contains("Retrying");
+        assertThat(http.getJson("/actuator/consumer").path("state").asString()).isEqualTo("BLOCKED");
+
+        producer.createStream(STREAM, "events.>");
+        Audit audit = new Audit("stream-created-later", producer, kubernetes, STREAM, null);
+        List<Long> seqs = audit.publishJson(SUBJECT, 5);
+        await().atMost(Duration.ofSeconds(20)).until(() -> audit.objects().keySet().containsAll(seqs));
+        assertThat(http.getJson("/actuator/health").path("components").path("jetstream").path("details").has("error"))
+                .isFalse();
+        audit.assertNothingLostNothingDuplicated("quotagate");
+    }
+
+    @Test
+    void byDefaultOnlyHealthInfoPrometheusAndConsumerAreExposed() {
+        Http http = new Http(port);
+        JsonNode links = http.getJson("/actuator").path("_links");
+        List<String> names = new java.util.ArrayList<>();
+        links.propertyNames().forEach(names::add);
+        assertThat(names.stream().map(n -> n.replaceAll("-.*", "")).distinct())
+                .containsExactlyInAnyOrder("self", "health", "info", "prometheus", "consumer");
+        for (String hidden : List.of("configprops", "env", "beans", "heapdump", "threaddump", "loggers", "metrics",
+                "mappings", "shutdown")) {
+            assertThat(http.get("/actuator/" + hidden).statusCode()).as(hidden).isEqualTo(404);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+package io.quotagate.reliability;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A TCP forwarder on 127.0.0.1 between the service and a test server, so a test can take the network away:
+ * {@link #stop()} closes the port (connection refused) and every open connection, {@link #start()} opens the same
+ * port again, {@link #dropConnections()} cuts open connections (a watch, a keep-alive) but keeps accepting.
+ */
+public final class TcpProxy implements AutoCloseable {
+
+    private final int targetPort;
+    private final int port;
+    private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
+    private volatile ServerSocket server;
+
+    public TcpProxy(int targetPort) {
+        this.targetPort = targetPort;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            this.port = s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        start();
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public String url(String scheme) {
+        return scheme + "://127.0.0.1:" + port;
+    }
+
+    public synchronized void start() {
+        if (server != null) {
+            return;
+        }
+        try {
+            ServerSocket s = new ServerSocket();
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 50);
+            server = s;
+            Thread t = new Thread(() -> accept(s), "tcp-proxy-" + port);
+            t.setDaemon(true);
+            t.start();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Closes the port (new connections are refused) and cuts every open connection. */
+    public synchronized void stop() {
+        ServerSocket s = server;
+        server = null;
+        if (s != null) {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // closing
+            }
+        }
+        dropConnections();
+    }
+
+    /** Cuts every open connection; new ones are still accepted. */
+    public void dropConnections() {
+        for (Socket s : sockets) {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // closing
+            }
+        }
+        sockets.clear();
+    }
+
+    private void accept(ServerSocket s) {
+        while (!s.isClosed()) {
+            try {
+                Socket in = s.accept();
+                Socket out;
+                try {
+                    out = new Socket(InetAddress.getLoopbackAddress(), targetPort);
+                } catch (IOException e) {
+                    in.close();
+                    continue;
+                }
+                sockets.add(in);
+                sockets.add(out);
+                pump(in, out);
+                pump(out, in);
+            } catch (IOException e) {
+                // closed by stop()
+            }
+        }
+    }
+
+    private void pump(Socket from, Socket to) {
+        Thread t = new Thread(() -> {
+            byte[] buf = new byte[16384];
+            try (InputStream is = from.getInputStream(); OutputStream os = to.getOutputStream()) {
+                int n;
+                while ((n = is.read(buf)) >= 0) {
+                    os.write(buf, 0, n);
+                    os.flush();
+                }
+            } catch (IOException ignored) {
+                // either side closed
+            } finally {
+                close(from);
+                close(to);
+            }
+        }, "tcp-proxy-pump");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private void close(Socket s) {
+        sockets.remove(s);
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+}
