@@ -76,9 +76,27 @@ public record JetStreamProperties(
      * @param trustStorePassword Password of the trust store. Secret.
      * @param keyStore           Path of a PKCS12/JKS key store with the client certificate, for mutual TLS.
      * @param keyStorePassword   Password of the key store. Secret.
+     * @param caFile             Path of a PEM file with the CA certificate(s) to trust (e.g. a Secret's ca.crt), instead
+     *                           of a trust store.
+     * @param certFile           Path of a PEM client certificate (chain) for mutual TLS (e.g. tls.crt), with key-file.
+     * @param keyFile            Path of the PEM private key of cert-file (PKCS#8, PKCS#1 RSA or SEC1 EC; e.g. tls.key).
      */
     public record Tls(@DefaultValue("false") boolean enabled, String trustStore, String trustStorePassword,
-                      String keyStore, String keyStorePassword) {
+                      String keyStore, String keyStorePassword, String caFile, String certFile, String keyFile) {
+
+        /** PEM files given (the shape of a Kubernetes TLS Secret), rather than Java key/trust stores. */
+        public boolean pem() {
+            return notBlankValue(caFile) || notBlankValue(certFile) || notBlankValue(keyFile);
+        }
+
+        @AssertTrue(message = "jetstream.tls.cert-file and jetstream.tls.key-file must be set together")
+        boolean isClientPemComplete() {
+            return notBlankValue(certFile) == notBlankValue(keyFile);
+        }
+
+        private static boolean notBlankValue(String s) {
+            return s != null && !s.isBlank();
+        }
     }
 
     @Override

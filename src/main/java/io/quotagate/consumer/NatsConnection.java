@@ -30,15 +30,30 @@ public class NatsConnection implements AutoCloseable {
     private volatile Connection connection;
     private volatile boolean connected;
     private volatile long reconnects;
+    private volatile boolean closed;
 
     public NatsConnection(JetStreamProperties properties) {
         this.properties = properties;
     }
 
-    /** Starts connecting; returns at once. Connection attempts continue in the background until {@link #close()}. */
+    /**
+     * Starts connecting; returns at once. Connection attempts continue in the background until {@link #close()}.
+     * ({@code Nats.connectReconnectOnConnect} would block here until the first connect succeeds: with NATS down or
+     * refusing our TLS/credentials at start-up the application would never finish starting, so no health endpoint
+     * would say why.)
+     */
     public void open() throws IOException, InterruptedException {
-        connection = Nats.connectReconnectOnConnect(options());
-        markConnected(connection.getStatus() == Connection.Status.CONNECTED);
+        Nats.connectAsynchronously(options(), true);
+    }
+
+    /** The listeners hand us the connection object, even before its first successful connect. */
+    private void adopt(Connection conn) {
+        if (conn != null && connection != conn) {
+            connection = conn;
+            if (closed) {
+                closeQuietly(conn);
+            }
+        }
     }
 
     Options options() {
@@ -58,10 +73,12 @@ public class NatsConnection implements AutoCloseable {
             b.userInfo(properties.username().toCharArray(), properties.password().toCharArray());
         }
         if (notBlank(properties.credentialsFile())) {
-            b.authHandler(Nats.credentials(properties.credentialsFile()));
+            b.authHandler(credentials(properties.credentialsFile()));
         }
         JetStreamProperties.Tls tls = properties.tls();
-        if (tls != null && (tls.enabled() || notBlank(tls.trustStore()) || notBlank(tls.keyStore()))) {
+        if (tls != null && tls.pem()) {
+            b.sslContext(pemSslContext(tls));
+        } else if (tls != null && (tls.enabled() || notBlank(tls.trustStore()) || notBlank(tls.keyStore()))) {
             if (notBlank(tls.trustStore())) {
                 b.truststorePath(tls.trustStore());
                 b.truststorePassword(chars(tls.trustStorePassword()));
@@ -81,6 +98,42 @@ public class NatsConnection implements AutoCloseable {
         return b.build();
     }
 
+    /**
+     * A .creds file holds a user JWT and its NKey seed (operator/JWT mode). A file with only the seed block (what
+     * {@code nk -gen user} writes) authenticates as an NKey user of a server with {@code authorization.users[].nkey}.
+     */
+    static io.nats.client.AuthHandler credentials(String file) {
+        try {
+            String content = java.nio.file.Files.readString(java.nio.file.Path.of(file));
+            if (!content.contains("BEGIN NATS USER JWT")) {
+                return Nats.credentials(null, file);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("jetstream.credentials-file: cannot read " + file + ": " + e.getMessage(), e);
+        }
+        return Nats.credentials(file);
+    }
+
+    /** An SSLContext from PEM files, the shape Kubernetes TLS Secrets and cert-manager hand out. */
+    static javax.net.ssl.SSLContext pemSslContext(JetStreamProperties.Tls tls) {
+        org.springframework.boot.ssl.pem.PemSslStoreDetails trust = notBlank(tls.caFile())
+                ? org.springframework.boot.ssl.pem.PemSslStoreDetails.forCertificates(location(tls.caFile())) : null;
+        org.springframework.boot.ssl.pem.PemSslStoreDetails key = notBlank(tls.certFile())
+                ? org.springframework.boot.ssl.pem.PemSslStoreDetails.forCertificates(location(tls.certFile()))
+                        .withPrivateKey(location(tls.keyFile())) : null;
+        try {
+            return org.springframework.boot.ssl.SslBundle.of(
+                    new org.springframework.boot.ssl.pem.PemSslStoreBundle(key, trust)).createSslContext();
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("jetstream.tls.ca-file/cert-file/key-file: cannot build TLS from "
+                    + tls.caFile() + ", " + tls.certFile() + ", " + tls.keyFile() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String location(String path) {
+        return path.contains(":") && !path.startsWith("/") ? path : "file:" + path;
+    }
+
     private static char[] chars(String s) {
         return s == null ? new char[0] : s.toCharArray();
     }
@@ -90,6 +143,7 @@ public class NatsConnection implements AutoCloseable {
     }
 
     private void onEvent(Connection conn, ConnectionListener.Events event) {
+        adopt(conn);
         switch (event) {
             case CONNECTED -> {
                 throttled.resolved("disconnected", "Connected to NATS " + conn.getConnectedUrl());
@@ -161,6 +215,7 @@ public class NatsConnection implements AutoCloseable {
     /** Flushes what is buffered (acks above all) and closes. */
     @Override
     public void close() {
+        closed = true;
         Connection c = connection;
         if (c == null) {
             return;
@@ -183,14 +238,26 @@ public class NatsConnection implements AutoCloseable {
         }
     }
 
+    private static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            log.debug("Closing the NATS connection: {}", e.toString());
+        }
+    }
+
     private final class LoggingErrorListener implements ErrorListener {
         @Override
         public void errorOccurred(Connection conn, String error) {
+            adopt(conn);
             throttled.warn("error:" + error, "NATS error: " + error);
         }
 
         @Override
         public void exceptionOccurred(Connection conn, Exception exp) {
+            adopt(conn);
             throttled.warn("exception:" + exp.getClass().getName(), "NATS connection problem: " + exp);
         }
 

@@ -273,6 +273,44 @@ class HelmChartTest {
                 .isEqualTo(Map.of("enabled", true, "ca-file", "/var/run/secrets/quotagate/tls/ca.crt"));
     }
 
+    /**
+     * Every jetstream key the chart writes is one the service binds: the chart once wrote tls.ca-file/cert-file/
+     * key-file while the service only knew trust/key stores, and TLS configured through the chart was ignored.
+     */
+    @Test
+    void everyJetstreamKeyTheChartWritesBindsToTheService() {
+        Chart.Rendered mtls = Chart.render("quotagate", c -> c.withValuesFile(Chart.REALISTIC_VALUES)
+                .set("jetstream.tls.certKey", "tls.crt").set("jetstream.tls.keyKey", "tls.key")
+                .set("jetstream.auth.existingSecret", "nats-creds").set("jetstream.auth.credsKey", "user.creds"));
+        for (Chart.Rendered rendered : List.of(DEFAULTS, REALISTIC, mtls)) {
+            Map<String, Object> flat = new java.util.LinkedHashMap<>();
+            flatten("", applicationYaml(rendered), flat);
+            flat.keySet().removeIf(k -> !k.startsWith("jetstream."));
+            io.quotagate.consumer.JetStreamProperties bound = new org.springframework.boot.context.properties.bind.Binder(
+                    new org.springframework.boot.context.properties.source.MapConfigurationPropertySource(flat))
+                    .bindOrCreate("jetstream", org.springframework.boot.context.properties.bind.Bindable.of(
+                            io.quotagate.consumer.JetStreamProperties.class),
+                            new org.springframework.boot.context.properties.bind.handler.NoUnboundElementsBindHandler(org.springframework.boot.context.properties.bind.BindHandler.DEFAULT));
+            assertThat(bound).isNotNull();
+        }
+        @SuppressWarnings("unchecked") Map<String, Object> tls = (Map<String, Object>) nested(applicationYaml(mtls), "jetstream", "tls");
+        assertThat(tls).containsEntry("cert-file", "/var/run/secrets/quotagate/tls/tls.crt")
+                .containsEntry("key-file", "/var/run/secrets/quotagate/tls/tls.key");
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void flatten(String prefix, Object value, Map<String, Object> out) {
+        if (value instanceof Map<?, ?> map) {
+            map.forEach((k, v) -> flatten(prefix.isEmpty() ? k.toString() : prefix + "." + k, v, out));
+        } else if (value instanceof List<?> list) {
+            for (int i = 0; i < list.size(); i++) {
+                flatten(prefix + "[" + i + "]", list.get(i), out);
+            }
+        } else {
+            out.put(prefix, value);
+        }
+    }
+
     // ------------------------------------------------------------------ ConfigMap and template
 
     @Test

@@ -1,0 +1,160 @@
+package io.quotagate.reliability;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import io.nats.client.NKey;
+import io.quotagate.consumer.JetStreamProperties;
+import io.quotagate.consumer.NatsConnection;
+import io.quotagate.support.nats.NatsServer;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * NATS authentication and TLS, each against a nats-server configured for it: token, user/password, an NKey
+ * credentials file, TLS with a PEM CA file (the chart's shape) and with a PKCS12 trust store. Wrong credentials do
+ * not connect, and no secret reaches the log. The service's {@link NatsConnection} is used as the service builds
+ * it, from bound {@code jetstream.*} properties.
+ */
+@ExtendWith(OutputCaptureExtension.class)
+class NatsSecurityIT {
+
+    static final String TOKEN = "t0ken-s3cret-4711";
+    static final String PASSWORD = "pa55-s3cret-0815";
+
+    @TempDir
+    static Path dir;
+
+    static Path caPem;
+    static Path trustStore;
+    static Path serverCert;
+    static Path serverKey;
+
+    @BeforeAll
+    static void certificates() throws Exception {
+        keytool("-genkeypair", "-alias", "ca", "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=quotagate-test-ca",
+                "-ext", "bc:c", "-validity", "2", "-keystore", "ca.p12", "-storetype", "PKCS12", "-storepass", "changeit");
+        keytool("-genkeypair", "-alias", "server", "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=127.0.0.1",
+                "-validity", "2", "-keystore", "server.p12", "-storetype", "PKCS12", "-storepass", "changeit");
+        keytool("-certreq", "-alias", "server", "-keystore", "server.p12", "-storepass", "changeit", "-file", "server.csr");
+        keytool("-gencert", "-alias", "ca", "-keystore", "ca.p12", "-storepass", "changeit", "-infile", "server.csr",
+                "-outfile", "server.pem", "-rfc", "-ext", "san=ip:127.0.0.1", "-validity", "2");
+        keytool("-exportcert", "-alias", "ca", "-keystore", "ca.p12", "-storepass", "changeit", "-rfc", "-file", "ca.pem");
+        keytool("-importcert", "-noprompt", "-alias", "ca", "-file", "ca.pem", "-keystore", "trust.p12",
+                "-storetype", "PKCS12", "-storepass", "trustpw");
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        try (var in = Files.newInputStream(dir.resolve("server.p12"))) {
+            ks.load(in, "changeit".toCharArray());
+        }
+        byte[] pkcs8 = ks.getKey("server", "changeit".toCharArray()).getEncoded();
+        serverKey = Files.writeString(dir.resolve("server-key.pem"), "-----BEGIN PRIVATE KEY-----\n"
+                + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(pkcs8) + "\n-----END PRIVATE KEY-----\n");
+        serverCert = dir.resolve("server.pem");
+        caPem = dir.resolve("ca.pem");
+        trustStore = dir.resolve("trust.p12");
+    }
+
+    private static void keytool(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("keytool"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new IllegalStateException(cmd + ": " + new String(p.getInputStream().readAllBytes()));
+        }
+    }
+
+    static JetStreamProperties properties(String url, Map<String, String> extra) {
+        Map<String, String> map = new HashMap<>(extra);
+        map.put("jetstream.url", url);
+        map.put("jetstream.reconnect-wait", "200ms");
+        return new Binder(new MapConfigurationPropertySource(map)).bindOrCreate("jetstream", JetStreamProperties.class);
+    }
+
+    /** Connects the service's way and proves JetStream answers over the connection. */
+    static void assertConnects(String url, Map<String, String> extra) throws Exception {
+        try (NatsConnection connection = new NatsConnection(properties(url, extra))) {
+            connection.open();
+            await().atMost(Duration.ofSeconds(15)).until(connection::isConnected);
+            assertThat(connection.connection().jetStreamManagement().getAccountStatistics()).isNotNull();
+        }
+    }
+
+    static void assertDoesNotConnect(String url, Map<String, String> extra) throws Exception {
+        try (NatsConnection connection = new NatsConnection(properties(url, extra))) {
+            connection.open();
+            await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(3)).until(() -> !connection.isConnected());
+        }
+    }
+
+    @Test
+    void tokenAuthentication(CapturedOutput output) throws Exception {
+        try (NatsServer server = NatsServer.started("--auth", TOKEN)) {
+            assertConnects(server.url(), Map.of("jetstream.token", TOKEN));
+            assertDoesNotConnect(server.url(), Map.of("jetstream.token", "wrong-" + TOKEN));
+        }
+        assertThat(output.getAll()).doesNotContain(TOKEN);
+    }
+
+    @Test
+    void userAndPasswordAuthentication(CapturedOutput output) throws Exception {
+        try (NatsServer server = NatsServer.started("--user", "quotagate", "--pass", PASSWORD)) {
+            assertConnects(server.url(), Map.of("jetstream.username", "quotagate", "jetstream.password", PASSWORD));
+            assertDoesNotConnect(server.url(), Map.of("jetstream.username", "quotagate", "jetstream.password", "nope"));
+        }
+        assertThat(output.getAll()).doesNotContain(PASSWORD);
+    }
+
+    @Test
+    void nkeyCredentialsFile(CapturedOutput output) throws Exception {
+        NKey user = NKey.createUser(null);
+        String seed = new String(user.getSeed());
+        Path conf = Files.writeString(dir.resolve("nkey.conf"),
+                "authorization { users = [ { nkey: \"" + new String(user.getPublicKey()) + "\" } ] }\n");
+        Path creds = Files.writeString(dir.resolve("user.creds"),
+                "-----BEGIN USER NKEY SEED-----\n" + seed + "\n------END USER NKEY SEED------\n");
+        try (NatsServer server = NatsServer.started("-c", conf.toString())) {
+            assertConnects(server.url(), Map.of("jetstream.credentials-file", creds.toString()));
+            NKey other = NKey.createUser(null);
+            Path wrong = Files.writeString(dir.resolve("other.creds"),
+                    "-----BEGIN USER NKEY SEED-----\n" + new String(other.getSeed()) + "\n------END USER NKEY SEED------\n");
+            assertDoesNotConnect(server.url(), Map.of("jetstream.credentials-file", wrong.toString()));
+        }
+        assertThat(output.getAll()).doesNotContain(seed);
+    }
+
+    @Test
+    void tlsWithAPemCaFileAsTheHelmChartWritesIt() throws Exception {
+        try (NatsServer server = NatsServer.started("--tls", "--tlscert", serverCert.toString(), "--tlskey", serverKey.toString())) {
+            assertConnects("tls://127.0.0.1:" + server.port(),
+                    Map.of("jetstream.tls.enabled", "true", "jetstream.tls.ca-file", caPem.toString()));
+            // Without the CA the server's certificate is not trusted.
+            assertDoesNotConnect("tls://127.0.0.1:" + server.port(), Map.of("jetstream.tls.enabled", "true"));
+        }
+    }
+
+    @Test
+    void tlsWithAPkcs12TrustStore(CapturedOutput output) throws Exception {
+        try (NatsServer server = NatsServer.started("--tls", "--tlscert", serverCert.toString(), "--tlskey", serverKey.toString())) {
+            assertConnects("tls://127.0.0.1:" + server.port(), Map.of("jetstream.tls.enabled", "true",
+                    "jetstream.tls.trust-store", trustStore.toString(), "jetstream.tls.trust-store-password", "trustpw"));
+        }
+        assertThat(output.getAll()).doesNotContain("trustpw");
+    }
+}

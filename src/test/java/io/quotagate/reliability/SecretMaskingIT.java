@@ -1,0 +1,81 @@
+package io.quotagate.reliability;
+
+import java.time.Duration;
+
+import io.quotagate.support.Http;
+import io.quotagate.support.QuotaGateTestProperties;
+import io.quotagate.support.kubernetes.KubernetesApiEmulation;
+import io.quotagate.support.nats.NatsServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+import static io.quotagate.support.QuotaGateTestProperties.NAMESPACE;
+import static io.quotagate.support.QuotaGateTestProperties.QUOTA;
+import static io.quotagate.support.QuotaGateTestProperties.RESOURCE;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Secrets stay secret even when an operator exposes configprops and env with {@code show-values=always}: the NATS
+ * token and password and a password inside the URL are masked there, and never appear in {@code /api/quota}, the
+ * health details or the logs. (Default exposure: {@link StreamMissingAtStartupIT}.)
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@ExtendWith(OutputCaptureExtension.class)
+class SecretMaskingIT {
+
+    static final String TOKEN = "tok-3f9a1c77-secret";
+    static final String URL_PASSWORD = "urlpw-5e2b-secret";
+    static final String TRUST_PASSWORD = "trust-91ab-secret";
+    static final NatsServer nats = NatsServer.started("--auth", TOKEN);
+    static final KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
+
+    static {
+        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 10);
+    }
+
+    @DynamicPropertySource
+    static void properties(DynamicPropertyRegistry registry) {
+        QuotaGateTestProperties.register(registry, nats, kubernetes, 1.0);
+        registry.add("jetstream.token", () -> TOKEN);
+        // A second server entry with user info in the URL (never reached: the first one answers).
+        registry.add("jetstream.url", () -> nats.url() + ",nats://someone:" + URL_PASSWORD + "@127.0.0.1:1");
+        registry.add("jetstream.tls.trust-store-password", () -> TRUST_PASSWORD);
+        registry.add("jetstream.create-stream", () -> true);
+        registry.add("management.endpoints.web.exposure.include", () -> "health,info,prometheus,consumer,configprops,env");
+        registry.add("management.endpoint.configprops.show-values", () -> "always");
+        registry.add("management.endpoint.env.show-values", () -> "always");
+    }
+
+    @LocalServerPort
+    int port;
+
+    @AfterAll
+    static void tearDown() {
+        kubernetes.close();
+        nats.close();
+    }
+
+    @Test
+    void secretsAreMaskedEverywhereAnOperatorCanLook(CapturedOutput output) {
+        Http http = new Http(port);
+        await().atMost(Duration.ofSeconds(20)).until(() -> "UP".equals(http.getJson("/actuator/health")
+                .path("components").path("jetstream").path("status").asString()));
+        String configprops = http.get("/actuator/configprops").body();
+        String env = http.get("/actuator/env").body();
+        // show-values=always is in effect (non-secrets are visible) ...
+        assertThat(configprops).contains("\"stream\":\"EVENTS\"").contains("******");
+        // ... and still no secret is.
+        for (String body : new String[] {configprops, env, http.get("/api/quota").body(), http.get("/actuator/health").body(),
+                http.get("/actuator/consumer").body(), http.get("/actuator/prometheus").body(), output.getAll()}) {
+            assertThat(body).doesNotContain(TOKEN).doesNotContain(URL_PASSWORD).doesNotContain(TRUST_PASSWORD);
+        }
+    }
+}
