@@ -6,6 +6,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -357,6 +359,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private void process(List<Message> batch) throws InterruptedException {
         inFlight.addAndGet(batch.size());
         AtomicBoolean quotaRejected = new AtomicBoolean();
+        Queue<Message> acked = new ConcurrentLinkedQueue<>();
         List<AtomicBoolean> started = new ArrayList<>(batch.size());
         List<CompletableFuture<Void>> futures = new ArrayList<>(batch.size());
         for (Message m : batch) {
@@ -365,7 +368,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             futures.add(CompletableFuture.runAsync(() -> {
                 s.set(true);
                 try {
-                    handle(m, quotaRejected);
+                    handle(m, quotaRejected, acked);
                 } finally {
                     inFlight.decrementAndGet();
                 }
@@ -376,6 +379,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         while (true) {
             try {
                 all.get(tickMs, TimeUnit.MILLISECONDS);
+                confirmAcks(acked);
                 return;
             } catch (TimeoutException e) {
                 // Messages still queued behind slow creates must not hit ack-wait and be redelivered meanwhile.
@@ -392,7 +396,35 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         }
     }
 
-    private void handle(Message m, AtomicBoolean quotaRejected) {
+    /**
+     * Makes sure the acks of created objects reached the server. An ack is fire-and-forget; one written
+     * just before the server went away dies with the old connection, and the message comes back after
+     * ack-wait. If its object was deleted meanwhile (a workflow completed and was cleaned up), the derived
+     * name no longer protects it and it would be created twice. So: one flush per batch (a round trip,
+     * not one per message), and when that fails, the same acks again once reconnected — acking twice is
+     * harmless.
+     */
+    private void confirmAcks(Queue<Message> acked) throws InterruptedException {
+        if (acked.isEmpty()) {
+            return;
+        }
+        for (int attempt = 0; attempt < 3; attempt++) {
+            Connection connection = nats.connection();
+            try {
+                connection.flush(Duration.ofSeconds(2));
+                return;
+            } catch (TimeoutException | IllegalStateException e) {
+                if (!nats.awaitConnected(properties.ackWait())) {
+                    break;
+                }
+                acked.forEach(Message::ack);
+            }
+        }
+        throttled.warn("ack", "Could not confirm " + acked.size() + " acks; JetStream may redeliver those messages, "
+                + "which meet 409 AlreadyExists while their objects exist");
+    }
+
+    private void handle(Message m, AtomicBoolean quotaRejected, Queue<Message> acked) {
         progress();
         NatsJetStreamMetaData meta = m.metaData();
         InboundMessage message = new InboundMessage(meta.getStream(), meta.streamSequence(), m.getSubject(), m.getData(),
@@ -423,19 +455,22 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             result = TriggerResult.transientFailure(null, "trigger_error", e.toString());
         }
         triggerTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
-        settle(m, message, result, quotaRejected);
+        settle(m, message, result, quotaRejected, acked);
     }
 
-    private void settle(Message m, InboundMessage message, TriggerResult result, AtomicBoolean quotaRejected) {
+    private void settle(Message m, InboundMessage message, TriggerResult result, AtomicBoolean quotaRejected,
+                        Queue<Message> acked) {
         switch (result.outcome()) {
             case CREATED -> {
                 gate.created();
                 m.ack();
+                acked.add(m);
                 count("created");
             }
             case ALREADY_EXISTS -> {
                 gate.release(1);
                 m.ack();
+                acked.add(m);
                 count("exists");
             }
             case QUOTA_REJECTED -> {
