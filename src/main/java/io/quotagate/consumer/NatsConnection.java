@@ -30,6 +30,7 @@ public class NatsConnection implements AutoCloseable {
     private volatile Connection connection;
     private volatile boolean connected;
     private volatile long reconnects;
+    private final java.util.concurrent.atomic.AtomicLong disconnects = new java.util.concurrent.atomic.AtomicLong();
     private volatile boolean closed;
 
     public NatsConnection(JetStreamProperties properties) {
@@ -156,6 +157,7 @@ public class NatsConnection implements AutoCloseable {
                 markConnected(true);
             }
             case DISCONNECTED -> {
+                disconnects.incrementAndGet();
                 throttled.warn("disconnected", "Disconnected from NATS; reconnecting every "
                         + properties.reconnectWait().toMillis() + "ms. Fetching paused, unfetched messages stay in JetStream");
                 markConnected(false);
@@ -201,6 +203,11 @@ public class NatsConnection implements AutoCloseable {
 
     public Connection connection() {
         return connection;
+    }
+
+    /** How often the connection was lost since start; a change means writes in between may not have arrived. */
+    public long disconnects() {
+        return disconnects.get();
     }
 
     public long reconnects() {

@@ -358,6 +358,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
 
     private void process(List<Message> batch) throws InterruptedException {
         inFlight.addAndGet(batch.size());
+        long disconnectsBefore = nats.disconnects();
         AtomicBoolean quotaRejected = new AtomicBoolean();
         Queue<Message> acked = new ConcurrentLinkedQueue<>();
         List<AtomicBoolean> started = new ArrayList<>(batch.size());
@@ -379,7 +380,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         while (true) {
             try {
                 all.get(tickMs, TimeUnit.MILLISECONDS);
-                confirmAcks(acked);
+                confirmAcks(acked, disconnectsBefore);
                 return;
             } catch (TimeoutException e) {
                 // Messages still queued behind slow creates must not hit ack-wait and be redelivered meanwhile.
@@ -401,24 +402,29 @@ public class QuotaGatedConsumer implements SmartLifecycle {
      * just before the server went away dies with the old connection, and the message comes back after
      * ack-wait. If its object was deleted meanwhile (a workflow completed and was cleaned up), the derived
      * name no longer protects it and it would be created twice. So: one flush per batch (a round trip,
-     * not one per message), and when that fails, the same acks again once reconnected — acking twice is
-     * harmless.
+     * not one per message); if it fails, or the connection dropped while the batch ran (a flush on the new
+     * connection proves nothing about acks written to the old one), the same acks again once reconnected —
+     * acking twice is harmless.
      */
-    private void confirmAcks(Queue<Message> acked) throws InterruptedException {
+    private void confirmAcks(Queue<Message> acked, long disconnectsBefore) throws InterruptedException {
         if (acked.isEmpty()) {
             return;
         }
         for (int attempt = 0; attempt < 3; attempt++) {
-            Connection connection = nats.connection();
+            long disconnects = nats.disconnects();
             try {
-                connection.flush(Duration.ofSeconds(2));
-                return;
-            } catch (TimeoutException | IllegalStateException e) {
-                if (!nats.awaitConnected(properties.ackWait())) {
-                    break;
+                nats.connection().flush(Duration.ofSeconds(2));
+                if (disconnects == disconnectsBefore && nats.disconnects() == disconnects) {
+                    return;
                 }
-                acked.forEach(Message::ack);
+            } catch (TimeoutException | IllegalStateException e) {
+                // not flushed: fall through and send them again
             }
+            if (!nats.awaitConnected(properties.ackWait())) {
+                break;
+            }
+            disconnectsBefore = nats.disconnects();
+            acked.forEach(Message::ack);
         }
         throttled.warn("ack", "Could not confirm " + acked.size() + " acks; JetStream may redeliver those messages, "
                 + "which meet 409 AlreadyExists while their objects exist");
