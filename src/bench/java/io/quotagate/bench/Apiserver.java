@@ -37,7 +37,7 @@ final class Apiserver {
 
     private final String natsUrl;
     private final KubernetesApiEmulation kubernetes;
-    private int runs;
+    private static int runs;
 
     Apiserver(String natsUrl, KubernetesApiEmulation kubernetes) {
         this.natsUrl = natsUrl;
