@@ -32,10 +32,12 @@ import static io.quotagate.bench.Bench.f2;
  * Runs every part of the benchmark in one JVM, against one nats-server of its own and one Kubernetes API emulation,
  * and writes {@code target/bench/report.md}. Run with {@code ./mvnw -Pbench verify}.
  *
- * <p>System properties (pass with {@code -Dbench.args="-Dbench.only=2,3 ..."} is not needed: they are read from
- * {@code bench.args} as plain program arguments {@code key=value}): {@code only=1,2,...} parts to run;
- * {@code messages} (50000), {@code payload} (200), {@code reps} (3), {@code drain} (5000), {@code resumeCycles} (50),
- * {@code pollCycles} (10), {@code burst} (10000), {@code sensorCreates} (1000), {@code jvmFlags} (for part 7).
+ * <p>Options, as {@code key=value} program arguments through {@code -Dbench.args="..."} (all optional):
+ * {@code only=1,2,...} parts to run (6 and 7 run together); {@code messages} (50000), {@code payload} (200 B),
+ * {@code reps} (3 rounds of a and b), {@code sensorReps} (1 run of c), {@code drain} (5000), {@code conc}
+ * (1,4,16,64), {@code resumeCycles} (50), {@code pollCycles} (10), {@code sensorCreates} (1000), {@code burst}
+ * (10000), {@code variants} (defaults,tuned,tuned+cds). Example:
+ * {@code ./mvnw -Pbench verify -Dbench.args="only=2,3 messages=20000"}.
  */
 public final class BenchMain {
 
@@ -210,17 +212,23 @@ public final class BenchMain {
         List<String> loads = new ArrayList<>();
         List<Throughput.Run> runs = new ArrayList<>();
         int sensorReps = num("sensorReps", 1);
-        for (int i = 0; i < reps; i++) {
+        List<String> warmUp = new ArrayList<>();
+        for (int i = 0; i <= reps; i++) {
+            // Round 0 warms the JIT up (all the code paths of a and b) and is reported apart, not in the medians.
             loads.add(Bench.loadAvg());
             Throughput.Run ra = t.bare();
-            Bench.log("(a) bare jnats: %s msg/s", f0(ra.rate()));
+            Bench.log("(a) bare jnats: %s msg/s%s", f0(ra.rate()), i == 0 ? " (warm-up)" : "");
             Throughput.Run rb = t.quotaGate(4);
-            Bench.log("(b) QuotaGate: %s msg/s", f0(rb.rate()));
+            Bench.log("(b) QuotaGate: %s msg/s%s", f0(rb.rate()), i == 0 ? " (warm-up)" : "");
+            if (i == 0) {
+                warmUp.add("a " + f0(ra.rate()) + ", b " + f0(rb.rate()));
+                continue;
+            }
             runs.add(ra);
             runs.add(rb);
             a.add(ra.rate());
             b.add(rb.rate());
-            if (i < sensorReps) {
+            if (i <= sensorReps) {
                 Throughput.Run rc = t.originalSensor();
                 Bench.log("(c) original sensor: %s msg/s", f0(rc.rate()));
                 runs.add(rc);
@@ -234,14 +242,16 @@ public final class BenchMain {
         report.append("## 2. Throughput, gate open\n\n");
         report.append(String.format("%,d messages of %d B (JSON) in one stream on one nats-server; each run drains all of "
                 + "them with a fresh durable consumer. Timed from the first message received to the last one acked "
-                + "(QuotaGate: to the last trigger call, the ack follows at once). Runs interleaved a, b, c; median "
-                + "of %d runs for a and b, %d for c.%n%n", messages, size, reps, c.size()));
+                + "(QuotaGate: to the last trigger call, the ack follows at once). A warm-up round of a and b "
+                + "first (not counted), then rounds interleaved a, b, c; median of %d runs for a and b, %d for c.%n%n",
+                messages, size, reps, c.size()));
         report.append("| variant | msg/s (median) | runs (msg/s) | quota GETs | all acked |\n| --- | ---: | --- | ---: | --- |\n");
         appendRuns("(a) bare jnats pull, batch 64, `ack()` — ceiling", "a", runs, ma);
         appendRuns("(b) QuotaGate consumer, no-op trigger (concurrency 4)", "b", runs, mb);
         appendRuns("(c) original sensor: GET quota, fetch 1 (1 s), ack", "c", runs, mc);
         report.append("\n**b/a = ").append(f2(mb / ma)).append("**, **b/c = ").append(f1(mb / mc)).append("**. ");
-        report.append("Load (1-min) at the start of each round and at the end: ").append(String.join(" → ", loads))
+        report.append("Warm-up round (msg/s): ").append(String.join("; ", warmUp)).append(". ");
+        report.append("Load (1-min) at the start of each round (warm-up first) and at the end: ").append(String.join(" → ", loads))
                 .append(".\n\n");
         targets.add(new String[] {"b/a", "≥ 0.9", f2(mb / ma), mb / ma >= 0.9 ? "met" : "MISSED"});
         targets.add(new String[] {"b/c", "≥ 15", f1(mb / mc), mb / mc >= 15 ? "met" : "MISSED"});

@@ -36,6 +36,8 @@ import org.springframework.context.SmartLifecycle;
  * {@linkplain CapacityGate#wantsFreshRead() wants it} (closed, unknown, or short of a full batch: that is when a
  * freed unit must be seen at once); otherwise it is remembered and read when the fetch loop next asks the gate for
  * permits — at most one read per fetched batch while flowing, and never a stale decision that a read could change.
+ * The scheduled poll (the safety net for a watch that silently stopped) runs one poll-interval after the latest
+ * read, so no read is ever older than poll-interval and a flowing consumer pays no extra polls.
  */
 public class QuotaMonitor implements SmartLifecycle {
 
@@ -55,6 +57,8 @@ public class QuotaMonitor implements SmartLifecycle {
     private volatile ScheduledExecutorService executor;
     private volatile SharedIndexInformer<ResourceQuota> informer;
     private volatile ScheduledFuture<?> retry;
+    /** The next scheduled poll; only touched on the executor's thread. */
+    private ScheduledFuture<?> nextPoll;
     private volatile boolean running;
     private int consecutiveFailures;
     private String lastLoggedError;
@@ -109,8 +113,7 @@ public class QuotaMonitor implements SmartLifecycle {
         running = true;
         gate.onRefreshNeeded(this::requestRead);
         gate.onAcquire(this::readIfChanged);
-        long poll = properties.pollInterval().toMillis();
-        executor.scheduleWithFixedDelay(this::requestRead, 0, poll, TimeUnit.MILLISECONDS);
+        requestRead();
         if (watch) {
             startInformer();
         }
@@ -185,6 +188,19 @@ public class QuotaMonitor implements SmartLifecycle {
         readRequested.set(false);
         // This read starts after every event seen so far, so it covers them.
         changePending.set(false);
+        // The poll is a safety net for missed watch events: one poll-interval after the latest read, not on a
+        // fixed beat that would add reads while events already keep the gate current.
+        if (nextPoll != null) {
+            nextPoll.cancel(false);
+        }
+        ScheduledExecutorService ex = executor;
+        if (running && ex != null) {
+            try {
+                nextPoll = ex.schedule(this::requestRead, properties.pollInterval().toMillis(), TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // stopping
+            }
+        }
         CapacityGate.ReadTicket ticket = gate.beginRead();
         try {
             ResourceQuota quota = client.resourceQuotas().inNamespace(namespace).withName(properties.quotaName()).get();
