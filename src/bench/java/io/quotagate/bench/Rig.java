@@ -34,6 +34,8 @@ final class Rig implements AutoCloseable {
         final AtomicLong fired = new AtomicLong();
         final AtomicLong created = new AtomicLong();
         volatile long firstFireNanos;
+        /** Run once, at the first message: lets a benchmark snapshot its counters when the flow starts. */
+        volatile Runnable onFirst = () -> { };
         volatile long lastCreatedNanos;
         final Semaphore createdSignal = new Semaphore(0);
 
@@ -45,6 +47,7 @@ final class Rig implements AutoCloseable {
         public TriggerResult fire(InboundMessage message) {
             if (fired.getAndIncrement() == 0) {
                 firstFireNanos = System.nanoTime();
+                onFirst.run();
             }
             TriggerResult r = delegate.fire(message);
             if (r.outcome() == TriggerResult.Outcome.CREATED) {
