@@ -362,16 +362,26 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         AtomicBoolean quotaRejected = new AtomicBoolean();
         Queue<Message> acked = new ConcurrentLinkedQueue<>();
         List<AtomicBoolean> started = new ArrayList<>(batch.size());
-        List<CompletableFuture<Void>> futures = new ArrayList<>(batch.size());
-        for (Message m : batch) {
-            AtomicBoolean s = new AtomicBoolean();
-            started.add(s);
+        for (int i = 0; i < batch.size(); i++) {
+            started.add(new AtomicBoolean());
+        }
+        // One task per worker, each taking the batch's next message until none is left: up to `concurrency`
+        // messages in flight, in order when it is 1, and one thread hand-off per worker rather than per message.
+        AtomicInteger next = new AtomicInteger();
+        int tasks = Math.min(concurrency, batch.size());
+        List<CompletableFuture<Void>> futures = new ArrayList<>(tasks);
+        for (int t = 0; t < tasks; t++) {
             futures.add(CompletableFuture.runAsync(() -> {
-                s.set(true);
-                try {
-                    handle(m, quotaRejected, acked);
-                } finally {
-                    inFlight.decrementAndGet();
+                int i;
+                while ((i = next.getAndIncrement()) < batch.size()) {
+                    started.get(i).set(true);
+                    try {
+                        handle(batch.get(i), quotaRejected, acked);
+                    } catch (RuntimeException e) {
+                        throttled.warn("handle", "Unexpected error settling a message: " + e);
+                    } finally {
+                        inFlight.decrementAndGet();
+                    }
                 }
             }, workers));
         }

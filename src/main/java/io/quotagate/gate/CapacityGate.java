@@ -50,6 +50,7 @@ public final class CapacityGate {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition capacityChanged = lock.newCondition();
     private volatile Runnable refreshRequester = () -> { };
+    private volatile Runnable acquireListener = () -> { };
 
     // All below guarded by lock.
     private QuotaReading reading;
@@ -63,6 +64,10 @@ public final class CapacityGate {
     /** Permits of fetched messages that are not settled yet. */
     private long held;
     private long createdTotal;
+    /** Fetches that returned at least one message. */
+    private long batchesFetched;
+    /** The {@code max} of the latest acquire: the batch the loop wants. */
+    private int lastRequested = 1;
     private long createdObserved;
     private long readsStarted;
     private long newestAppliedRead;
@@ -123,6 +128,35 @@ public final class CapacityGate {
     }
 
     /**
+     * Called on the fetch thread at the start of every {@link #acquire}, outside the lock, so the quota monitor can
+     * take one deferred read per fetch. Must be cheap and must not block.
+     */
+    public void onAcquire(Runnable listener) {
+        this.acquireListener = listener == null ? () -> { } : listener;
+    }
+
+    /**
+     * Whether a change of the quota should be read at once rather than at the next fetch: the gate is closed (for
+     * any reason), the quota is not known yet, or the headroom no longer covers two of the batches the loop asks
+     * for. While it is false the gate lets whole batches through anyway, so a fresher read could not change the
+     * next decision (the margin of a second batch absorbs what other writers may add meanwhile).
+     */
+    public boolean wantsFreshRead() {
+        lock.lock();
+        try {
+            if (!enabled) {
+                return false;
+            }
+            if (reason != null || unknown || reading == null) {
+                return true;
+            }
+            return headroomForMessages() < 2L * lastRequested;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
      * Takes up to {@code max} permits, waiting up to {@code maxWait} for headroom.
      *
      * @param keepWaiting checked on every wake-up; return false to give up early (shutdown)
@@ -132,9 +166,11 @@ public final class CapacityGate {
         if (max <= 0) {
             return 0;
         }
+        acquireListener.run();
         long nanos = maxWait.toNanos();
         lock.lockInterruptibly();
         try {
+            lastRequested = max;
             long headroom;
             while ((headroom = headroom()) <= 0) {
                 if (nanos <= 0 || !keepWaiting.getAsBoolean()) {
@@ -171,7 +207,20 @@ public final class CapacityGate {
         try {
             reserved = Math.max(0, reserved - acquired);
             held += Math.min(acquired, Math.max(0, received));
+            if (received > 0) {
+                batchesFetched++;
+            }
             changed();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Fetches that returned at least one message since start (a read-only statistic). */
+    public long batchesFetched() {
+        lock.lock();
+        try {
+            return batchesFetched;
         } finally {
             lock.unlock();
         }

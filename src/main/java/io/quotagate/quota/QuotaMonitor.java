@@ -30,6 +30,14 @@ import org.springframework.context.SmartLifecycle;
  * quota before our latest creates while a GET sent after them cannot.
  *
  * <p>All reads run on one thread, so requests coalesce: a burst of events costs one or two reads.
+ *
+ * <p>While the quota has room for whole batches, every create of ours changes the quota and brings a watch event;
+ * reading on each would cost the apiserver one GET per message. So an event is read at once only when the gate
+ * {@linkplain CapacityGate#wantsFreshRead() wants it} (closed, unknown, or short of a full batch: that is when a
+ * freed unit must be seen at once); otherwise it is remembered and read when the fetch loop next asks the gate for
+ * permits — at most one read per fetched batch while flowing, and never a stale decision that a read could change.
+ * The scheduled poll (the safety net for a watch that silently stopped) runs one poll-interval after the latest
+ * read, so no read is ever older than poll-interval and a flowing consumer pays no extra polls.
  */
 public class QuotaMonitor implements SmartLifecycle {
 
@@ -40,17 +48,32 @@ public class QuotaMonitor implements SmartLifecycle {
     private final BackpressureProperties properties;
     private final String namespace;
     private final CapacityGate gate;
+    private final boolean watch;
     private final AtomicBoolean readRequested = new AtomicBoolean();
+    /** A watch event arrived that no read started since covers. */
+    private final AtomicBoolean changePending = new AtomicBoolean();
     private final AtomicLong readsOk = new AtomicLong();
     private final AtomicLong readsFailed = new AtomicLong();
     private volatile ScheduledExecutorService executor;
     private volatile SharedIndexInformer<ResourceQuota> informer;
     private volatile ScheduledFuture<?> retry;
+    /** The next scheduled poll; only touched on the executor's thread. */
+    private ScheduledFuture<?> nextPoll;
     private volatile boolean running;
     private int consecutiveFailures;
     private String lastLoggedError;
 
     public QuotaMonitor(KubernetesClient client, BackpressureProperties properties, String namespace, CapacityGate gate) {
+        this(client, properties, namespace, gate, true);
+    }
+
+    /**
+     * @param watch false: no informer, only the scheduled poll (as the original sensor did); used by the
+     *              benchmarks to measure what the watch buys
+     */
+    public QuotaMonitor(KubernetesClient client, BackpressureProperties properties, String namespace, CapacityGate gate,
+                        boolean watch) {
+        this.watch = watch;
         this.client = client;
         this.properties = properties;
         this.namespace = namespace;
@@ -89,9 +112,11 @@ public class QuotaMonitor implements SmartLifecycle {
         });
         running = true;
         gate.onRefreshNeeded(this::requestRead);
-        long poll = properties.pollInterval().toMillis();
-        executor.scheduleWithFixedDelay(this::requestRead, 0, poll, TimeUnit.MILLISECONDS);
-        startInformer();
+        gate.onAcquire(this::readIfChanged);
+        requestRead();
+        if (watch) {
+            startInformer();
+        }
         log.info("Watching ResourceQuota {}/{} for {} (capacity-ratio {}, poll every {}s, fail-mode {})",
                 namespace, properties.quotaName(), properties.resourceName(), properties.capacityRatio(),
                 properties.pollInterval().toSeconds(), properties.failMode().name().toLowerCase());
@@ -104,17 +129,17 @@ public class QuotaMonitor implements SmartLifecycle {
             i.addEventHandler(new ResourceEventHandler<>() {
                 @Override
                 public void onAdd(ResourceQuota obj) {
-                    requestRead();
+                    quotaChanged();
                 }
 
                 @Override
                 public void onUpdate(ResourceQuota oldObj, ResourceQuota newObj) {
-                    requestRead();
+                    quotaChanged();
                 }
 
                 @Override
                 public void onDelete(ResourceQuota obj, boolean deletedFinalStateUnknown) {
-                    requestRead();
+                    quotaChanged();
                 }
             });
             // Keep retrying through apiserver outages; the scheduled poll covers the gap meanwhile.
@@ -132,6 +157,21 @@ public class QuotaMonitor implements SmartLifecycle {
         }
     }
 
+    /** A watch event: read now if the gate's decision may depend on it, else at the next fetch. */
+    void quotaChanged() {
+        changePending.set(true);
+        if (gate.wantsFreshRead()) {
+            requestRead();
+        }
+    }
+
+    /** On the fetch thread before each acquire: one read for whatever changed since the last read started. */
+    private void readIfChanged() {
+        if (changePending.get() && changePending.compareAndSet(true, false)) {
+            requestRead();
+        }
+    }
+
     /** Asks for a fresh read as soon as possible; requests made while one is queued coalesce. */
     public void requestRead() {
         ScheduledExecutorService ex = executor;
@@ -146,6 +186,21 @@ public class QuotaMonitor implements SmartLifecycle {
 
     private void readNow() {
         readRequested.set(false);
+        // This read starts after every event seen so far, so it covers them.
+        changePending.set(false);
+        // The poll is a safety net for missed watch events: one poll-interval after the latest read, not on a
+        // fixed beat that would add reads while events already keep the gate current.
+        if (nextPoll != null) {
+            nextPoll.cancel(false);
+        }
+        ScheduledExecutorService ex = executor;
+        if (running && ex != null) {
+            try {
+                nextPoll = ex.schedule(this::requestRead, properties.pollInterval().toMillis(), TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // stopping
+            }
+        }
         CapacityGate.ReadTicket ticket = gate.beginRead();
         try {
             ResourceQuota quota = client.resourceQuotas().inNamespace(namespace).withName(properties.quotaName()).get();

@@ -1,0 +1,214 @@
+package io.quotagate.bench;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+import io.fabric8.kubernetes.api.model.ResourceQuota;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.nats.client.Connection;
+import io.nats.client.ConsumerContext;
+import io.nats.client.FetchConsumeOptions;
+import io.nats.client.FetchConsumer;
+import io.nats.client.Message;
+import io.nats.client.impl.NatsJetStreamMetaData;
+import io.quotagate.support.kubernetes.KubernetesApiEmulation;
+import io.quotagate.trigger.InboundMessage;
+import io.quotagate.trigger.KubernetesResourceTrigger;
+import io.quotagate.trigger.ManifestTemplate;
+import io.quotagate.trigger.TriggerProperties;
+import io.quotagate.trigger.TriggerResult;
+
+/** Parts 3, 4 and 5: QuotaGate against the Kubernetes API emulation, and the original sensor's pattern beside it. */
+final class Apiserver {
+
+    record Drain(int concurrency, int messages, double seconds, long quotaReads, long creates, long batches,
+                 long rejections) {
+        double rate() {
+            return messages / seconds;
+        }
+    }
+
+    record Resume(String mode, List<Double> latenciesMs, long quotaReads) {
+    }
+
+    private final String natsUrl;
+    private final KubernetesApiEmulation kubernetes;
+    private static int runs;
+
+    Apiserver(String natsUrl, KubernetesApiEmulation kubernetes) {
+        this.natsUrl = natsUrl;
+        this.kubernetes = kubernetes;
+    }
+
+    /** Part 3: drains {@code messages} from {@code stream} through QuotaGate with the Kubernetes trigger. */
+    Drain drain(String stream, int messages, int concurrency) throws Exception {
+        String ns = "drain-" + (++runs) + "-c" + concurrency;
+        kubernetes.createQuota(ns, Bench.QUOTA, Bench.RESOURCE, 1_000_000);
+        long creates0 = kubernetes.successfulCreates();
+        long rejections0 = kubernetes.exceededQuotaRejections();
+        try (Rig rig = new Rig(natsUrl, stream, "drain-" + runs, kubernetes.url(), ns, 0.95, "30s", true, null,
+                concurrency)) {
+            // Counted while flowing: from the first message on (set-up reads, such as the one for the informer's
+            // initial ADDED event, are not), like the batches.
+            long[] atFirst = new long[2];
+            rig.trigger.onFirst = () -> {
+                atFirst[0] = kubernetes.quotaReads();
+                atFirst[1] = rig.gate.batchesFetched() - 1;
+            };
+            rig.start().awaitGateOpen(Duration.ofSeconds(10));
+            long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+            while (rig.trigger.created.get() < messages && System.nanoTime() < deadline) {
+                Thread.sleep(2);
+            }
+            double seconds = (rig.trigger.lastCreatedNanos - rig.trigger.firstFireNanos) / 1e9;
+            long reads = kubernetes.quotaReads() - atFirst[0];
+            long batches = rig.gate.batchesFetched() - atFirst[1];
+            return new Drain(concurrency, (int) rig.trigger.created.get(), seconds, reads,
+                    kubernetes.successfulCreates() - creates0, batches, kubernetes.exceededQuotaRejections() - rejections0);
+        }
+    }
+
+    /**
+     * The emulated apiserver's own ceiling: QuotaGate's trigger (same template, same client settings) fired from
+     * {@code concurrency} threads on synthetic messages, no NATS and no gate. Returns creates per second.
+     */
+    double ceiling(int concurrency, int creates) throws Exception {
+        String ns = "ceiling-" + (++runs) + "-c" + concurrency;
+        kubernetes.createQuota(ns, Bench.QUOTA, Bench.RESOURCE, 1_000_000);
+        TriggerProperties tp = Bench.bind("trigger.kubernetes", TriggerProperties.class,
+                "template=classpath:templates/workflow.yaml", "concurrency=" + concurrency,
+                "parameters[0].src.data-key=message", "parameters[0].dest=spec.arguments.parameters.0.value");
+        KubernetesClient client = new io.quotagate.kubernetes.KubernetesClients(
+                new io.quotagate.kubernetes.KubernetesClientProperties(kubernetes.url())).create(tp.requestTimeout(), concurrency);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(concurrency);
+        try {
+            KubernetesResourceTrigger trigger = new KubernetesResourceTrigger(client, ns,
+                    ManifestTemplate.load(tp.template()), tp.parameters(), tp.requestTimeout());
+            // one create first: the one-off API discovery is not part of the rate
+            trigger.fire(new InboundMessage("CEILING", 0, "ceiling", Bench.payload(0, 200), Map.of(), 1));
+            List<java.util.concurrent.Future<TriggerResult>> futures = new ArrayList<>();
+            long t0 = System.nanoTime();
+            for (int i = 1; i <= creates; i++) {
+                InboundMessage m = new InboundMessage("CEILING", i, "ceiling", Bench.payload(i, 200), Map.of(), 1);
+                futures.add(pool.submit(() -> trigger.fire(m)));
+            }
+            for (java.util.concurrent.Future<TriggerResult> f : futures) {
+                f.get();
+            }
+            return creates / ((System.nanoTime() - t0) / 1e9);
+        } finally {
+            pool.shutdown();
+            client.close();
+        }
+    }
+
+    /**
+     * Part 5, the original sensor's pattern with real creates: GET the quota, fetch 1 (1 s max wait), create the
+     * object with QuotaGate's own trigger code, ack.
+     */
+    Drain originalSensor(String stream, int messages) throws Exception {
+        String ns = "sensor-" + (++runs);
+        kubernetes.createQuota(ns, Bench.QUOTA, Bench.RESOURCE, 1_000_000);
+        long reads0 = kubernetes.quotaReads();
+        long creates0 = kubernetes.successfulCreates();
+        KubernetesClient client = kubernetes.client();
+        TriggerProperties tp = Bench.bind("trigger.kubernetes", TriggerProperties.class,
+                "template=classpath:templates/workflow.yaml", "concurrency=1",
+                "parameters[0].src.data-key=message", "parameters[0].dest=spec.arguments.parameters.0.value");
+        KubernetesResourceTrigger trigger = new KubernetesResourceTrigger(client, ns, ManifestTemplate.load(tp.template()),
+                tp.parameters(), tp.requestTimeout());
+        String durable = "sensor-" + runs;
+        int n = 0;
+        long t0 = 0;
+        long t1 = 0;
+        try (Connection c = Bench.connect(natsUrl, durable)) {
+            Bench.createDurable(c, stream, durable);
+            ConsumerContext ctx = c.getConsumerContext(stream, durable);
+            FetchConsumeOptions options = FetchConsumeOptions.builder().maxMessages(1).expiresIn(1000).build();
+            while (n < messages) {
+                ResourceQuota q = client.resourceQuotas().inNamespace(ns).withName(Bench.QUOTA).get();
+                if (!Throughput.hasRoom(q)) {
+                    Thread.sleep(30_000);
+                    continue;
+                }
+                try (FetchConsumer fetch = ctx.fetch(options)) {
+                    Message m = fetch.nextMessage();
+                    if (m == null) {
+                        continue;
+                    }
+                    if (n == 0) {
+                        t0 = System.nanoTime();
+                    }
+                    NatsJetStreamMetaData meta = m.metaData();
+                    TriggerResult r = trigger.fire(new InboundMessage(meta.getStream(), meta.streamSequence(),
+                            m.getSubject(), m.getData(), Map.of(), meta.deliveredCount()));
+                    if (r.outcome() == TriggerResult.Outcome.CREATED || r.outcome() == TriggerResult.Outcome.ALREADY_EXISTS) {
+                        m.ack();
+                        if (++n == messages) {
+                            t1 = System.nanoTime();
+                        }
+                    } else {
+                        m.nakWithDelay(Duration.ofSeconds(1));
+                    }
+                }
+            }
+            c.flush(Duration.ofSeconds(5));
+        }
+        return new Drain(1, messages, (t1 - t0) / 1e9, kubernetes.quotaReads() - reads0,
+                kubernetes.successfulCreates() - creates0, messages, 0);
+    }
+
+    /**
+     * Part 4: a full quota (hard 10, capacity-ratio 1.0, a backlog waiting); each cycle frees one unit by
+     * deleting an object (quota controller lag 0: the quota update happens inside that call) and times how long
+     * until the next object is created. Cycles start at a random moment so polling is not phase-locked.
+     */
+    Resume resume(String stream, boolean watch, int cycles, Duration pollInterval) throws Exception {
+        String ns = "resume-" + (watch ? "watch" : "poll") + "-" + (++runs);
+        kubernetes.createQuota(ns, Bench.QUOTA, Bench.RESOURCE, 10);
+        kubernetes.setQuotaControllerLag(Duration.ZERO);
+        kubernetes.setCreateLatency(Duration.ZERO);
+        kubernetes.stopCompleting();
+        List<Double> latencies = new ArrayList<>();
+        long reads0;
+        try (Rig rig = new Rig(natsUrl, stream, "resume-" + runs, kubernetes.url(), ns, 1.0,
+                pollInterval.toSeconds() + "s", watch, null, 4)) {
+            rig.start();
+            long end = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+            while ((rig.trigger.created.get() < 10 || !rig.gate.state().blocked()) && System.nanoTime() < end) {
+                Thread.sleep(5);
+            }
+            if (rig.trigger.created.get() != 10) {
+                throw new IllegalStateException("quota did not fill: " + rig.trigger.created.get());
+            }
+            reads0 = kubernetes.quotaReads();
+            for (int i = 0; i < cycles; i++) {
+                long pause = watch ? ThreadLocalRandom.current().nextLong(100, 300)
+                        : ThreadLocalRandom.current().nextLong(0, pollInterval.toMillis());
+                Thread.sleep(pause);
+                rig.trigger.createdSignal.drainPermits();
+                long before = rig.trigger.created.get();
+                long t0 = System.nanoTime();
+                kubernetes.deleteOldest(ns, "Workflow", 1);
+                if (!rig.trigger.createdSignal.tryAcquire(pollInterval.toMillis() * 2 + 10_000, TimeUnit.MILLISECONDS)) {
+                    throw new IllegalStateException("no create within " + pollInterval.multipliedBy(2) + " in cycle " + i);
+                }
+                latencies.add((rig.trigger.lastCreatedNanos - t0) / 1e6);
+                Thread.sleep(20);
+                if (rig.trigger.created.get() != before + 1) {
+                    throw new IllegalStateException("cycle " + i + " created " + (rig.trigger.created.get() - before));
+                }
+                if (!watch) {
+                    Bench.log("resume (polling only) cycle %d: %.0f ms", i + 1, latencies.get(i));
+                }
+            }
+            return new Resume(watch ? "watch + poll 30 s" : "poll 30 s only", latencies, kubernetes.quotaReads() - reads0);
+        } finally {
+            kubernetes.setQuotaControllerLag(KubernetesApiEmulation.DEFAULT_QUOTA_CONTROLLER_LAG);
+        }
+    }
+}

@@ -1,0 +1,174 @@
+package io.quotagate.bench;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+import io.nats.client.Connection;
+import io.nats.client.JetStream;
+import io.nats.client.JetStreamManagement;
+import io.nats.client.Nats;
+import io.nats.client.Options;
+import io.nats.client.api.AckPolicy;
+import io.nats.client.api.ConsumerConfiguration;
+import io.nats.client.api.PublishAck;
+import io.nats.client.api.StorageType;
+import io.nats.client.api.StreamConfiguration;
+import io.quotagate.consumer.JetStreamProperties;
+import io.quotagate.quota.BackpressureProperties;
+import org.springframework.boot.context.properties.bind.Bindable;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
+
+/** Small helpers shared by the benchmark parts: property binding, publishing, load, formatting. */
+final class Bench {
+
+    static final String RESOURCE = "count/workflows.argoproj.io";
+    static final String QUOTA = "workflow-quota";
+
+    private Bench() {
+    }
+
+    /** Binds a @ConfigurationProperties record the way Spring does (defaults included) from "key=value" pairs. */
+    static <T> T bind(String prefix, Class<T> type, String... keyValues) {
+        Map<String, Object> map = new HashMap<>();
+        for (String kv : keyValues) {
+            int i = kv.indexOf('=');
+            map.put(prefix + "." + kv.substring(0, i), kv.substring(i + 1));
+        }
+        Binder binder = new Binder(new MapConfigurationPropertySource(map));
+        return binder.bindOrCreate(prefix, Bindable.of(type));
+    }
+
+    static JetStreamProperties jetstream(String url, String stream, String durable, String... more) {
+        List<String> kv = new ArrayList<>(List.of("url=" + url, "stream=" + stream, "durable=" + durable,
+                "reconnect-wait=200ms"));
+        kv.addAll(Arrays.asList(more));
+        return bind("jetstream", JetStreamProperties.class, kv.toArray(String[]::new));
+    }
+
+    static BackpressureProperties backpressure(String namespace, double ratio, String pollInterval) {
+        return bind("backpressure", BackpressureProperties.class, "quota-name=" + QUOTA, "namespace=" + namespace,
+                "resource-name=" + RESOURCE, "capacity-ratio=" + ratio, "poll-interval=" + pollInterval);
+    }
+
+    static Connection connect(String url, String name) throws IOException, InterruptedException {
+        return Nats.connect(new Options.Builder().server(url).connectionName(name).maxReconnects(-1).build());
+    }
+
+    static void createStream(Connection c, String stream, String subject) throws Exception {
+        JetStreamManagement jsm = c.jetStreamManagement();
+        jsm.addStream(StreamConfiguration.builder().name(stream).subjects(subject).storageType(StorageType.File).build());
+    }
+
+    static void createDurable(Connection c, String stream, String durable) throws Exception {
+        c.jetStreamManagement().addOrUpdateConsumer(stream, ConsumerConfiguration.builder().durable(durable)
+                .ackPolicy(AckPolicy.Explicit).ackWait(Duration.ofSeconds(30)).build());
+    }
+
+    /** A JSON message of exactly {@code size} bytes: {"message":"msg-N","pad":"xxx..."}. */
+    static byte[] payload(int i, int size) {
+        String head = "{\"message\":\"msg-" + i + "\",\"pad\":\"";
+        String tail = "\"}";
+        int pad = Math.max(0, size - head.length() - tail.length());
+        return (head + "x".repeat(pad) + tail).getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** Publishes {@code count} messages of {@code size} bytes with up to 1,000 acks outstanding. */
+    static void publish(Connection c, String subject, int count, int size) throws Exception {
+        JetStream js = c.jetStream();
+        List<CompletableFuture<PublishAck>> window = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            window.add(js.publishAsync(subject, payload(i, size)));
+            if (window.size() == 1000) {
+                for (CompletableFuture<PublishAck> f : window) {
+                    f.get();
+                }
+                window.clear();
+            }
+        }
+        for (CompletableFuture<PublishAck> f : window) {
+            f.get();
+        }
+    }
+
+    /** The 1-minute load average now, as /proc/loadavg shows it. */
+    static double load() {
+        try {
+            return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    static String loadAvg() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException e) {
+            return "?";
+        }
+    }
+
+    /** Waits (up to maxWait) for the 1-minute load to fall below {@code limit}; returns the load then. */
+    static double settle(double limit, Duration maxWait) throws InterruptedException {
+        long end = System.nanoTime() + maxWait.toNanos();
+        double l;
+        while ((l = load()) > limit && System.nanoTime() < end) {
+            Thread.sleep(5_000);
+        }
+        return l;
+    }
+
+    static String f0(double v) {
+        return String.format(Locale.ROOT, "%,.0f", v);
+    }
+
+    static String f1(double v) {
+        return String.format(Locale.ROOT, "%,.1f", v);
+    }
+
+    static String f2(double v) {
+        return String.format(Locale.ROOT, "%.2f", v);
+    }
+
+    static double median(List<Double> values) {
+        List<Double> s = new ArrayList<>(values);
+        s.sort(Double::compare);
+        int n = s.size();
+        return n == 0 ? Double.NaN : n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
+    }
+
+    /** Nearest-rank percentile of {@code values} (0 < p ≤ 100). */
+    static double percentile(List<Double> values, double p) {
+        List<Double> s = new ArrayList<>(values);
+        s.sort(Double::compare);
+        if (s.isEmpty()) {
+            return Double.NaN;
+        }
+        int rank = (int) Math.ceil(p / 100.0 * s.size());
+        return s.get(Math.max(0, Math.min(s.size() - 1, rank - 1)));
+    }
+
+    static void log(String fmt, Object... args) {
+        System.out.printf(Locale.ROOT, "[bench %tT load %s] " + fmt + "%n",
+                prepend(System.currentTimeMillis(), loadAvg(), args));
+    }
+
+    private static Object[] prepend(Object a, Object b, Object[] rest) {
+        Object[] out = new Object[rest.length + 2];
+        out[0] = a;
+        out[1] = b;
+        System.arraycopy(rest, 0, out, 2, rest.length);
+        return out;
+    }
+}

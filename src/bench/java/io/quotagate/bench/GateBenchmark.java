@@ -1,0 +1,114 @@
+package io.quotagate.bench;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+
+import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.FailMode;
+import io.quotagate.gate.QuotaReading;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Group;
+import org.openjdk.jmh.annotations.GroupThreads;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+
+/**
+ * What the fetch loop pays before each fetch: {@code acquire(batch-size)} on an open gate (the check and the
+ * reservation) plus {@code fetched(permits, 0)}, which hands the permits back so every operation sees the same
+ * state. That pair is the gate's whole share of one fetch; settling each message is counted elsewhere.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+public class GateBenchmark {
+
+    static final int BATCH = 64;
+    static final Duration WAIT = Duration.ofSeconds(1);
+    static final BooleanSupplier RUNNING = () -> true;
+
+    @State(Scope.Group)
+    public static class Shared {
+        CapacityGate gate;
+        long used;
+
+        @Setup(Level.Trial)
+        public void setUp() {
+            gate = new CapacityGate(true, 0.95, FailMode.CLOSED, Clock.systemUTC());
+            gate.update(gate.beginRead(), new QuotaReading(1_000_000, 0));
+        }
+    }
+
+    /** Single thread: nobody else touches the gate. */
+    @Benchmark
+    @Group("single")
+    @GroupThreads(1)
+    public int acquire_single(Shared s) throws InterruptedException {
+        return acquireAndReturn(s.gate);
+    }
+
+    /** The fetch thread while another thread applies quota reads back to back (far more than any watch sends). */
+    @Benchmark
+    @Group("withUpdates")
+    @GroupThreads(1)
+    public int acquire_contended(Shared s) throws InterruptedException {
+        return acquireAndReturn(s.gate);
+    }
+
+    @Benchmark
+    @Group("withUpdates")
+    @GroupThreads(1)
+    public void update_contended(Shared s) {
+        s.used = (s.used + 1) & 1023;
+        s.gate.update(s.gate.beginRead(), new QuotaReading(1_000_000, s.used));
+    }
+
+    /** The fetch thread while a background thread applies a quota read every millisecond (1,000 reads/s). */
+    @State(Scope.Benchmark)
+    public static class Paced {
+        CapacityGate gate;
+        volatile boolean running;
+        Thread updater;
+
+        @Setup(Level.Trial)
+        public void setUp() {
+            gate = new CapacityGate(true, 0.95, FailMode.CLOSED, Clock.systemUTC());
+            gate.update(gate.beginRead(), new QuotaReading(1_000_000, 0));
+            running = true;
+            updater = new Thread(() -> {
+                long used = 0;
+                while (running) {
+                    used = (used + 1) & 1023;
+                    gate.update(gate.beginRead(), new QuotaReading(1_000_000, used));
+                    LockSupport.parkNanos(1_000_000);
+                }
+            }, "quota-updater");
+            updater.setDaemon(true);
+            updater.start();
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() throws InterruptedException {
+            running = false;
+            updater.join();
+        }
+    }
+
+    @Benchmark
+    public int acquire_updates1kHz(Paced p) throws InterruptedException {
+        return acquireAndReturn(p.gate);
+    }
+
+    static int acquireAndReturn(CapacityGate gate) throws InterruptedException {
+        int n = gate.acquire(BATCH, WAIT, RUNNING);
+        gate.fetched(n, 0);
+        return n;
+    }
+}

@@ -1,0 +1,123 @@
+package io.quotagate.bench;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.quotagate.consumer.JetStreamProperties;
+import io.quotagate.consumer.NatsConnection;
+import io.quotagate.consumer.QuotaGatedConsumer;
+import io.quotagate.gate.CapacityGate;
+import io.quotagate.kubernetes.KubernetesClientProperties;
+import io.quotagate.kubernetes.KubernetesClients;
+import io.quotagate.quota.BackpressureProperties;
+import io.quotagate.quota.QuotaMonitor;
+import io.quotagate.trigger.InboundMessage;
+import io.quotagate.trigger.KubernetesResourceTrigger;
+import io.quotagate.trigger.ManifestTemplate;
+import io.quotagate.trigger.Trigger;
+import io.quotagate.trigger.TriggerProperties;
+import io.quotagate.trigger.TriggerResult;
+
+/**
+ * QuotaGate's own pieces wired by hand, as {@code QuotaGateConfiguration} wires them (gate, quota monitor on its
+ * own short-timeout client, consumer, trigger), so a benchmark can observe every create and count batches.
+ */
+final class Rig implements AutoCloseable {
+
+    /** Wraps a trigger: counts results and remembers when the last object was created. */
+    static final class TimedTrigger implements Trigger {
+        final Trigger delegate;
+        final AtomicLong fired = new AtomicLong();
+        final AtomicLong created = new AtomicLong();
+        volatile long firstFireNanos;
+        /** Run once, at the first message: lets a benchmark snapshot its counters when the flow starts. */
+        volatile Runnable onFirst = () -> { };
+        volatile long lastCreatedNanos;
+        final Semaphore createdSignal = new Semaphore(0);
+
+        TimedTrigger(Trigger delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public TriggerResult fire(InboundMessage message) {
+            if (fired.getAndIncrement() == 0) {
+                firstFireNanos = System.nanoTime();
+                onFirst.run();
+            }
+            TriggerResult r = delegate.fire(message);
+            if (r.outcome() == TriggerResult.Outcome.CREATED) {
+                lastCreatedNanos = System.nanoTime();
+                created.incrementAndGet();
+                createdSignal.release();
+            }
+            return r;
+        }
+    }
+
+    final CapacityGate gate;
+    final QuotaMonitor monitor;
+    final NatsConnection nats;
+    final QuotaGatedConsumer consumer;
+    final TimedTrigger trigger;
+    private final KubernetesClient quotaClient;
+    private final KubernetesClient triggerClient;
+
+    /**
+     * @param trigger     null: QuotaGate's KubernetesResourceTrigger on a client sized for {@code concurrency}
+     * @param watch       false: the monitor only polls (the original sensor's behaviour)
+     */
+    Rig(String natsUrl, String stream, String durable, String kubernetesUrl, String namespace, double ratio,
+        String pollInterval, boolean watch, Trigger trigger, int concurrency) throws Exception {
+        KubernetesClients clients = new KubernetesClients(new KubernetesClientProperties(kubernetesUrl));
+        BackpressureProperties bp = Bench.backpressure(namespace, ratio, pollInterval);
+        gate = new CapacityGate(true, ratio, bp.failMode(), Clock.systemUTC());
+        quotaClient = clients.create(bp.readTimeout(), 2);
+        monitor = new QuotaMonitor(quotaClient, bp, namespace, gate, watch);
+        if (trigger == null) {
+            TriggerProperties tp = Bench.bind("trigger.kubernetes", TriggerProperties.class,
+                    "template=classpath:templates/workflow.yaml", "concurrency=" + concurrency,
+                    "parameters[0].src.data-key=message", "parameters[0].dest=spec.arguments.parameters.0.value");
+            triggerClient = clients.create(tp.requestTimeout(), concurrency);
+            trigger = new KubernetesResourceTrigger(triggerClient, namespace, ManifestTemplate.load(tp.template()),
+                    tp.parameters(), tp.requestTimeout());
+        } else {
+            triggerClient = null;
+        }
+        this.trigger = new TimedTrigger(trigger);
+        JetStreamProperties jp = Bench.jetstream(natsUrl, stream, durable);
+        nats = new NatsConnection(jp);
+        nats.open();
+        consumer = new QuotaGatedConsumer(jp, nats, gate, this.trigger, concurrency, new SimpleMeterRegistry());
+    }
+
+    Rig start() {
+        monitor.start();
+        consumer.start();
+        return this;
+    }
+
+    /** Waits until the gate has applied its first quota read. */
+    Rig awaitGateOpen(Duration max) throws InterruptedException {
+        long end = System.nanoTime() + max.toNanos();
+        while (gate.state().hard() < 0 && System.nanoTime() < end) {
+            Thread.sleep(5);
+        }
+        return this;
+    }
+
+    @Override
+    public void close() {
+        consumer.stop();
+        monitor.stop();
+        nats.close();
+        quotaClient.close();
+        if (triggerClient != null) {
+            triggerClient.close();
+        }
+    }
+}

@@ -1,0 +1,152 @@
+package io.quotagate.bench;
+
+import java.time.Duration;
+
+import io.fabric8.kubernetes.api.model.ResourceQuota;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.nats.client.Connection;
+import io.nats.client.ConsumerContext;
+import io.nats.client.FetchConsumeOptions;
+import io.nats.client.FetchConsumer;
+import io.nats.client.Message;
+import io.nats.client.api.ConsumerInfo;
+import io.quotagate.support.kubernetes.KubernetesApiEmulation;
+import io.quotagate.trigger.TriggerResult;
+
+/**
+ * Part 2: the same stream of messages drained three ways, each by a fresh durable consumer on the same
+ * nats-server. Timed from the first message received to the last one settled, so set-up is not counted.
+ */
+final class Throughput {
+
+    record Run(String variant, int messages, double seconds, long quotaReads, boolean allAcked) {
+        double rate() {
+            return messages / seconds;
+        }
+    }
+
+    private final String natsUrl;
+    private final String stream;
+    private final int messages;
+    private final KubernetesApiEmulation kubernetes;
+    private final String namespace;
+    private int durables;
+
+    Throughput(String natsUrl, String stream, int messages, KubernetesApiEmulation kubernetes, String namespace) {
+        this.natsUrl = natsUrl;
+        this.stream = stream;
+        this.messages = messages;
+        this.kubernetes = kubernetes;
+        this.namespace = namespace;
+    }
+
+    /** (a) The ceiling: jnats' simplified pull API, batches of 64, ack() each, one thread. */
+    Run bare() throws Exception {
+        String durable = "bare-" + (++durables);
+        try (Connection c = Bench.connect(natsUrl, durable)) {
+            Bench.createDurable(c, stream, durable);
+            ConsumerContext ctx = c.getConsumerContext(stream, durable);
+            FetchConsumeOptions options = FetchConsumeOptions.builder().maxMessages(64).expiresIn(1000).build();
+            int n = 0;
+            long t0 = 0;
+            long t1 = 0;
+            while (n < messages) {
+                try (FetchConsumer fetch = ctx.fetch(options)) {
+                    Message m;
+                    while (n < messages && (m = fetch.nextMessage()) != null) {
+                        if (n == 0) {
+                            t0 = System.nanoTime();
+                        }
+                        m.ack();
+                        if (++n == messages) {
+                            t1 = System.nanoTime();
+                        }
+                    }
+                }
+            }
+            c.flush(Duration.ofSeconds(5));
+            return new Run("a", messages, (t1 - t0) / 1e9, 0, drained(c, durable));
+        }
+    }
+
+    /** (b) QuotaGate's consumer, gate enabled and open (huge quota), a trigger that does nothing. */
+    Run quotaGate(int concurrency) throws Exception {
+        String durable = "quotagate-" + (++durables);
+        long reads0 = kubernetes.quotaReads();
+        try (Rig rig = new Rig(natsUrl, stream, durable, kubernetes.url(), namespace, 0.95, "30s", true,
+                m -> TriggerResult.created("noop"), concurrency)) {
+            rig.start().awaitGateOpen(Duration.ofSeconds(10));
+            long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+            while (rig.trigger.created.get() < messages && System.nanoTime() < deadline) {
+                Thread.sleep(1);
+            }
+            double seconds = (rig.trigger.lastCreatedNanos - rig.trigger.firstFireNanos) / 1e9;
+            long created = rig.trigger.created.get();
+            rig.consumer.stop();
+            try (Connection c = Bench.connect(natsUrl, "check")) {
+                return new Run("b", (int) created, seconds, kubernetes.quotaReads() - reads0,
+                        created >= messages && drained(c, durable));
+            }
+        }
+    }
+
+    /**
+     * (c) The original sensor's pattern: before every fetch one ResourceQuota GET, then fetch 1 message with a
+     * 1 s max wait, then ack.
+     */
+    Run originalSensor() throws Exception {
+        String durable = "sensor-" + (++durables);
+        long reads0 = kubernetes.quotaReads();
+        KubernetesClient client = kubernetes.client();
+        try (Connection c = Bench.connect(natsUrl, durable)) {
+            Bench.createDurable(c, stream, durable);
+            ConsumerContext ctx = c.getConsumerContext(stream, durable);
+            FetchConsumeOptions options = FetchConsumeOptions.builder().maxMessages(1).expiresIn(1000).build();
+            int n = 0;
+            long t0 = 0;
+            long t1 = 0;
+            while (n < messages) {
+                ResourceQuota q = client.resourceQuotas().inNamespace(namespace).withName(Bench.QUOTA).get();
+                if (!hasRoom(q)) {
+                    Thread.sleep(30_000);
+                    continue;
+                }
+                try (FetchConsumer fetch = ctx.fetch(options)) {
+                    Message m = fetch.nextMessage();
+                    if (m != null) {
+                        if (n == 0) {
+                            t0 = System.nanoTime();
+                        }
+                        m.ack();
+                        if (++n == messages) {
+                            t1 = System.nanoTime();
+                        }
+                    }
+                }
+            }
+            c.flush(Duration.ofSeconds(5));
+            return new Run("c", messages, (t1 - t0) / 1e9, kubernetes.quotaReads() - reads0, drained(c, durable));
+        }
+    }
+
+    static boolean hasRoom(ResourceQuota q) {
+        long hard = q.getStatus().getHard().get(Bench.RESOURCE).getNumericalAmount().longValue();
+        long used = q.getStatus().getUsed().get(Bench.RESOURCE).getNumericalAmount().longValue();
+        return used < Math.floor(hard * 0.95);
+    }
+
+    static boolean drained(Connection c, String stream, String durable) throws Exception {
+        for (int i = 0; i < 100; i++) {
+            ConsumerInfo info = c.jetStreamManagement().getConsumerInfo(stream, durable);
+            if (info.getNumAckPending() == 0 && info.getNumPending() == 0) {
+                return true;
+            }
+            Thread.sleep(50);
+        }
+        return false;
+    }
+
+    private boolean drained(Connection c, String durable) throws Exception {
+        return drained(c, stream, durable);
+    }
+}
