@@ -12,6 +12,7 @@ import io.quotagate.support.nats.NatsServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
@@ -26,6 +27,8 @@ import static org.awaitility.Awaitility.await;
  * random. Every message must become exactly one object and the apiserver must never answer 403.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.NONE)
+// Close this context after the class: a cached one would keep reconnecting to a nats-server that is gone.
+@DirtiesContext
 class FullCapacityBurstIT {
 
     @RegisterExtension

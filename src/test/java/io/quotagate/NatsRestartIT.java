@@ -11,6 +11,7 @@ import io.quotagate.support.nats.NatsServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
@@ -22,6 +23,8 @@ import static org.awaitility.Awaitility.await;
 
 /** A nats-server restart in the middle of a run loses nothing and duplicates nothing. */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.NONE)
+// Close this context after the class: a cached one would keep reconnecting to a nats-server that is gone.
+@DirtiesContext
 class NatsRestartIT {
 
     @RegisterExtension

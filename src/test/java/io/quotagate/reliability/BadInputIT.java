@@ -13,6 +13,7 @@ import io.quotagate.support.nats.NatsServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
@@ -29,6 +30,8 @@ import static org.awaitility.Awaitility.await;
  * headers that say why, then terminated, and never holds up the good messages published behind it.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.NONE)
+// Close this context after the class: a cached one would keep reconnecting to a nats-server that is gone.
+@DirtiesContext
 class BadInputIT {
 
     static final String DLQ_STREAM = "DLQ";

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -31,6 +32,8 @@ import static org.awaitility.Awaitility.await;
  * forever) and logged once with its stream sequence, as the README states; the messages behind it flow.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.NONE)
+// Close this context after the class: a cached one would keep reconnecting to a nats-server that is gone.
+@DirtiesContext
 @ExtendWith(OutputCaptureExtension.class)
 class BadInputWithoutDeadLetterIT {
 

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.micrometer.metrics.test.autoconfigure.AutoConfigureMetrics;
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
@@ -39,6 +40,8 @@ import static org.awaitility.Awaitility.await;
  * anything faster than that came from the watch (or from the retry after a failed read).
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+// Close this context after the class: a cached one would keep reconnecting to a nats-server that is gone.
+@DirtiesContext
 @AutoConfigureMetrics
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class QuotaContentionAndWatchIT {

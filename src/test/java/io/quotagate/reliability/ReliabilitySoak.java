@@ -13,6 +13,7 @@ import io.quotagate.support.nats.NatsServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
@@ -30,6 +31,8 @@ import static org.awaitility.Awaitility.await;
  * fail with 500 for 20 s every 3 minutes. Then the backlog drains and the audit runs: lost=0 duplicated=0.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.NONE)
+// Close this context after the class: a cached one would keep reconnecting to a nats-server that is gone.
+@DirtiesContext
 class ReliabilitySoak {
 
     static final int MINUTES = Integer.getInteger("soak.minutes", 20);
