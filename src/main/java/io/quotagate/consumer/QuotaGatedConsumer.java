@@ -70,6 +70,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private final AtomicInteger inFlight = new AtomicInteger();
     private final Map<String, Counter> outcomes = new HashMap<>();
     private final Timer triggerTimer;
+    private final RecentlyCreated recentlyCreated = new RecentlyCreated(100_000);
 
     private volatile boolean running;
     private volatile CountDownLatch stopSignal = new CountDownLatch(0);
@@ -463,6 +464,15 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                     + " bytes exceeds jetstream.max-payload-bytes=" + properties.maxPayloadBytes());
             return;
         }
+        long storedAt = storedAtNanos(meta);
+        if (recentlyCreated.contains(message.streamSequence(), storedAt)) {
+            // Delivered again although this process created it: the server lost our ack (see RecentlyCreated).
+            gate.release(1);
+            m.ack();
+            acked.add(m);
+            count("exists");
+            return;
+        }
         TriggerResult result;
         long t0 = System.nanoTime();
         try {
@@ -471,20 +481,27 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             result = TriggerResult.transientFailure(null, "trigger_error", e.toString());
         }
         triggerTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
-        settle(m, message, result, quotaRejected, acked);
+        settle(m, message, storedAt, result, quotaRejected, acked);
     }
 
-    private void settle(Message m, InboundMessage message, TriggerResult result, AtomicBoolean quotaRejected,
-                        Queue<Message> acked) {
+    private static long storedAtNanos(NatsJetStreamMetaData meta) {
+        java.time.ZonedDateTime t = meta.timestamp();
+        return t == null ? 0 : t.toEpochSecond() * 1_000_000_000L + t.getNano();
+    }
+
+    private void settle(Message m, InboundMessage message, long storedAt, TriggerResult result,
+                        AtomicBoolean quotaRejected, Queue<Message> acked) {
         switch (result.outcome()) {
             case CREATED -> {
                 gate.created();
+                recentlyCreated.add(message.streamSequence(), storedAt);
                 m.ack();
                 acked.add(m);
                 count("created");
             }
             case ALREADY_EXISTS -> {
                 gate.release(1);
+                recentlyCreated.add(message.streamSequence(), storedAt);
                 m.ack();
                 acked.add(m);
                 count("exists");
