@@ -491,8 +491,9 @@ public final class BenchMain {
                 + "24 GiB machine: G1, max heap 1/4 of RAM); **tuned** = `" + TUNED + "`; **tuned+cds** = the "
                 + "same on the jar extracted with `-Djarmode=tools extract` plus an AppCDS archive from a training "
                 + "run (`-XX:ArchiveClassesAtExit`, `-Dspring.context.exit=onRefresh`).\n\n");
-        report.append("| JVM variant | spawn → ready | Spring Boot's own line | RSS ready | RSS after burst | peak RSS | heap used / committed | load (1-min) |\n"
+        report.append("| JVM variant | spawn → ready | Spring Boot's own line | RSS ready | RSS after burst | peak RSS | heap used / committed | load (1-min) at spawn → ready |\n"
                 + "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
+        // load column: 1-minute load at spawn → at ready
         for (AppRun r : runs) {
             report.append("| ").append(r.variant()).append(" | ").append(f0(r.readyMs())).append(" ms | ")
                     .append(r.startedLine() == null ? "?" : "`" + r.startedLine() + "`").append(" | ")
@@ -554,13 +555,14 @@ public final class BenchMain {
             flags.add("-XX:SharedArchiveFile=" + jsa);
         }
         Bench.log("part 6/7 (%s): starting %s", variant, runJar);
-        String load0 = Bench.loadAvg().split(" ")[0];
+        String loadAtSpawn = Bench.loadAvg().split(" ")[0];
         long creates0 = kubernetes.successfulCreates();
         long rejections0 = kubernetes.exceededQuotaRejections();
         try (AppProcess app = new AppProcess(runJar, flags, args, out.resolve("app-" + variant + ".log"))) {
             double readyMs = app.awaitReady(Duration.ofSeconds(90));
             String startedLine = app.startedLine();
             long rssReady = app.procStatusKb("VmRSS");
+            String load0 = loadAtSpawn + " → " + Bench.loadAvg().split(" ")[0];
             Bench.log("ready after %.0f ms (%s), RSS %d MB", readyMs, startedLine, rssReady / 1024);
             Thread.sleep(1000);
             long reads0 = kubernetes.quotaReads();
