@@ -326,12 +326,15 @@ public class QuotaGatedConsumer implements SmartLifecycle {
      */
     private void fetch(ConsumerContext context, int max, List<Message> batch) throws InterruptedException {
         try {
-            pull(context, FetchConsumeOptions.builder().maxMessages(max).noWait().build(), batch);
+            // An explicit expiry on the no-wait pulls: without one the client gives the reply a short window and
+            // drops what arrives later, which JetStream only redelivers after ack-wait.
+            long expires = properties.fetchMaxWait().toMillis();
+            pull(context, FetchConsumeOptions.builder().maxMessages(max).noWaitExpiresIn(expires).build(), batch);
             if (batch.isEmpty()) {
                 pull(context, FetchConsumeOptions.builder().maxMessages(1)
                         .expiresIn(properties.fetchMaxWait().toMillis()).build(), batch);
                 if (batch.size() == 1 && max > 1 && !gate.permitsRevoked()) {
-                    pull(context, FetchConsumeOptions.builder().maxMessages(max - 1).noWait().build(), batch);
+                    pull(context, FetchConsumeOptions.builder().maxMessages(max - 1).noWaitExpiresIn(expires).build(), batch);
                 }
             }
             throttled.resolved("fetch", "Fetching from " + properties.stream() + " again");
