@@ -6,12 +6,13 @@ import java.util.List;
 
 import io.nats.client.api.MessageInfo;
 import io.quotagate.consumer.DeadLetterPublisher;
+import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.QuotaGateTestProperties;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.support.nats.JetStreamTestClient;
 import io.quotagate.support.nats.NatsServer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -36,13 +37,13 @@ class BadInputIT {
 
     static final String DLQ_STREAM = "DLQ";
     static final String DLQ_SUBJECT = "dlq.quotagate";
-    static final NatsServer nats = NatsServer.started();
-    static final KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
-    static final JetStreamTestClient producer = new JetStreamTestClient(nats.url());
+    @RegisterExtension
+    static final QuotaGateEnvironment env = QuotaGateEnvironment.withQuota(100_000);
+    static final NatsServer nats = env.nats;
+    static final KubernetesApiEmulation kubernetes = env.kubernetes;
+    static final JetStreamTestClient producer = env.producer;
 
     static {
-        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 100_000);
-        producer.createStream(STREAM, "events.>");
         producer.createStream(DLQ_STREAM, "dlq.>");
     }
 
@@ -59,12 +60,6 @@ class BadInputIT {
         registry.add("trigger.kubernetes.concurrency", () -> 1);
     }
 
-    @AfterAll
-    static void tearDown() throws Exception {
-        producer.close();
-        kubernetes.close();
-        nats.close();
-    }
 
     private static Audit audit(String name) {
         return new Audit(name, producer, kubernetes, STREAM, DLQ_STREAM);

@@ -5,6 +5,7 @@ import java.util.List;
 
 import io.nats.client.api.ConsumerInfo;
 import io.quotagate.support.Http;
+import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.QuotaGateTestProperties;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.support.nats.JetStreamTestClient;
@@ -12,6 +13,7 @@ import io.quotagate.support.nats.NatsServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.boot.micrometer.metrics.test.autoconfigure.AutoConfigureMetrics;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.test.annotation.DirtiesContext;
@@ -41,15 +43,12 @@ import static org.awaitility.Awaitility.await;
 class QuotaReadFaultsIT {
 
     static final Duration POLL = Duration.ofSeconds(2);
-    static final NatsServer nats = NatsServer.started();
-    static final KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
+    @RegisterExtension
+    static final QuotaGateEnvironment env = QuotaGateEnvironment.withQuota(100_000);
+    static final NatsServer nats = env.nats;
+    static final KubernetesApiEmulation kubernetes = env.kubernetes;
     static final TcpProxy apiserver = new TcpProxy(java.net.URI.create(kubernetes.url()).getPort());
-    static final JetStreamTestClient producer = new JetStreamTestClient(nats.url());
-
-    static {
-        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 100_000);
-        producer.createStream(STREAM, "events.>");
-    }
+    static final JetStreamTestClient producer = env.producer;
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
@@ -78,11 +77,8 @@ class QuotaReadFaultsIT {
     }
 
     @AfterAll
-    static void tearDown() throws Exception {
-        producer.close();
+    static void closeProxy() throws Exception {
         apiserver.close();
-        kubernetes.close();
-        nats.close();
     }
 
     @Test
