@@ -2,15 +2,15 @@ package io.quotagate.consumer;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -48,7 +49,9 @@ import org.springframework.context.SmartLifecycle;
  * The fetch loop. One thread asks the {@link CapacityGate} how many messages fit, fetches at most that
  * many from the durable pull consumer, hands them to the {@link Trigger} (up to {@code concurrency} at
  * a time) and settles each: ack after success, nak with a delay (it stays in JetStream), or dead-letter
- * and term. Nothing is fetched while the gate is closed, so a blocked quota costs no memory.
+ * and term. Nothing is fetched while the gate is closed, so a blocked quota costs no memory. The next
+ * batch is fetched as soon as every message of the current one has started, so at most two batches
+ * are in memory and the workers do not idle through a fetch round trip.
  */
 public class QuotaGatedConsumer implements SmartLifecycle {
 
@@ -80,6 +83,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private volatile ConsumerContext consumerContext;
     private volatile String setupError;
     private volatile long lastProgressNanos = System.nanoTime();
+    private volatile long lastWorkerProgressNanos = System.nanoTime();
     private volatile long backlog = -1;
     private volatile long ackPending = -1;
 
@@ -139,6 +143,9 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         gate.wakeWaiters();
         nats.wakeWaiters();
         Thread t = loopThread;
+        if (t != null) {
+            LockSupport.unpark(t);
+        }
         try {
             if (t != null) {
                 // The loop finishes the batch it holds: creates already started complete and are acked.
@@ -190,9 +197,18 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         return setupError;
     }
 
-    /** Time since the loop last proved it is alive (a fetch, a gate wait, an idle tick, a message started). */
+    /**
+     * Time since the consumer last proved it is alive: the loop (a fetch, a gate wait, an idle tick) and, while
+     * messages are in flight, the workers (a message started or settled). The loop keeps fetching while a batch
+     * is in the workers' hands, so a hung create shows only on the workers' side.
+     */
     public Duration sinceLastProgress() {
-        return Duration.ofNanos(System.nanoTime() - lastProgressNanos);
+        long now = System.nanoTime();
+        long silent = now - lastProgressNanos;
+        if (inFlight.get() > 0) {
+            silent = Math.max(silent, now - lastWorkerProgressNanos);
+        }
+        return Duration.ofNanos(silent);
     }
 
     /** True when the loop is started but silent for longer than {@code jetstream.stall-timeout}. */
@@ -217,6 +233,9 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     // ---- the loop -----------------------------------------------------------------------------------
 
     private void loop() {
+        // At most two batches are out: the one the workers finish and the next, fetched once every message of
+        // the first has been started, so the workers never wait for a fetch round trip at a batch's tail.
+        Deque<Batch> outstanding = new ArrayDeque<>();
         while (running) {
             progress();
             try {
@@ -231,6 +250,9 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                         continue;
                     }
                 }
+                if (!awaitRoomForNextBatch(outstanding)) {
+                    continue;
+                }
                 int permits = gate.acquire(properties.batchSize(), IDLE_TICK, () -> running);
                 progress();
                 if (permits == 0) {
@@ -244,8 +266,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 }
                 progress();
                 if (!batch.isEmpty()) {
-                    process(batch);
-                    gate.batchSettled();
+                    outstanding.add(dispatch(batch));
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -255,6 +276,37 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 waitBeforeRetry(Duration.ofSeconds(1));
             }
         }
+    }
+
+    /**
+     * Waits until the next fetch may go out: no batch outstanding, or one whose messages have all been started.
+     * Meanwhile keeps messages still queued behind slow creates from reaching ack-wait and being redelivered.
+     * No progress() here: a create hung past its own timeout is exactly the stall liveness must catch.
+     *
+     * @return false after a tick without room, so the loop re-checks connection and shutdown
+     */
+    private boolean awaitRoomForNextBatch(Deque<Batch> outstanding) {
+        long tickNanos = Math.max(IDLE_TICK.toNanos(), properties.ackWait().toNanos() / 3);
+        long deadline = System.nanoTime() + IDLE_TICK.toNanos();
+        while (running) {
+            outstanding.removeIf(Batch::settled);
+            Batch newest = outstanding.peekLast();
+            if (newest == null || (outstanding.size() == 1 && newest.allStarted())) {
+                return true;
+            }
+            long now = System.nanoTime();
+            for (Batch b : outstanding) {
+                if (now - b.lastTouchedNanos >= tickNanos) {
+                    b.touchUnstarted(now);
+                }
+            }
+            if (now >= deadline) {
+                return false;
+            }
+            // Woken by a worker when a batch's last message starts or the batch is settled.
+            LockSupport.parkNanos(this, Math.min(deadline - now, tickNanos));
+        }
+        return false;
     }
 
     private void progress() {
@@ -360,53 +412,98 @@ public class QuotaGatedConsumer implements SmartLifecycle {
 
     // ---- one batch -------------------------------------------------------------------------------------
 
-    private void process(List<Message> batch) throws InterruptedException {
-        inFlight.addAndGet(batch.size());
-        long disconnectsBefore = nats.disconnects();
-        AtomicBoolean quotaRejected = new AtomicBoolean();
-        Queue<Message> acked = new ConcurrentLinkedQueue<>();
-        List<AtomicBoolean> started = new ArrayList<>(batch.size());
-        for (int i = 0; i < batch.size(); i++) {
-            started.add(new AtomicBoolean());
+    /** A fetched batch in the workers' hands: which message is next, and what its settling must confirm. */
+    private final class Batch {
+        final List<Message> messages;
+        final AtomicInteger next = new AtomicInteger();
+        final AtomicInteger unsettled;
+        final AtomicBoolean quotaRejected = new AtomicBoolean();
+        final Queue<Message> acked = new ConcurrentLinkedQueue<>();
+        final long disconnectsBefore = nats.disconnects();
+        final Thread loop = Thread.currentThread();
+        volatile boolean settled;
+        long lastTouchedNanos = System.nanoTime();
+
+        Batch(List<Message> messages) {
+            this.messages = messages;
+            this.unsettled = new AtomicInteger(messages.size());
         }
-        // One task per worker, each taking the batch's next message until none is left: up to `concurrency`
-        // messages in flight, in order when it is 1, and one thread hand-off per worker rather than per message.
-        AtomicInteger next = new AtomicInteger();
-        int tasks = Math.min(concurrency, batch.size());
-        List<CompletableFuture<Void>> futures = new ArrayList<>(tasks);
+
+        /** The next message to start, or null when every message has been taken. */
+        Message take() {
+            int i = next.getAndIncrement();
+            if (i >= messages.size()) {
+                return null;
+            }
+            if (i == messages.size() - 1) {
+                LockSupport.unpark(loop);
+            }
+            return messages.get(i);
+        }
+
+        boolean allStarted() {
+            return next.get() >= messages.size();
+        }
+
+        boolean settled() {
+            return settled;
+        }
+
+        void touchUnstarted(long now) {
+            for (int i = next.get(); i < messages.size(); i++) {
+                messages.get(i).inProgress();
+            }
+            lastTouchedNanos = now;
+        }
+
+        /** Called once per message; the worker settling the last one confirms the batch's acks. */
+        void messageSettled() throws InterruptedException {
+            if (unsettled.decrementAndGet() == 0) {
+                try {
+                    confirmAcks(acked, disconnectsBefore);
+                    gate.batchSettled();
+                } finally {
+                    settled = true;
+                    LockSupport.unpark(loop);
+                }
+            }
+        }
+    }
+
+    /**
+     * Hands a batch to the workers: one task per worker, each taking the batch's next message until none is left.
+     * Up to {@code concurrency} messages in flight, in order when it is 1, one thread hand-off per worker rather
+     * than per message. A batch fetched while the previous one finishes queues behind it.
+     */
+    private Batch dispatch(List<Message> messages) {
+        if (inFlight.get() == 0) {
+            // Idle workers are not silent workers: their clock starts with this batch. Set before inFlight rises.
+            lastWorkerProgressNanos = System.nanoTime();
+        }
+        inFlight.addAndGet(messages.size());
+        Batch batch = new Batch(messages);
+        int tasks = Math.min(concurrency, messages.size());
         for (int t = 0; t < tasks; t++) {
-            futures.add(CompletableFuture.runAsync(() -> {
-                int i;
-                while ((i = next.getAndIncrement()) < batch.size()) {
-                    started.get(i).set(true);
-                    try {
-                        handle(batch.get(i), quotaRejected, acked);
-                    } catch (RuntimeException e) {
-                        throttled.warn("handle", "Unexpected error settling a message: " + e);
-                    } finally {
-                        inFlight.decrementAndGet();
-                    }
-                }
-            }, workers));
+            workers.execute(() -> work(batch));
         }
-        CompletableFuture<Void> all = CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new));
-        long tickMs = Math.max(1000, properties.ackWait().toMillis() / 3);
-        while (true) {
+        return batch;
+    }
+
+    private void work(Batch batch) {
+        Message m;
+        while ((m = batch.take()) != null) {
             try {
-                all.get(tickMs, TimeUnit.MILLISECONDS);
-                confirmAcks(acked, disconnectsBefore);
-                return;
-            } catch (TimeoutException e) {
-                // Messages still queued behind slow creates must not hit ack-wait and be redelivered meanwhile.
-                // No progress() here: a create hung past its own timeout is exactly the stall liveness must catch.
-                for (int i = 0; i < batch.size(); i++) {
-                    if (!started.get(i).get()) {
-                        batch.get(i).inProgress();
-                    }
+                handle(m, batch.quotaRejected, batch.acked);
+            } catch (RuntimeException e) {
+                throttled.warn("handle", "Unexpected error settling a message: " + e);
+            } finally {
+                lastWorkerProgressNanos = System.nanoTime();
+                inFlight.decrementAndGet();
+                try {
+                    batch.messageSettled();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
                 }
-            } catch (ExecutionException e) {
-                throttled.warn("handle", "Unexpected error settling a message: " + e.getCause());
-                return;
             }
         }
     }
@@ -445,7 +542,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     }
 
     private void handle(Message m, AtomicBoolean quotaRejected, Queue<Message> acked) {
-        progress();
+        lastWorkerProgressNanos = System.nanoTime();
         NatsJetStreamMetaData meta = m.metaData();
         InboundMessage message = new InboundMessage(meta.getStream(), meta.streamSequence(), m.getSubject(), m.getData(),
                 headersOf(m), meta.deliveredCount());
