@@ -72,6 +72,20 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   private final Map<String, TrackedObject> trackedByUid = new ConcurrentHashMap<>();
   private final Map<String, Long> maxUsed = new ConcurrentHashMap<>();
   private CreateFault createFault; // guarded by writes
+  /**
+   * Charges not yet written to the quota objects, by quota path and resource (guarded by {@code writes}). Admission
+   * counts from here at once; the status write that makes a watch event follows on the controller thread, and a
+   * burst of creates and deletes becomes one write with the latest figure. Every read of a quota writes them first,
+   * so no GET ever sees a stale {@code used}. Without this, each create cost two full quota writes through the CRUD
+   * mock (and two watch events), which on a 2-core machine made the emulation, not the client, the bottleneck.
+   */
+  private final Map<String, Map<String, Long>> unwrittenUsed = new LinkedHashMap<>();
+  private boolean flushScheduled; // guarded by writes
+  /**
+   * How long charges collect before they are written: at hundreds of creates per second this makes one status
+   * write (and one watch event) of several changes. Well within how late a real apiserver's watch events arrive.
+   */
+  static final Duration STATUS_WRITE_DELAY = Duration.ofMillis(10);
 
   final AtomicLong exceededQuotaRejections = new AtomicLong();
   final AtomicLong successfulCreates = new AtomicLong();
@@ -121,6 +135,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     } else {
       // The CRUD mock replaces an object by remove-then-put; a read between the two would see a 404.
       synchronized (writes) {
+        writeUnwrittenUsed();
         response = super.dispatch(request);
       }
     }
@@ -166,7 +181,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
         .toList();
     for (ResourceQuota quota : counting) {
       long hard = amount(quota.getSpec().getHard(), resource);
-      long used = used(quota, resource);
+      long used = currentUsed(quota, resource);
       if (used + 1 > hard) {
         exceededQuotaRejections.incrementAndGet();
         return ApiStatus.response(ApiStatus.exceededQuota(target,
@@ -210,6 +225,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   @Override
   public MockResponse handleUpdate(RecordedRequest request) {
     synchronized (writes) {
+      writeUnwrittenUsed();
       return afterQuotaWrite(request.getPath(), super.handleUpdate(request));
     }
   }
@@ -217,6 +233,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   @Override
   public MockResponse handlePatch(RecordedRequest request) {
     synchronized (writes) {
+      writeUnwrittenUsed();
       return afterQuotaWrite(request.getPath(), super.handlePatch(request));
     }
   }
@@ -237,6 +254,11 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
       ApiPath target = ApiPath.parse(requestPath);
       if (target == null || target.subresource() != null) {
         return super.handleDelete(requestPath);
+      }
+      if (target.isResourceQuota()) {
+        // Charges meant for a quota that is going away must not land on a new one of the same name.
+        String p = target.path();
+        unwrittenUsed.keySet().removeIf(k -> k.equals(p) || k.startsWith(p + "/"));
       }
       AttributeSet query = getKey(requestPath);
       Map<String, GenericKubernetesResource> before = matching(query);
@@ -285,6 +307,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
 
   /** Mirrors spec.hard into status; a resource new to the quota starts from the objects that exist already. */
   private void syncQuotaStatus(ApiPath quotaPath) {
+    writeUnwrittenUsed();
     ResourceQuota quota = readQuota(quotaPath);
     if (quota == null) {
       return;
@@ -308,13 +331,50 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     if (quota == null) {
       return;
     }
-    ResourceQuotaStatus status = Objects.requireNonNullElseGet(quota.getStatus(), ResourceQuotaStatus::new);
-    Map<String, Quantity> used = new LinkedHashMap<>(nonNull(status.getUsed()));
-    used.put(resource, new Quantity(Long.toString(Math.max(0, used(quota, resource) + delta))));
-    status.setUsed(used);
-    status.setHard(new LinkedHashMap<>(nonNull(quota.getSpec().getHard())));
-    quota.setStatus(status);
-    write(quota);
+    String key = ApiPath.ofQuota(quota.getMetadata().getNamespace(), quota.getMetadata().getName()).path();
+    long used = Math.max(0, currentUsed(quota, resource) + delta);
+    unwrittenUsed.computeIfAbsent(key, k -> new LinkedHashMap<>()).put(resource, used);
+    maxUsed.merge(maxUsedKey(quota.getMetadata().getNamespace(), quota.getMetadata().getName(), resource), used, Math::max);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      controller.schedule(() -> logFailure(() -> {
+        synchronized (writes) {
+          writeUnwrittenUsed();
+        }
+      }), STATUS_WRITE_DELAY.toNanos(), TimeUnit.NANOSECONDS);
+    }
+  }
+
+  /** {@code used} as admission must see it: the latest charge, written to the quota object or not yet. */
+  private long currentUsed(ResourceQuota quota, String resource) {
+    Map<String, Long> unwritten = unwrittenUsed.get(
+        ApiPath.ofQuota(quota.getMetadata().getNamespace(), quota.getMetadata().getName()).path());
+    Long used = unwritten == null ? null : unwritten.get(resource);
+    return used != null ? used : used(quota, resource);
+  }
+
+  /** Writes pending charges to their quota objects (one PUT, one watch event per quota). Hold {@code writes}. */
+  private void writeUnwrittenUsed() {
+    flushScheduled = false;
+    if (unwrittenUsed.isEmpty()) {
+      return;
+    }
+    List<Map.Entry<String, Map<String, Long>>> pending = new ArrayList<>(unwrittenUsed.entrySet());
+    unwrittenUsed.clear();
+    for (Map.Entry<String, Map<String, Long>> entry : pending) {
+      String json = find(ApiPath.parse(entry.getKey()));
+      if (json == null) {
+        continue; // the quota was deleted meanwhile
+      }
+      ResourceQuota quota = Serialization.unmarshal(json, ResourceQuota.class);
+      ResourceQuotaStatus status = Objects.requireNonNullElseGet(quota.getStatus(), ResourceQuotaStatus::new);
+      Map<String, Quantity> used = new LinkedHashMap<>(nonNull(status.getUsed()));
+      entry.getValue().forEach((resource, amount) -> used.put(resource, new Quantity(Long.toString(amount))));
+      status.setUsed(used);
+      status.setHard(new LinkedHashMap<>(nonNull(quota.getSpec().getHard())));
+      quota.setStatus(status);
+      write(quota);
+    }
   }
 
   /** A PUT through the CRUD mock, so watchers of the quota get their MODIFIED event. */
@@ -365,6 +425,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
 
   void setHard(String namespace, String name, String resourceName, long hard) {
     synchronized (writes) {
+      writeUnwrittenUsed();
       ResourceQuota quota = requireQuota(namespace, name);
       Map<String, Quantity> hards = new LinkedHashMap<>(nonNull(quota.getSpec().getHard()));
       hards.put(resourceName, new Quantity(Long.toString(hard)));
@@ -376,6 +437,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
 
   long used(String namespace, String name, String resourceName) {
     synchronized (writes) {
+      writeUnwrittenUsed();
       return used(requireQuota(namespace, name), resourceName);
     }
   }
