@@ -26,7 +26,7 @@ import io.quotagate.trigger.TriggerResult;
 final class Apiserver {
 
     record Drain(int concurrency, int messages, double seconds, long quotaReads, long creates, long batches,
-                 long rejections) {
+                 long rejections, double cpuMsPerMessage) {
         double rate() {
             return messages / seconds;
         }
@@ -38,6 +38,8 @@ final class Apiserver {
     private final String natsUrl;
     private final KubernetesApiEmulation kubernetes;
     private static int runs;
+    /** CPU time of this JVM (emulation and client together) per create in the latest {@link #ceiling} run. */
+    static volatile double lastCeilingCpuMsPerCreate;
 
     Apiserver(String natsUrl, KubernetesApiEmulation kubernetes) {
         this.natsUrl = natsUrl;
@@ -54,10 +56,11 @@ final class Apiserver {
                 concurrency)) {
             // Counted while flowing: from the first message on (set-up reads, such as the one for the informer's
             // initial ADDED event, are not), like the batches.
-            long[] atFirst = new long[2];
+            long[] atFirst = new long[3];
             rig.trigger.onFirst = () -> {
                 atFirst[0] = kubernetes.quotaReads();
                 atFirst[1] = rig.gate.batchesFetched() - 1;
+                atFirst[2] = Bench.processCpuNanos();
             };
             rig.start().awaitGateOpen(Duration.ofSeconds(10));
             long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
@@ -67,8 +70,11 @@ final class Apiserver {
             double seconds = (rig.trigger.lastCreatedNanos - rig.trigger.firstFireNanos) / 1e9;
             long reads = kubernetes.quotaReads() - atFirst[0];
             long batches = rig.gate.batchesFetched() - atFirst[1];
-            return new Drain(concurrency, (int) rig.trigger.created.get(), seconds, reads,
-                    kubernetes.successfulCreates() - creates0, batches, kubernetes.exceededQuotaRejections() - rejections0);
+            int created = (int) rig.trigger.created.get();
+            double cpuMs = (Bench.processCpuNanos() - atFirst[2]) / 1e6 / Math.max(1, created);
+            return new Drain(concurrency, created, seconds, reads,
+                    kubernetes.successfulCreates() - creates0, batches, kubernetes.exceededQuotaRejections() - rejections0,
+                    cpuMs);
         }
     }
 
@@ -91,6 +97,7 @@ final class Apiserver {
             // one create first: the one-off API discovery is not part of the rate
             trigger.fire(new InboundMessage("CEILING", 0, "ceiling", Bench.payload(0, 200), Map.of(), 1));
             List<java.util.concurrent.Future<TriggerResult>> futures = new ArrayList<>();
+            long cpu0 = Bench.processCpuNanos();
             long t0 = System.nanoTime();
             for (int i = 1; i <= creates; i++) {
                 InboundMessage m = new InboundMessage("CEILING", i, "ceiling", Bench.payload(i, 200), Map.of(), 1);
@@ -99,7 +106,9 @@ final class Apiserver {
             for (java.util.concurrent.Future<TriggerResult> f : futures) {
                 f.get();
             }
-            return creates / ((System.nanoTime() - t0) / 1e9);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            lastCeilingCpuMsPerCreate = (Bench.processCpuNanos() - cpu0) / 1e6 / creates;
+            return creates / seconds;
         } finally {
             pool.shutdown();
             client.close();
@@ -159,7 +168,7 @@ final class Apiserver {
             c.flush(Duration.ofSeconds(5));
         }
         return new Drain(1, messages, (t1 - t0) / 1e9, kubernetes.quotaReads() - reads0,
-                kubernetes.successfulCreates() - creates0, messages, 0);
+                kubernetes.successfulCreates() - creates0, messages, 0, Double.NaN);
     }
 
     /**

@@ -171,4 +171,10 @@ final class Bench {
         System.arraycopy(rest, 0, out, 2, rest.length);
         return out;
     }
+
+    /** CPU time used by this JVM so far, all threads: a cost that does not depend on what else the machine runs. */
+    static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
+    }
 }
