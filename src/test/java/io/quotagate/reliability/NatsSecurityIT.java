@@ -29,8 +29,9 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * NATS authentication and TLS, each against a nats-server configured for it: token, user/password, an NKey
- * credentials file, TLS with a PEM CA file (the chart's shape) and with a PKCS12 trust store. Wrong credentials do
- * not connect, and no secret reaches the log. The service's {@link NatsConnection} is used as the service builds
+ * credentials file, TLS with a PEM CA file (the chart's shape) and with a PKCS12 trust store, mutual TLS against a
+ * server that demands a client certificate (PEM files and a PKCS12 key store). Wrong credentials do not connect, and
+ * no secret reaches the log. The service's {@link NatsConnection} is used as the service builds
  * it, from bound {@code jetstream.*} properties.
  */
 @ExtendWith(OutputCaptureExtension.class)
@@ -38,6 +39,7 @@ class NatsSecurityIT {
 
     static final String TOKEN = "t0ken-s3cret-4711";
     static final String PASSWORD = "pa55-s3cret-0815";
+    static final String KEY_STORE_PASSWORD = "k3ystore-s3cret-2024";
 
     @TempDir
     static Path dir;
@@ -46,6 +48,9 @@ class NatsSecurityIT {
     static Path trustStore;
     static Path serverCert;
     static Path serverKey;
+    static Path clientCert;
+    static Path clientKey;
+    static Path clientKeyStore;
 
     @BeforeAll
     static void certificates() throws Exception {
@@ -59,16 +64,37 @@ class NatsSecurityIT {
         keytool("-exportcert", "-alias", "ca", "-keystore", "ca.p12", "-storepass", "changeit", "-rfc", "-file", "ca.pem");
         keytool("-importcert", "-noprompt", "-alias", "ca", "-file", "ca.pem", "-keystore", "trust.p12",
                 "-storetype", "PKCS12", "-storepass", "trustpw");
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        try (var in = Files.newInputStream(dir.resolve("server.p12"))) {
-            ks.load(in, "changeit".toCharArray());
-        }
-        byte[] pkcs8 = ks.getKey("server", "changeit".toCharArray()).getEncoded();
-        serverKey = Files.writeString(dir.resolve("server-key.pem"), "-----BEGIN PRIVATE KEY-----\n"
-                + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(pkcs8) + "\n-----END PRIVATE KEY-----\n");
+        serverKey = pemPrivateKey("server.p12", "changeit", "server", "server-key.pem");
         serverCert = dir.resolve("server.pem");
         caPem = dir.resolve("ca.pem");
         trustStore = dir.resolve("trust.p12");
+
+        // A client certificate from the same CA, for a server that demands one (--tlsverify): as PEM files (what a
+        // Kubernetes TLS Secret holds) and as a PKCS12 key store whose chain includes the CA.
+        keytool("-genkeypair", "-alias", "client", "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=quotagate",
+                "-validity", "2", "-keystore", "client.p12", "-storetype", "PKCS12", "-storepass", KEY_STORE_PASSWORD);
+        keytool("-certreq", "-alias", "client", "-keystore", "client.p12", "-storepass", KEY_STORE_PASSWORD,
+                "-file", "client.csr");
+        keytool("-gencert", "-alias", "ca", "-keystore", "ca.p12", "-storepass", "changeit", "-infile", "client.csr",
+                "-outfile", "client.pem", "-rfc", "-ext", "eku=clientAuth", "-validity", "2");
+        keytool("-importcert", "-noprompt", "-alias", "ca", "-file", "ca.pem", "-keystore", "client.p12",
+                "-storepass", KEY_STORE_PASSWORD);
+        keytool("-importcert", "-noprompt", "-alias", "client", "-file", "client.pem", "-keystore", "client.p12",
+                "-storepass", KEY_STORE_PASSWORD);
+        clientKey = pemPrivateKey("client.p12", KEY_STORE_PASSWORD, "client", "client-key.pem");
+        clientCert = dir.resolve("client.pem");
+        clientKeyStore = dir.resolve("client.p12");
+    }
+
+    /** The PKCS#8 PEM of a key that keytool keeps in a PKCS12 store (keytool cannot export private keys). */
+    private static Path pemPrivateKey(String store, String password, String alias, String pemFile) throws Exception {
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        try (var in = Files.newInputStream(dir.resolve(store))) {
+            ks.load(in, password.toCharArray());
+        }
+        byte[] pkcs8 = ks.getKey(alias, password.toCharArray()).getEncoded();
+        return Files.writeString(dir.resolve(pemFile), "-----BEGIN PRIVATE KEY-----\n"
+                + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(pkcs8) + "\n-----END PRIVATE KEY-----\n");
     }
 
     private static void keytool(String... args) throws Exception {
@@ -156,5 +182,36 @@ class NatsSecurityIT {
                     "jetstream.tls.trust-store", trustStore.toString(), "jetstream.tls.trust-store-password", "trustpw"));
         }
         assertThat(output.getAll()).doesNotContain("trustpw");
+    }
+
+    /** A server that demands a client certificate (--tlsverify), as a NATS cluster with mTLS-only clients runs. */
+    static NatsServer mutualTlsServer() {
+        return NatsServer.started("--tlsverify", "--tlscacert", caPem.toString(), "--tlscert", serverCert.toString(),
+                "--tlskey", serverKey.toString());
+    }
+
+    @Test
+    void mutualTlsWithPemClientCertificateAsTheHelmChartWritesIt() throws Exception {
+        try (NatsServer server = mutualTlsServer()) {
+            String url = "tls://127.0.0.1:" + server.port();
+            assertConnects(url, Map.of("jetstream.tls.enabled", "true", "jetstream.tls.ca-file", caPem.toString(),
+                    "jetstream.tls.cert-file", clientCert.toString(), "jetstream.tls.key-file", clientKey.toString()));
+            // The server really demands the certificate: the same trust without one is refused.
+            assertDoesNotConnect(url, Map.of("jetstream.tls.enabled", "true", "jetstream.tls.ca-file", caPem.toString()));
+        }
+    }
+
+    @Test
+    void mutualTlsWithAPkcs12KeyStore(CapturedOutput output) throws Exception {
+        try (NatsServer server = mutualTlsServer()) {
+            String url = "tls://127.0.0.1:" + server.port();
+            assertConnects(url, Map.of("jetstream.tls.enabled", "true",
+                    "jetstream.tls.trust-store", trustStore.toString(), "jetstream.tls.trust-store-password", "trustpw",
+                    "jetstream.tls.key-store", clientKeyStore.toString(),
+                    "jetstream.tls.key-store-password", KEY_STORE_PASSWORD));
+            assertDoesNotConnect(url, Map.of("jetstream.tls.enabled", "true",
+                    "jetstream.tls.trust-store", trustStore.toString(), "jetstream.tls.trust-store-password", "trustpw"));
+        }
+        assertThat(output.getAll()).doesNotContain(KEY_STORE_PASSWORD);
     }
 }
