@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import io.nats.client.NKey;
+import io.nats.client.support.JwtUtils;
 import io.quotagate.consumer.JetStreamProperties;
 import io.quotagate.consumer.NatsConnection;
 import io.quotagate.support.nats.NatsServer;
@@ -29,7 +30,7 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * NATS authentication and TLS, each against a nats-server configured for it: token, user/password, an NKey
- * credentials file, TLS with a PEM CA file (the chart's shape) and with a PKCS12 trust store, mutual TLS against a
+ * credentials file, an operator/account/user JWT .creds file, TLS with a PEM CA file (the chart's shape) and with a PKCS12 trust store, mutual TLS against a
  * server that demands a client certificate (PEM files and a PKCS12 key store). Wrong credentials do not connect, and
  * no secret reaches the log. The service's {@link NatsConnection} is used as the service builds
  * it, from bound {@code jetstream.*} properties.
@@ -163,6 +164,65 @@ class NatsSecurityIT {
             assertDoesNotConnect(server.url(), Map.of("jetstream.credentials-file", wrong.toString()));
         }
         assertThat(output.getAll()).doesNotContain(seed);
+    }
+
+    /**
+     * Decentralized auth as {@code nsc} sets it up, with the JWTs signed here by jnats' own NKey and JwtUtils: a
+     * self-signed operator with its system account, an account signed by the operator with JetStream enabled (JetStream is on for an account
+     * only if its JWT gives it non-zero storage limits), a user signed by the account, and a standard .creds file.
+     */
+    @Test
+    void operatorAndAccountJwtCredentialsFile(CapturedOutput output) throws Exception {
+        NKey operator = NKey.createOperator(null);
+        NKey account = NKey.createAccount(null);
+        NKey user = NKey.createUser(null);
+        String operatorPub = new String(operator.getPublicKey());
+        String accountPub = new String(account.getPublicKey());
+        String seed = new String(user.getSeed());
+
+        // JetStream will not start in operator mode without a system account for its internal subscriptions.
+        NKey system = NKey.createAccount(null);
+        String systemPub = new String(system.getPublicKey());
+        String operatorJwt = jwt(operator, operatorPub, "quotagate-test-operator",
+                "{\"system_account\":\"" + systemPub + "\",\"type\":\"operator\",\"version\":2}");
+        String systemJwt = jwt(operator, systemPub, "SYS", "{\"limits\":{\"subs\":-1,\"data\":-1,\"payload\":-1,"
+                + "\"imports\":-1,\"exports\":-1,\"wildcards\":true,\"conn\":-1,\"leaf\":-1},"
+                + "\"type\":\"account\",\"version\":2}");
+        // -1 is "no limit" in every field; a missing or 0 limit would mean none allowed (conn: 0 refuses every client).
+        String accountJwt = jwt(operator, accountPub, "QUOTAGATE", "{\"limits\":{\"subs\":-1,\"data\":-1,\"payload\":-1,"
+                + "\"imports\":-1,\"exports\":-1,\"wildcards\":true,\"conn\":-1,\"leaf\":-1,"
+                + "\"mem_storage\":-1,\"disk_storage\":-1,\"streams\":-1,\"consumer\":-1},"
+                + "\"default_permissions\":{\"pub\":{},\"sub\":{}},\"type\":\"account\",\"version\":2}");
+        String userJwt = JwtUtils.issueUserJWT(account, accountPub, new String(user.getPublicKey()), "quotagate");
+        Path creds = Files.writeString(dir.resolve("jwt-user.creds"), String.format(JwtUtils.NATS_USER_JWT_FORMAT, userJwt, seed));
+
+        Path operatorFile = Files.writeString(dir.resolve("operator.jwt"), operatorJwt);
+        // JetStream itself comes from NatsServer's -js -sd flags, which take precedence over a config file.
+        Path conf = Files.writeString(dir.resolve("operator.conf"), "operator: \"" + operatorFile + "\"\n"
+                + "resolver: MEMORY\n"
+                + "system_account: " + systemPub + "\n"
+                + "resolver_preload: {\n  " + accountPub + ": \"" + accountJwt + "\"\n  " + systemPub + ": \"" + systemJwt
+                + "\"\n}\n");
+
+        // A user of another account, which this operator never signed: refused.
+        NKey otherAccount = NKey.createAccount(null);
+        NKey otherUser = NKey.createUser(null);
+        String otherJwt = JwtUtils.issueUserJWT(otherAccount, new String(otherAccount.getPublicKey()),
+                new String(otherUser.getPublicKey()), "intruder");
+        Path otherCreds = Files.writeString(dir.resolve("other-account.creds"),
+                String.format(JwtUtils.NATS_USER_JWT_FORMAT, otherJwt, new String(otherUser.getSeed())));
+
+        try (NatsServer server = NatsServer.started("-c", conf.toString())) {
+            // assertConnects asks JetStream for the account's statistics: the account JWT really enabled it.
+            assertConnects(server.url(), Map.of("jetstream.credentials-file", creds.toString()));
+            assertDoesNotConnect(server.url(), Map.of("jetstream.credentials-file", otherCreds.toString()));
+        }
+        assertThat(output.getAll()).doesNotContain(seed);
+    }
+
+    private static String jwt(NKey signer, String subject, String name, String natsClaims) throws Exception {
+        return JwtUtils.issueJWT(signer, subject, name, null, JwtUtils.currentTimeSeconds(),
+                new String(signer.getPublicKey()), () -> natsClaims);
     }
 
     @Test
