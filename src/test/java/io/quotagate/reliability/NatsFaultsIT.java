@@ -6,14 +6,14 @@ import java.util.List;
 
 import io.quotagate.consumer.NatsConnection;
 import io.quotagate.support.Http;
-import io.quotagate.support.QuotaGateTestProperties;
+import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.support.nats.JetStreamTestClient;
 import io.quotagate.support.nats.NatsServer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.test.annotation.DirtiesContext;
@@ -44,19 +44,20 @@ import static org.awaitility.Awaitility.await;
 class NatsFaultsIT {
 
     static final int MONITOR_PORT = freePort();
-    static final NatsServer nats = NatsServer.started("-m", Integer.toString(MONITOR_PORT));
-    static final KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
-    static final JetStreamTestClient producer = new JetStreamTestClient(nats.url());
+    @RegisterExtension
+    static final QuotaGateEnvironment env = QuotaGateEnvironment.builder().quota(100_000)
+            .natsArgs("-m", Integer.toString(MONITOR_PORT)).build();
+    static final NatsServer nats = env.nats;
+    static final KubernetesApiEmulation kubernetes = env.kubernetes;
+    static final JetStreamTestClient producer = env.producer;
 
     static {
-        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 100_000);
         kubernetes.setCreateLatency(Duration.ofMillis(5));
-        producer.createStream(STREAM, "events.>");
     }
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
-        QuotaGateTestProperties.register(registry, nats, kubernetes, 1.0);
+        env.register(registry, 1.0);
         registry.add("jetstream.ack-wait", () -> "5s");
         registry.add("jetstream.batch-size", () -> 16);
     }
@@ -77,13 +78,6 @@ class NatsFaultsIT {
         await().atMost(Duration.ofSeconds(15)).until(connection::isConnected);
         // The server's view: one connection named quotagate, however many reconnects happened.
         await().atMost(Duration.ofSeconds(10)).until(() -> quotagateConnections() == 1);
-    }
-
-    @AfterAll
-    static void tearDown() throws Exception {
-        producer.close();
-        kubernetes.close();
-        nats.close();
     }
 
     private static Audit audit(String name) {

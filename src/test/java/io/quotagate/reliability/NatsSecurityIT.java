@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import io.nats.client.NKey;
+import io.nats.client.support.JwtUtils;
 import io.quotagate.consumer.JetStreamProperties;
 import io.quotagate.consumer.NatsConnection;
 import io.quotagate.support.nats.NatsServer;
@@ -29,8 +30,9 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * NATS authentication and TLS, each against a nats-server configured for it: token, user/password, an NKey
- * credentials file, TLS with a PEM CA file (the chart's shape) and with a PKCS12 trust store. Wrong credentials do
- * not connect, and no secret reaches the log. The service's {@link NatsConnection} is used as the service builds
+ * credentials file, an operator/account/user JWT .creds file, TLS with a PEM CA file (the chart's shape) and with a PKCS12 trust store, mutual TLS against a
+ * server that demands a client certificate (PEM files and a PKCS12 key store). Wrong credentials do not connect, and
+ * no secret reaches the log. The service's {@link NatsConnection} is used as the service builds
  * it, from bound {@code jetstream.*} properties.
  */
 @ExtendWith(OutputCaptureExtension.class)
@@ -38,6 +40,7 @@ class NatsSecurityIT {
 
     static final String TOKEN = "t0ken-s3cret-4711";
     static final String PASSWORD = "pa55-s3cret-0815";
+    static final String KEY_STORE_PASSWORD = "k3ystore-s3cret-2024";
 
     @TempDir
     static Path dir;
@@ -46,6 +49,9 @@ class NatsSecurityIT {
     static Path trustStore;
     static Path serverCert;
     static Path serverKey;
+    static Path clientCert;
+    static Path clientKey;
+    static Path clientKeyStore;
 
     @BeforeAll
     static void certificates() throws Exception {
@@ -59,16 +65,37 @@ class NatsSecurityIT {
         keytool("-exportcert", "-alias", "ca", "-keystore", "ca.p12", "-storepass", "changeit", "-rfc", "-file", "ca.pem");
         keytool("-importcert", "-noprompt", "-alias", "ca", "-file", "ca.pem", "-keystore", "trust.p12",
                 "-storetype", "PKCS12", "-storepass", "trustpw");
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        try (var in = Files.newInputStream(dir.resolve("server.p12"))) {
-            ks.load(in, "changeit".toCharArray());
-        }
-        byte[] pkcs8 = ks.getKey("server", "changeit".toCharArray()).getEncoded();
-        serverKey = Files.writeString(dir.resolve("server-key.pem"), "-----BEGIN PRIVATE KEY-----\n"
-                + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(pkcs8) + "\n-----END PRIVATE KEY-----\n");
+        serverKey = pemPrivateKey("server.p12", "changeit", "server", "server-key.pem");
         serverCert = dir.resolve("server.pem");
         caPem = dir.resolve("ca.pem");
         trustStore = dir.resolve("trust.p12");
+
+        // A client certificate from the same CA, for a server that demands one (--tlsverify): as PEM files (what a
+        // Kubernetes TLS Secret holds) and as a PKCS12 key store whose chain includes the CA.
+        keytool("-genkeypair", "-alias", "client", "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=quotagate",
+                "-validity", "2", "-keystore", "client.p12", "-storetype", "PKCS12", "-storepass", KEY_STORE_PASSWORD);
+        keytool("-certreq", "-alias", "client", "-keystore", "client.p12", "-storepass", KEY_STORE_PASSWORD,
+                "-file", "client.csr");
+        keytool("-gencert", "-alias", "ca", "-keystore", "ca.p12", "-storepass", "changeit", "-infile", "client.csr",
+                "-outfile", "client.pem", "-rfc", "-ext", "eku=clientAuth", "-validity", "2");
+        keytool("-importcert", "-noprompt", "-alias", "ca", "-file", "ca.pem", "-keystore", "client.p12",
+                "-storepass", KEY_STORE_PASSWORD);
+        keytool("-importcert", "-noprompt", "-alias", "client", "-file", "client.pem", "-keystore", "client.p12",
+                "-storepass", KEY_STORE_PASSWORD);
+        clientKey = pemPrivateKey("client.p12", KEY_STORE_PASSWORD, "client", "client-key.pem");
+        clientCert = dir.resolve("client.pem");
+        clientKeyStore = dir.resolve("client.p12");
+    }
+
+    /** The PKCS#8 PEM of a key that keytool keeps in a PKCS12 store (keytool cannot export private keys). */
+    private static Path pemPrivateKey(String store, String password, String alias, String pemFile) throws Exception {
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        try (var in = Files.newInputStream(dir.resolve(store))) {
+            ks.load(in, password.toCharArray());
+        }
+        byte[] pkcs8 = ks.getKey(alias, password.toCharArray()).getEncoded();
+        return Files.writeString(dir.resolve(pemFile), "-----BEGIN PRIVATE KEY-----\n"
+                + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(pkcs8) + "\n-----END PRIVATE KEY-----\n");
     }
 
     private static void keytool(String... args) throws Exception {
@@ -139,6 +166,65 @@ class NatsSecurityIT {
         assertThat(output.getAll()).doesNotContain(seed);
     }
 
+    /**
+     * Decentralized auth as {@code nsc} sets it up, with the JWTs signed here by jnats' own NKey and JwtUtils: a
+     * self-signed operator with its system account, an account signed by the operator with JetStream enabled (JetStream is on for an account
+     * only if its JWT gives it non-zero storage limits), a user signed by the account, and a standard .creds file.
+     */
+    @Test
+    void operatorAndAccountJwtCredentialsFile(CapturedOutput output) throws Exception {
+        NKey operator = NKey.createOperator(null);
+        NKey account = NKey.createAccount(null);
+        NKey user = NKey.createUser(null);
+        String operatorPub = new String(operator.getPublicKey());
+        String accountPub = new String(account.getPublicKey());
+        String seed = new String(user.getSeed());
+
+        // JetStream will not start in operator mode without a system account for its internal subscriptions.
+        NKey system = NKey.createAccount(null);
+        String systemPub = new String(system.getPublicKey());
+        String operatorJwt = jwt(operator, operatorPub, "quotagate-test-operator",
+                "{\"system_account\":\"" + systemPub + "\",\"type\":\"operator\",\"version\":2}");
+        String systemJwt = jwt(operator, systemPub, "SYS", "{\"limits\":{\"subs\":-1,\"data\":-1,\"payload\":-1,"
+                + "\"imports\":-1,\"exports\":-1,\"wildcards\":true,\"conn\":-1,\"leaf\":-1},"
+                + "\"type\":\"account\",\"version\":2}");
+        // -1 is "no limit" in every field; a missing or 0 limit would mean none allowed (conn: 0 refuses every client).
+        String accountJwt = jwt(operator, accountPub, "QUOTAGATE", "{\"limits\":{\"subs\":-1,\"data\":-1,\"payload\":-1,"
+                + "\"imports\":-1,\"exports\":-1,\"wildcards\":true,\"conn\":-1,\"leaf\":-1,"
+                + "\"mem_storage\":-1,\"disk_storage\":-1,\"streams\":-1,\"consumer\":-1},"
+                + "\"default_permissions\":{\"pub\":{},\"sub\":{}},\"type\":\"account\",\"version\":2}");
+        String userJwt = JwtUtils.issueUserJWT(account, accountPub, new String(user.getPublicKey()), "quotagate");
+        Path creds = Files.writeString(dir.resolve("jwt-user.creds"), String.format(JwtUtils.NATS_USER_JWT_FORMAT, userJwt, seed));
+
+        Path operatorFile = Files.writeString(dir.resolve("operator.jwt"), operatorJwt);
+        // JetStream itself comes from NatsServer's -js -sd flags, which take precedence over a config file.
+        Path conf = Files.writeString(dir.resolve("operator.conf"), "operator: \"" + operatorFile + "\"\n"
+                + "resolver: MEMORY\n"
+                + "system_account: " + systemPub + "\n"
+                + "resolver_preload: {\n  " + accountPub + ": \"" + accountJwt + "\"\n  " + systemPub + ": \"" + systemJwt
+                + "\"\n}\n");
+
+        // A user of another account, which this operator never signed: refused.
+        NKey otherAccount = NKey.createAccount(null);
+        NKey otherUser = NKey.createUser(null);
+        String otherJwt = JwtUtils.issueUserJWT(otherAccount, new String(otherAccount.getPublicKey()),
+                new String(otherUser.getPublicKey()), "intruder");
+        Path otherCreds = Files.writeString(dir.resolve("other-account.creds"),
+                String.format(JwtUtils.NATS_USER_JWT_FORMAT, otherJwt, new String(otherUser.getSeed())));
+
+        try (NatsServer server = NatsServer.started("-c", conf.toString())) {
+            // assertConnects asks JetStream for the account's statistics: the account JWT really enabled it.
+            assertConnects(server.url(), Map.of("jetstream.credentials-file", creds.toString()));
+            assertDoesNotConnect(server.url(), Map.of("jetstream.credentials-file", otherCreds.toString()));
+        }
+        assertThat(output.getAll()).doesNotContain(seed);
+    }
+
+    private static String jwt(NKey signer, String subject, String name, String natsClaims) throws Exception {
+        return JwtUtils.issueJWT(signer, subject, name, null, JwtUtils.currentTimeSeconds(),
+                new String(signer.getPublicKey()), () -> natsClaims);
+    }
+
     @Test
     void tlsWithAPemCaFileAsTheHelmChartWritesIt() throws Exception {
         try (NatsServer server = NatsServer.started("--tls", "--tlscert", serverCert.toString(), "--tlskey", serverKey.toString())) {
@@ -156,5 +242,36 @@ class NatsSecurityIT {
                     "jetstream.tls.trust-store", trustStore.toString(), "jetstream.tls.trust-store-password", "trustpw"));
         }
         assertThat(output.getAll()).doesNotContain("trustpw");
+    }
+
+    /** A server that demands a client certificate (--tlsverify), as a NATS cluster with mTLS-only clients runs. */
+    static NatsServer mutualTlsServer() {
+        return NatsServer.started("--tlsverify", "--tlscacert", caPem.toString(), "--tlscert", serverCert.toString(),
+                "--tlskey", serverKey.toString());
+    }
+
+    @Test
+    void mutualTlsWithPemClientCertificateAsTheHelmChartWritesIt() throws Exception {
+        try (NatsServer server = mutualTlsServer()) {
+            String url = "tls://127.0.0.1:" + server.port();
+            assertConnects(url, Map.of("jetstream.tls.enabled", "true", "jetstream.tls.ca-file", caPem.toString(),
+                    "jetstream.tls.cert-file", clientCert.toString(), "jetstream.tls.key-file", clientKey.toString()));
+            // The server really demands the certificate: the same trust without one is refused.
+            assertDoesNotConnect(url, Map.of("jetstream.tls.enabled", "true", "jetstream.tls.ca-file", caPem.toString()));
+        }
+    }
+
+    @Test
+    void mutualTlsWithAPkcs12KeyStore(CapturedOutput output) throws Exception {
+        try (NatsServer server = mutualTlsServer()) {
+            String url = "tls://127.0.0.1:" + server.port();
+            assertConnects(url, Map.of("jetstream.tls.enabled", "true",
+                    "jetstream.tls.trust-store", trustStore.toString(), "jetstream.tls.trust-store-password", "trustpw",
+                    "jetstream.tls.key-store", clientKeyStore.toString(),
+                    "jetstream.tls.key-store-password", KEY_STORE_PASSWORD));
+            assertDoesNotConnect(url, Map.of("jetstream.tls.enabled", "true",
+                    "jetstream.tls.trust-store", trustStore.toString(), "jetstream.tls.trust-store-password", "trustpw"));
+        }
+        assertThat(output.getAll()).doesNotContain(KEY_STORE_PASSWORD);
     }
 }

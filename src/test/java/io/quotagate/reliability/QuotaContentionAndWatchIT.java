@@ -8,16 +8,16 @@ import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.quotagate.quota.QuotaMonitor;
 import io.quotagate.support.Http;
-import io.quotagate.support.QuotaGateTestProperties;
+import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.support.nats.JetStreamTestClient;
-import io.quotagate.support.nats.NatsServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.micrometer.metrics.test.autoconfigure.AutoConfigureMetrics;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -46,20 +46,19 @@ import static org.awaitility.Awaitility.await;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class QuotaContentionAndWatchIT {
 
-    static final NatsServer nats = NatsServer.started();
-    static final KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
+    @RegisterExtension
+    static final QuotaGateEnvironment env = QuotaGateEnvironment.withQuota(100);
+    static final KubernetesApiEmulation kubernetes = env.kubernetes;
     static final TcpProxy apiserver = new TcpProxy(java.net.URI.create(kubernetes.url()).getPort());
-    static final JetStreamTestClient producer = new JetStreamTestClient(nats.url());
+    static final JetStreamTestClient producer = env.producer;
 
     static {
-        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 100);
         kubernetes.setQuotaControllerLag(Duration.ofMillis(100));
-        producer.createStream(STREAM, "events.>");
     }
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
-        QuotaGateTestProperties.register(registry, nats, kubernetes, 1.0);
+        env.register(registry, 1.0);
         registry.add("kubernetes.master-url", () -> apiserver.url("http"));
         registry.add("backpressure.poll-interval", () -> "60s");
         registry.add("jetstream.quota-rejected-delay", () -> "1s");
@@ -79,11 +78,8 @@ class QuotaContentionAndWatchIT {
     }
 
     @AfterAll
-    static void tearDown() throws Exception {
-        producer.close();
+    static void tearDown() {
         apiserver.close();
-        kubernetes.close();
-        nats.close();
     }
 
     private static long used() {

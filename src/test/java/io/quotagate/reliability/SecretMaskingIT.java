@@ -3,12 +3,11 @@ package io.quotagate.reliability;
 import java.time.Duration;
 
 import io.quotagate.support.Http;
-import io.quotagate.support.QuotaGateTestProperties;
-import io.quotagate.support.kubernetes.KubernetesApiEmulation;
+import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.nats.NatsServer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.boot.test.system.CapturedOutput;
@@ -17,9 +16,6 @@ import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
-import static io.quotagate.support.QuotaGateTestProperties.NAMESPACE;
-import static io.quotagate.support.QuotaGateTestProperties.QUOTA;
-import static io.quotagate.support.QuotaGateTestProperties.RESOURCE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -37,16 +33,14 @@ class SecretMaskingIT {
     static final String TOKEN = "tok-3f9a1c77-secret";
     static final String URL_PASSWORD = "urlpw-5e2b-secret";
     static final String TRUST_PASSWORD = "trust-91ab-secret";
-    static final NatsServer nats = NatsServer.started("--auth", TOKEN);
-    static final KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
-
-    static {
-        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 10);
-    }
+    // No stream: the service creates it (jetstream.create-stream below), through the token-protected server.
+    @RegisterExtension
+    static final QuotaGateEnvironment env = QuotaGateEnvironment.builder().quota(10).token(TOKEN).withoutStream().build();
+    static final NatsServer nats = env.nats;
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
-        QuotaGateTestProperties.register(registry, nats, kubernetes, 1.0);
+        env.register(registry, 1.0);
         registry.add("jetstream.token", () -> TOKEN);
         // A second server entry with user info in the URL (never reached: the first one answers).
         registry.add("jetstream.url", () -> nats.url() + ",nats://someone:" + URL_PASSWORD + "@127.0.0.1:1");
@@ -59,12 +53,6 @@ class SecretMaskingIT {
 
     @LocalServerPort
     int port;
-
-    @AfterAll
-    static void tearDown() {
-        kubernetes.close();
-        nats.close();
-    }
 
     @Test
     void secretsAreMaskedEverywhereAnOperatorCanLook(CapturedOutput output) {

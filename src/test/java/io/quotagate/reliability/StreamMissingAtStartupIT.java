@@ -4,12 +4,11 @@ import java.time.Duration;
 import java.util.List;
 
 import io.quotagate.support.Http;
-import io.quotagate.support.QuotaGateTestProperties;
+import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.support.nats.JetStreamTestClient;
-import io.quotagate.support.nats.NatsServer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.boot.micrometer.metrics.test.autoconfigure.AutoConfigureMetrics;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.test.annotation.DirtiesContext;
@@ -18,9 +17,6 @@ import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 import tools.jackson.databind.JsonNode;
 
-import static io.quotagate.support.QuotaGateTestProperties.NAMESPACE;
-import static io.quotagate.support.QuotaGateTestProperties.QUOTA;
-import static io.quotagate.support.QuotaGateTestProperties.RESOURCE;
 import static io.quotagate.support.QuotaGateTestProperties.STREAM;
 import static io.quotagate.support.QuotaGateTestProperties.SUBJECT;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -37,28 +33,18 @@ import static org.awaitility.Awaitility.await;
 @AutoConfigureMetrics
 class StreamMissingAtStartupIT {
 
-    static final NatsServer nats = NatsServer.started();
-    static final KubernetesApiEmulation kubernetes = new KubernetesApiEmulation();
-    static final JetStreamTestClient producer = new JetStreamTestClient(nats.url());
-
-    static {
-        kubernetes.createQuota(NAMESPACE, QUOTA, RESOURCE, 100_000);
-    }
+    @RegisterExtension
+    static final QuotaGateEnvironment env = QuotaGateEnvironment.builder().quota(100_000).withoutStream().build();
+    static final KubernetesApiEmulation kubernetes = env.kubernetes;
+    static final JetStreamTestClient producer = env.producer;
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
-        QuotaGateTestProperties.register(registry, nats, kubernetes, 1.0);
+        env.register(registry, 1.0);
     }
 
     @LocalServerPort
     int port;
-
-    @AfterAll
-    static void tearDown() throws Exception {
-        producer.close();
-        kubernetes.close();
-        nats.close();
-    }
 
     @Test
     void aMissingStreamIsReportedRetriedAndConsumedOnceItExists() {
