@@ -456,16 +456,16 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             lastTouchedNanos = now;
         }
 
-        /** Called once per message; the worker settling the last one confirms the batch's acks. */
+        /**
+         * Called once per message. When the last one is settled the loop may fetch again at once; the worker then
+         * confirms the batch's acks, a round trip the loop need not wait for.
+         */
         void messageSettled() throws InterruptedException {
             if (unsettled.decrementAndGet() == 0) {
-                try {
-                    confirmAcks(acked, disconnectsBefore);
-                    gate.batchSettled();
-                } finally {
-                    settled = true;
-                    LockSupport.unpark(loop);
-                }
+                gate.batchSettled();
+                settled = true;
+                LockSupport.unpark(loop);
+                confirmAcks(acked, disconnectsBefore);
             }
         }
     }
