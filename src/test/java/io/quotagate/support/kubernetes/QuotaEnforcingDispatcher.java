@@ -34,6 +34,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The fabric8 CRUD dispatcher plus the parts of the apiserver QuotaGate depends on: ResourceQuota admission, a
@@ -80,6 +82,12 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
    * mock (and two watch events), which on a 2-core machine made the emulation, not the client, the bottleneck.
    */
   private final Map<String, Map<String, Long>> unwrittenUsed = new LinkedHashMap<>();
+  /**
+   * Quotas as parsed from their stored JSON, for admission and the quota controller, which only read them: every
+   * create looked up its namespace's quotas, and parsing them each time was a large share of the emulation's CPU.
+   * Keyed by the JSON itself, so a changed quota is parsed afresh.
+   */
+  private final Map<String, ResourceQuota> parsedQuotas = new ConcurrentHashMap<>();
   private boolean flushScheduled; // guarded by writes
   /**
    * How long charges collect before they are written: at hundreds of creates per second this makes one status
@@ -160,11 +168,11 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
 
   private MockResponse admitAndCreate(RecordedRequest request) {
     ApiPath target = ApiPath.parse(request.getPath());
-    GenericKubernetesResource object = parse(new String(request.getBody().getBytes(), UTF_8));
-    if (target == null || !target.isNamespacedCollection() || object == null || object.getMetadata() == null) {
+    ObjectMeta object = ObjectMeta.of(new String(request.getBody().getBytes(), UTF_8));
+    if (target == null || !target.isNamespacedCollection() || object == null) {
       return super.handleCreate(request); // cluster-scoped, subresource or malformed: the CRUD mock answers
     }
-    String name = Objects.requireNonNullElse(object.getMetadata().getName(), "");
+    String name = Objects.requireNonNullElse(object.name(), "");
     if (!target.isResourceQuota()) {
       Status injected = nextInjectedCreateFailure(target, name);
       if (injected != null) {
@@ -185,7 +193,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
       if (used + 1 > hard) {
         exceededQuotaRejections.incrementAndGet();
         return ApiStatus.response(ApiStatus.exceededQuota(target,
-            name.isEmpty() ? Objects.toString(object.getMetadata().getGenerateName(), "") : name,
+            name.isEmpty() ? Objects.toString(object.generateName(), "") : name,
             quota.getMetadata().getName(), resource, used, hard));
       }
     }
@@ -196,17 +204,16 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
       counting.forEach(quota -> adjustUsed(reread(quota), resource, -1));
       return created;
     }
-    GenericKubernetesResource stored = parse(new String(created.getBody().getBytes(), UTF_8));
-    String path = target.withName(stored.getMetadata().getName()).path();
-    trackedByUid.put(stored.getMetadata().getUid(), new TrackedObject(creationSequence.incrementAndGet(), path));
+    ObjectMeta stored = ObjectMeta.of(new String(created.getBody().getBytes(), UTF_8));
+    String path = target.withName(stored.name()).path();
+    trackedByUid.put(stored.uid(), new TrackedObject(creationSequence.incrementAndGet(), path));
     if (target.isResourceQuota()) {
-      syncQuotaStatus(ApiPath.ofQuota(target.namespace(), stored.getMetadata().getName()));
+      syncQuotaStatus(ApiPath.ofQuota(target.namespace(), stored.name()));
     } else {
       successfulCreates.incrementAndGet();
-      createdNames.add(stored.getMetadata().getName());
-      createdAnnotations.add(stored.getMetadata().getAnnotations() == null
-          ? java.util.Map.of() : java.util.Map.copyOf(stored.getMetadata().getAnnotations()));
-      scheduleCompletion(stored, path);
+      createdNames.add(stored.name());
+      createdAnnotations.add(stored.annotations());
+      scheduleCompletion(stored.kind(), path);
     }
     return created;
   }
@@ -263,7 +270,8 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
       AttributeSet query = getKey(requestPath);
       Map<String, GenericKubernetesResource> before = matching(query);
       MockResponse response = super.handleDelete(requestPath);
-      Set<String> remaining = matching(query).keySet(); // objects with finalizers stay, only marked
+      // Objects with finalizers stay, only marked; usually nothing matching is left and no parse is needed.
+      Set<String> remaining = anyMatching(query) ? matching(query).keySet() : Set.of();
       before.forEach((uid, object) -> {
         if (!remaining.contains(uid)) {
           trackedByUid.remove(uid);
@@ -296,9 +304,9 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     }
   }
 
-  private void scheduleCompletion(GenericKubernetesResource object, String path) {
+  private void scheduleCompletion(String kind, String path) {
     Completion c = completion;
-    if (c == null || !c.kind().equals(object.getKind())) {
+    if (c == null || !c.kind().equals(kind)) {
       return;
     }
     long delay = ThreadLocalRandom.current().nextLong(c.min().toNanos(), c.max().toNanos() + 1);
@@ -501,9 +509,12 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     synchronized (map) {
       map.forEach((key, json) -> {
         if (key.matches(query)) {
-          quotas.add(Serialization.unmarshal(json, ResourceQuota.class));
+          quotas.add(parsedQuotas.computeIfAbsent(json, j -> Serialization.unmarshal(j, ResourceQuota.class)));
         }
       });
+    }
+    if (parsedQuotas.size() > 256) {
+      parsedQuotas.clear();
     }
     return quotas;
   }
@@ -529,6 +540,17 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     synchronized (map) {
       Map.Entry<AttributeSet, String> entry = findResource(getKey(objectPath.path()));
       return entry == null ? null : entry.getValue();
+    }
+  }
+
+  private boolean anyMatching(AttributeSet query) {
+    synchronized (map) {
+      for (AttributeSet key : map.keySet()) {
+        if (key.matches(query)) {
+          return true;
+        }
+      }
+      return false;
     }
   }
 
@@ -561,6 +583,30 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
 
   private static String maxUsedKey(String namespace, String name, String resource) {
     return namespace + "/" + name + "/" + resource;
+  }
+
+  /** The few fields admission and tracking need, read from a JSON tree: far cheaper than binding the whole object. */
+  record ObjectMeta(String kind, String name, String generateName, String uid, Map<String, String> annotations) {
+
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    /** Null when the body is not a JSON object with metadata. */
+    static ObjectMeta of(String json) {
+      JsonNode root;
+      try {
+        root = json == null || json.isBlank() ? null : JSON.readTree(json);
+      } catch (RuntimeException notJson) {
+        return null;
+      }
+      if (root == null || !root.isObject() || !root.path("metadata").isObject()) {
+        return null;
+      }
+      JsonNode metadata = root.path("metadata");
+      Map<String, String> annotations = new LinkedHashMap<>();
+      metadata.path("annotations").properties().forEach(e -> annotations.put(e.getKey(), e.getValue().asString()));
+      return new ObjectMeta(root.path("kind").asString(null), metadata.path("name").asString(null),
+          metadata.path("generateName").asString(null), metadata.path("uid").asString(null), Map.copyOf(annotations));
+    }
   }
 
   private static GenericKubernetesResource parse(String json) {
