@@ -227,7 +227,8 @@ public final class BenchMain {
                 rb = t.quotaGate(4);
                 ra = t.bare();
             }
-            Bench.log("(a) bare jnats: %s msg/s, (b) QuotaGate: %s msg/s%s", f0(ra.rate()), f0(rb.rate()),
+            Bench.log("(a) bare jnats: %s msg/s, %s µs CPU/msg; (b) QuotaGate: %s msg/s, %s µs CPU/msg%s",
+                    f0(ra.rate()), f1(1000 * ra.cpuMsPerMessage()), f0(rb.rate()), f1(1000 * rb.cpuMsPerMessage()),
                     i == 0 ? " (warm-up)" : "");
             if (i == 0) {
                 warmUp.add("a " + f0(ra.rate()) + ", b " + f0(rb.rate()));

@@ -19,7 +19,8 @@ import io.quotagate.trigger.TriggerResult;
  */
 final class Throughput {
 
-    record Run(String variant, int messages, double seconds, long quotaReads, boolean allAcked) {
+    /** {@code cpuMsPerMessage}: this JVM's CPU time over the timed span per message (NaN where not measured). */
+    record Run(String variant, int messages, double seconds, long quotaReads, boolean allAcked, double cpuMsPerMessage) {
         double rate() {
             return messages / seconds;
         }
@@ -50,22 +51,26 @@ final class Throughput {
             int n = 0;
             long t0 = 0;
             long t1 = 0;
+            long cpu0 = 0;
+            long cpu1 = 0;
             while (n < messages) {
                 try (FetchConsumer fetch = ctx.fetch(options)) {
                     Message m;
                     while (n < messages && (m = fetch.nextMessage()) != null) {
                         if (n == 0) {
                             t0 = System.nanoTime();
+                            cpu0 = Bench.processCpuNanos();
                         }
                         m.ack();
                         if (++n == messages) {
                             t1 = System.nanoTime();
+                            cpu1 = Bench.processCpuNanos();
                         }
                     }
                 }
             }
             c.flush(Duration.ofSeconds(5));
-            return new Run("a", messages, (t1 - t0) / 1e9, 0, drained(c, durable));
+            return new Run("a", messages, (t1 - t0) / 1e9, 0, drained(c, durable), (cpu1 - cpu0) / 1e6 / messages);
         }
     }
 
@@ -75,17 +80,21 @@ final class Throughput {
         long reads0 = kubernetes.quotaReads();
         try (Rig rig = new Rig(natsUrl, stream, durable, kubernetes.url(), namespace, 0.95, "30s", true,
                 m -> TriggerResult.created("noop"), concurrency)) {
+            long[] cpu0 = new long[1];
+            rig.trigger.onFirst = () -> cpu0[0] = Bench.processCpuNanos();
             rig.start().awaitGateOpen(Duration.ofSeconds(10));
             long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+            // One permit per create: this wakes when all are done instead of polling, which would cost CPU itself.
             while (rig.trigger.created.get() < messages && System.nanoTime() < deadline) {
-                Thread.sleep(1);
+                rig.trigger.createdSignal.tryAcquire(messages, 100, java.util.concurrent.TimeUnit.MILLISECONDS);
             }
+            long cpu1 = Bench.processCpuNanos();
             double seconds = (rig.trigger.lastCreatedNanos - rig.trigger.firstFireNanos) / 1e9;
             long created = rig.trigger.created.get();
             rig.consumer.stop();
             try (Connection c = Bench.connect(natsUrl, "check")) {
                 return new Run("b", (int) created, seconds, kubernetes.quotaReads() - reads0,
-                        created >= messages && drained(c, durable));
+                        created >= messages && drained(c, durable), (cpu1 - cpu0[0]) / 1e6 / Math.max(1, created));
             }
         }
     }
@@ -125,7 +134,8 @@ final class Throughput {
                 }
             }
             c.flush(Duration.ofSeconds(5));
-            return new Run("c", messages, (t1 - t0) / 1e9, kubernetes.quotaReads() - reads0, drained(c, durable));
+            return new Run("c", messages, (t1 - t0) / 1e9, kubernetes.quotaReads() - reads0, drained(c, durable),
+                    Double.NaN);
         }
     }
 
