@@ -256,7 +256,8 @@ public final class BenchMain {
                 + "(QuotaGate: to the last trigger call, the ack follows at once). A warm-up round of a and b "
                 + "first (not counted), then rounds of a and b back to back (alternating which goes first), c after the first round; median of %d runs for a and b, %d for c.%n%n",
                 messages, size, reps, c.size()));
-        report.append("| variant | msg/s (median) | runs (msg/s) | quota GETs | all acked |\n| --- | ---: | --- | ---: | --- |\n");
+        report.append("| variant | msg/s (median) | runs (msg/s) | CPU µs per message (median; this JVM) | quota GETs | all acked |\n"
+                + "| --- | ---: | --- | ---: | ---: | --- |\n");
         appendRuns("(a) bare jnats pull, batch 64, `ack()` — ceiling", "a", runs, ma);
         appendRuns("(b) QuotaGate consumer, no-op trigger (concurrency 4)", "b", runs, mb);
         appendRuns("(c) original sensor: GET quota, fetch 1 (1 s), ack", "c", runs, mc);
@@ -277,18 +278,23 @@ public final class BenchMain {
 
     private void appendRuns(String label, String variant, List<Throughput.Run> runs, double median) {
         List<String> rates = new ArrayList<>();
+        List<Double> cpu = new ArrayList<>();
         long reads = 0;
         boolean acked = true;
         int n = 0;
         for (Throughput.Run r : runs) {
             if (r.variant().equals(variant)) {
                 rates.add(f0(r.rate()));
+                if (!Double.isNaN(r.cpuMsPerMessage())) {
+                    cpu.add(1000 * r.cpuMsPerMessage());
+                }
                 reads += r.quotaReads();
                 acked &= r.allAcked();
                 n++;
             }
         }
         report.append("| ").append(label).append(" | ").append(f0(median)).append(" | ").append(String.join(", ", rates))
+                .append(" | ").append(cpu.isEmpty() ? "-" : f1(Bench.median(cpu)))
                 .append(" | ").append(n == 0 ? "-" : f0((double) reads / n) + " per run").append(" | ")
                 .append(acked ? "yes" : "NO").append(" |\n");
     }
@@ -359,8 +365,11 @@ public final class BenchMain {
         report.append("\nEmulation ceiling: the same trigger code (template, parameters, client settings) fired from "
                 + "`concurrency` plain threads on synthetic messages — no NATS, no gate, no quota monitor — on a fresh "
                 + "emulation right after each QuotaGate run: the most creates per second this emulated apiserver "
-                + "answers on this machine. Profiling it (JFR) puts most of its CPU in fabric8 mockwebserver's "
-                + "`AttributeSet` matching, a scan over every stored object per request.\n"
+                + "answers on this machine. The emulation admits creates one at a time (quota admission must be one "
+                + "step, as in the apiserver), so it is bounded by one core; JFR puts its CPU in the CRUD mock's JSON "
+                + "handling, URL parsing and `AttributeSet` matching. CPU per message is this JVM's CPU time (QuotaGate, "
+                + "its client and the emulation together, nats-server excluded) over the timed span, divided by the "
+                + "messages: unlike msg/s it hardly depends on what else the machine runs.\n"
                 + "Quota reads are GETs counted by the emulation from the first message to the last create "
                 + "(set-up reads excluded); batches are fetches that returned at least one message, counted over the "
                 + "same span (the first batch included).\n\n");
@@ -533,11 +542,14 @@ public final class BenchMain {
             report.append("- ").append(r.variant()).append(": `").append(r.command()).append("`\n");
         }
         report.append('\n');
+        // The targets are about QuotaGate as it ships (the image); a bare `java -jar` is shown as a reference only.
         for (AppRun r : runs) {
-            targets.add(new String[] {"ready (" + r.variant() + ")", "< 5 s", f0(r.readyMs()) + " ms",
-                    r.readyMs() < 5000 ? "met" : "MISSED"});
-            targets.add(new String[] {"RSS after the burst (" + r.variant() + ")", "< 300 MB",
-                    r.rssKb() / 1024 + " MB (peak " + r.hwmKb() / 1024 + " MB)", r.rssKb() / 1024 < 300 ? "met" : "MISSED"});
+            boolean reference = r.variant().equals("defaults");
+            String label = reference ? " (reference: plain java -jar, not how the image runs)" : " (" + r.variant() + ")";
+            targets.add(new String[] {"ready" + label, "< 5 s", f0(r.readyMs()) + " ms",
+                    verdict(r.readyMs() < 5000, reference)});
+            targets.add(new String[] {"RSS after the burst" + label, "< 300 MB",
+                    r.rssKb() / 1024 + " MB (peak " + r.hwmKb() / 1024 + " MB)", verdict(r.rssKb() / 1024 < 300, reference)});
         }
     }
 
@@ -622,6 +634,10 @@ public final class BenchMain {
         } finally {
             kubernetes.stopCompleting();
         }
+    }
+
+    private static String verdict(boolean met, boolean reference) {
+        return reference ? (met ? "within" : "above") : (met ? "met" : "MISSED");
     }
 
     private static void deleteRecursively(Path dir) throws IOException {

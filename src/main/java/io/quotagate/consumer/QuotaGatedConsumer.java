@@ -281,7 +281,8 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     /**
      * Waits until the next fetch may go out: no batch outstanding, or one whose messages have all been started.
      * Meanwhile keeps messages still queued behind slow creates from reaching ack-wait and being redelivered.
-     * No progress() here: a create hung past its own timeout is exactly the stall liveness must catch.
+     * A create hung past its own timeout shows as silent workers with messages in flight (see
+     * {@link #sinceLastProgress}), not here: the loop itself stays alive.
      *
      * @return false after a tick without room, so the loop re-checks connection and shutdown
      */
