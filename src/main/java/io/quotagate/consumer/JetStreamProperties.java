@@ -33,8 +33,9 @@ import org.springframework.validation.annotation.Validated;
  * @param maxPayloadBytes   Payloads larger than this are dead-lettered as oversized; 0 means no limit.
  * @param connectionName    Connection name shown in the NATS server's monitoring.
  * @param reconnectWait     Pause between reconnect attempts to the NATS server.
- * @param stallTimeout      The fetch loop counts as stuck (liveness DOWN, so Kubernetes restarts the pod) when it
- *                          has made no progress for this long. At least 10s.
+ * @param stallTimeout      The consumer counts as stuck (liveness DOWN, so Kubernetes restarts the pod) when the
+ *                          fetch loop, or the trigger workers while messages are in flight, have made no progress
+ *                          for this long. At least 10s.
  * @param token             Token for NATS token authentication. Secret: never logged or shown.
  * @param username          User for NATS user/password authentication.
  * @param password          Password for NATS user/password authentication. Secret: never logged or shown.
