@@ -199,8 +199,8 @@ public class QuotaGatedConsumer implements SmartLifecycle {
 
     /**
      * Time since the consumer last proved it is alive: the loop (a fetch, a gate wait, an idle tick) and, while
-     * messages are in flight, the workers (a message started or settled). The loop keeps fetching while a batch
-     * is in the workers' hands, so a hung create shows only on the workers' side.
+     * messages are in flight, the workers (a batch handed over, a message settled). The loop keeps fetching while
+     * a batch is in the workers' hands, so a hung create shows only on the workers' side.
      */
     public Duration sinceLastProgress() {
         long now = System.nanoTime();
@@ -543,7 +543,6 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     }
 
     private void handle(Message m, AtomicBoolean quotaRejected, Queue<Message> acked) {
-        lastWorkerProgressNanos = System.nanoTime();
         NatsJetStreamMetaData meta = m.metaData();
         InboundMessage message = new InboundMessage(meta.getStream(), meta.streamSequence(), m.getSubject(), m.getData(),
                 headersOf(m), meta.deliveredCount());
