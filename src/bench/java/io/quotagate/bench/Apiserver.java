@@ -63,10 +63,7 @@ final class Apiserver {
                 atFirst[2] = Bench.processCpuNanos();
             };
             rig.start().awaitGateOpen(Duration.ofSeconds(10));
-            long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
-            while (rig.trigger.created.get() < messages && System.nanoTime() < deadline) {
-                Thread.sleep(2);
-            }
+            rig.trigger.awaitCreated(messages, Duration.ofMinutes(10));
             double seconds = (rig.trigger.lastCreatedNanos - rig.trigger.firstFireNanos) / 1e9;
             long reads = kubernetes.quotaReads() - atFirst[0];
             long batches = rig.gate.batchesFetched() - atFirst[1];

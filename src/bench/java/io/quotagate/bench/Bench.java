@@ -177,4 +177,50 @@ final class Bench {
         return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
                 .getProcessCpuTime();
     }
+
+    /** CPU time of each live thread, summed by name with digits dropped ("quotagate-trigger-N"). */
+    static java.util.Map<String, Long> threadCpuNanos() {
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        java.util.Map<String, Long> out = new java.util.TreeMap<>();
+        for (java.lang.management.ThreadInfo info : mx.getThreadInfo(mx.getAllThreadIds())) {
+            if (info != null) {
+                long cpu = mx.getThreadCpuTime(info.getThreadId());
+                if (cpu > 0) {
+                    out.merge(info.getThreadName().replaceAll("\\d+", "N"), cpu, Long::sum);
+                }
+            }
+        }
+        // The JVM's own threads (GC, JIT) are not Java threads: read them from /proc, in clock ticks (10 ms).
+        try (java.util.stream.Stream<java.nio.file.Path> tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/task"))) {
+            tasks.forEach(task -> {
+                try {
+                    String stat = java.nio.file.Files.readString(task.resolve("stat"));
+                    String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                    if (name.startsWith("GC") || name.startsWith("G1") || name.startsWith("C1") || name.startsWith("C2")
+                            || name.startsWith("VM") || name.startsWith("Compiler")) {
+                        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                        long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+                        out.merge("[jvm] " + name.replaceAll("\\d+", "N"), ticks * 10_000_000L, Long::sum);
+                    }
+                } catch (Exception e) {
+                    // thread gone
+                }
+            });
+        } catch (java.io.IOException e) {
+            // no /proc: Java threads only
+        }
+        return out;
+    }
+
+    /** Per-message CPU by thread group between two {@link #threadCpuNanos} snapshots, largest first. */
+    static String threadCpuPerMessage(java.util.Map<String, Long> before, java.util.Map<String, Long> after, long messages) {
+        StringBuilder sb = new StringBuilder();
+        after.entrySet().stream()
+                .map(e -> java.util.Map.entry(e.getKey(), e.getValue() - before.getOrDefault(e.getKey(), 0L)))
+                .filter(e -> e.getValue() > 0)
+                .sorted(java.util.Map.Entry.<String, Long>comparingByValue().reversed())
+                .limit(10)
+                .forEach(e -> sb.append(String.format("%s %.1f µs, ", e.getKey(), e.getValue() / 1e3 / messages)));
+        return sb.toString();
+    }
 }

@@ -2,7 +2,9 @@ package io.quotagate.bench;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -37,7 +39,10 @@ final class Rig implements AutoCloseable {
         /** Run once, at the first message: lets a benchmark snapshot its counters when the flow starts. */
         volatile Runnable onFirst = () -> { };
         volatile long lastCreatedNanos;
+        /** One permit per create, for waiting on the next single create (part 4). */
         final Semaphore createdSignal = new Semaphore(0);
+        private volatile long awaited = Long.MAX_VALUE;
+        private volatile CountDownLatch reached = new CountDownLatch(1);
 
         TimedTrigger(Trigger delegate) {
             this.delegate = delegate;
@@ -52,10 +57,24 @@ final class Rig implements AutoCloseable {
             TriggerResult r = delegate.fire(message);
             if (r.outcome() == TriggerResult.Outcome.CREATED) {
                 lastCreatedNanos = System.nanoTime();
-                created.incrementAndGet();
+                if (created.incrementAndGet() >= awaited) {
+                    reached.countDown();
+                }
                 createdSignal.release();
             }
             return r;
+        }
+
+        /**
+         * Waits until {@code n} objects exist in all. The waiting thread wakes once, at the end: a waiter woken by
+         * every create (a semaphore, a short sleep) would cost a context switch per message on the same two cores
+         * as the consumer it measures.
+         */
+        boolean awaitCreated(long n, Duration timeout) throws InterruptedException {
+            CountDownLatch latch = new CountDownLatch(1);
+            reached = latch;
+            awaited = n;
+            return created.get() >= n || latch.await(timeout.toNanos(), TimeUnit.NANOSECONDS) || created.get() >= n;
         }
     }
 

@@ -67,6 +67,7 @@ final class Throughput {
             long t1 = 0;
             long cpu0 = 0;
             long cpu1 = 0;
+            java.util.Map<String, Long> threads0 = java.util.Map.of();
             while (n < messages) {
                 if (!beforeFetch.mayFetch()) {
                     continue;
@@ -77,11 +78,14 @@ final class Throughput {
                         if (n == 0) {
                             t0 = System.nanoTime();
                             cpu0 = Bench.processCpuNanos();
+                            threads0 = Bench.threadCpuNanos();
                         }
                         m.ack();
                         if (++n == messages) {
                             t1 = System.nanoTime();
                             cpu1 = Bench.processCpuNanos();
+                            Bench.log("(%s) CPU per message by thread: %s", variant,
+                                    Bench.threadCpuPerMessage(threads0, Bench.threadCpuNanos(), messages));
                         }
                     }
                 }
@@ -99,14 +103,16 @@ final class Throughput {
         try (Rig rig = new Rig(natsUrl, stream, durable, kubernetes.url(), namespace, 0.95, "30s", true,
                 m -> TriggerResult.created("noop"), concurrency)) {
             long[] cpu0 = new long[1];
-            rig.trigger.onFirst = () -> cpu0[0] = Bench.processCpuNanos();
+            @SuppressWarnings("unchecked")
+            java.util.Map<String, Long>[] threads0 = new java.util.Map[1];
+            rig.trigger.onFirst = () -> {
+                cpu0[0] = Bench.processCpuNanos();
+                threads0[0] = Bench.threadCpuNanos();
+            };
             rig.start().awaitGateOpen(Duration.ofSeconds(10));
-            long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
-            // One permit per create: this wakes when all are done instead of polling, which would cost CPU itself.
-            while (rig.trigger.created.get() < messages && System.nanoTime() < deadline) {
-                rig.trigger.createdSignal.tryAcquire(messages, 100, java.util.concurrent.TimeUnit.MILLISECONDS);
-            }
+            rig.trigger.awaitCreated(messages, Duration.ofMinutes(5));
             long cpu1 = Bench.processCpuNanos();
+            Bench.log("(b) CPU per message by thread: %s", Bench.threadCpuPerMessage(threads0[0], Bench.threadCpuNanos(), messages));
             double seconds = (rig.trigger.lastCreatedNanos - rig.trigger.firstFireNanos) / 1e9;
             long created = rig.trigger.created.get();
             rig.consumer.stop();
