@@ -139,6 +139,10 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     }
     MockResponse response;
     if (watch) {
+      // A watch starts from the stored state: charges admitted before it must be in it, as they would be in etcd.
+      synchronized (writes) {
+        writeUnwrittenUsed();
+      }
       response = super.dispatch(request);
     } else {
       // The CRUD mock replaces an object by remove-then-put; a read between the two would see a 404.
