@@ -24,12 +24,11 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.nats.client.Connection;
-import io.nats.client.ConsumerContext;
-import io.nats.client.FetchConsumeOptions;
-import io.nats.client.FetchConsumer;
 import io.nats.client.JetStreamApiException;
 import io.nats.client.JetStreamManagement;
+import io.nats.client.JetStreamSubscription;
 import io.nats.client.Message;
+import io.nats.client.PullSubscribeOptions;
 import io.nats.client.api.AckPolicy;
 import io.nats.client.api.ConsumerConfiguration;
 import io.nats.client.api.ConsumerInfo;
@@ -52,6 +51,12 @@ import org.springframework.context.SmartLifecycle;
  * and term. Nothing is fetched while the gate is closed, so a blocked quota costs no memory. The next
  * batch is fetched as soon as every message of the current one has started, so at most two batches
  * are in memory and the workers do not idle through a fetch round trip.
+ *
+ * <p>All pulls go through one pull subscription that lives as long as the consumer is set up. A message the
+ * server sends after its pull's window closed (a stalled server or network) is kept there and taken by the next
+ * fetch, within that fetch's permits; while the gate is closed such late arrivals go back to JetStream at once.
+ * A subscription per fetch would drop them on the floor, and JetStream would hand them out again only after
+ * ack-wait.
  */
 public class QuotaGatedConsumer implements SmartLifecycle {
 
@@ -62,6 +67,11 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private static final int STREAM_NOT_FOUND = 10059;
     /** JetStream API error code for "consumer not found". */
     private static final int CONSUMER_NOT_FOUND = 10014;
+    /**
+     * How long past a pull's expiry its reader waits for the server's answer before it moves on. What arrives
+     * later is not lost: it waits in the subscription for the next fetch.
+     */
+    static final Duration EXPIRY_GRACE = Duration.ofMillis(200);
 
     private final JetStreamProperties properties;
     private final NatsConnection nats;
@@ -80,7 +90,10 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private volatile Thread loopThread;
     private volatile ExecutorService workers;
     private volatile ScheduledExecutorService backlogRefresher;
-    private volatile ConsumerContext consumerContext;
+    /** Owned by the fetch loop: only it pulls, reads, drops and re-creates it. Null until set up. */
+    private volatile JetStreamSubscription subscription;
+    /** Set by the backlog refresher when the durable consumer was deleted; the loop then sets it up again. */
+    private volatile boolean consumerGone;
     private volatile String setupError;
     private volatile long lastProgressNanos = System.nanoTime();
     private volatile long lastWorkerProgressNanos = System.nanoTime();
@@ -182,7 +195,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         if (gate.paused()) {
             return ConsumerState.PAUSED;
         }
-        if (gate.state().blocked() || !nats.isConnected() || consumerContext == null) {
+        if (gate.state().blocked() || !nats.isConnected() || subscription == null) {
             return ConsumerState.BLOCKED;
         }
         return ConsumerState.RUNNING;
@@ -242,10 +255,14 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 if (!nats.awaitConnected(IDLE_TICK)) {
                     continue;
                 }
-                ConsumerContext context = consumerContext;
-                if (context == null) {
-                    context = setUp();
-                    if (context == null) {
+                if (consumerGone) {
+                    consumerGone = false;
+                    dropSubscription();
+                }
+                JetStreamSubscription sub = subscription;
+                if (sub == null) {
+                    sub = setUp();
+                    if (sub == null) {
                         waitBeforeRetry(Duration.ofSeconds(2));
                         continue;
                     }
@@ -256,11 +273,13 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 int permits = gate.acquire(properties.batchSize(), IDLE_TICK, () -> running);
                 progress();
                 if (permits == 0) {
+                    // Closed (full, unknown, paused) or stopping: nothing may wait in memory without a permit.
+                    returnLateArrivals(sub);
                     continue;
                 }
                 List<Message> batch = new ArrayList<>(permits);
                 try {
-                    fetch(context, permits, batch);
+                    fetch(sub, permits, batch);
                 } finally {
                     gate.fetched(permits, batch.size());
                 }
@@ -276,6 +295,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 waitBeforeRetry(Duration.ofSeconds(1));
             }
         }
+        dropSubscription();
     }
 
     /**
@@ -322,8 +342,11 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         }
     }
 
-    /** Makes sure the stream and the durable consumer exist; null (and a logged reason) when they cannot. */
-    private ConsumerContext setUp() {
+    /**
+     * Makes sure the stream and the durable consumer exist and subscribes to it; null (and a logged reason) when
+     * they cannot.
+     */
+    private JetStreamSubscription setUp() {
         try {
             Connection connection = nats.connection();
             JetStreamManagement jsm = connection.jetStreamManagement();
@@ -351,14 +374,16 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 cc.filterSubject(properties.filterSubject());
             }
             jsm.addOrUpdateConsumer(properties.stream(), cc.build());
-            ConsumerContext context = connection.getConsumerContext(properties.stream(), properties.durable());
-            consumerContext = context;
+            // The consumer was just created or confirmed: bind without asking for its info again.
+            JetStreamSubscription sub = connection.jetStream()
+                    .subscribe(null, PullSubscribeOptions.fastBind(properties.stream(), properties.durable()));
+            subscription = sub;
             if (setupError != null) {
                 throttled.resolved("stream", "JetStream stream " + properties.stream() + " found");
                 throttled.resolved("setup", "JetStream consumer " + properties.durable() + " ready");
             }
             setupError = null;
-            return context;
+            return sub;
         } catch (IOException | JetStreamApiException | RuntimeException e) {
             fail("setup", "Cannot set up durable consumer " + properties.durable() + " on stream "
                     + properties.stream() + ": " + e.getMessage() + ". Retrying");
@@ -373,41 +398,123 @@ public class QuotaGatedConsumer implements SmartLifecycle {
 
     /**
      * Fetches up to {@code max} into {@code batch}; whatever arrived before an error is kept and processed.
-     * A pull for n messages waits until n arrive or it expires, so a partial batch would sit in the server
-     * for fetch-max-wait. Instead: take what is there now (no-wait); only when nothing is there, wait for
-     * the first message, then take whatever followed it.
+     * Late arrivals of earlier pulls come first. A pull for n messages waits until n arrive or it expires, so a
+     * partial batch would sit in the server for fetch-max-wait. Instead: take what is there now (no-wait); only
+     * when nothing is there, wait for the first message, then take whatever followed it.
      */
-    private void fetch(ConsumerContext context, int max, List<Message> batch) throws InterruptedException {
+    private void fetch(JetStreamSubscription sub, int max, List<Message> batch) throws InterruptedException {
         try {
-            // An explicit expiry on the no-wait pulls: without one the client gives the reply a short window and
-            // drops what arrives later, which JetStream only redelivers after ack-wait.
-            long expires = properties.fetchMaxWait().toMillis();
-            pull(context, FetchConsumeOptions.builder().maxMessages(max).noWaitExpiresIn(expires).build(), batch);
-            if (batch.isEmpty()) {
-                pull(context, FetchConsumeOptions.builder().maxMessages(1)
-                        .expiresIn(properties.fetchMaxWait().toMillis()).build(), batch);
-                if (batch.size() == 1 && max > 1 && !gate.permitsRevoked()) {
-                    pull(context, FetchConsumeOptions.builder().maxMessages(max - 1).noWaitExpiresIn(expires).build(), batch);
+            takeLateArrivals(sub, max, batch);
+            if (batch.size() < max) {
+                long expires = properties.fetchMaxWait().toMillis();
+                sub.pullNoWait(max - batch.size(), expires);
+                readPull(sub, max, batch);
+                if (batch.isEmpty()) {
+                    sub.pullExpiresIn(1, expires);
+                    readPull(sub, 1, batch);
+                    if (batch.size() == 1 && max > 1 && !gate.permitsRevoked()) {
+                        sub.pullNoWait(max - 1, expires);
+                        readPull(sub, max, batch);
+                    }
                 }
             }
             throttled.resolved("fetch", "Fetching from " + properties.stream() + " again");
         } catch (InterruptedException e) {
             throw e;
         } catch (Exception e) {
-            // Consumer deleted, stream gone, connection lost mid-pull: set everything up again next round.
-            consumerContext = null;
+            // Consumer deleted (a 409 status), stream gone, connection closed mid-pull: set everything up again.
+            dropSubscription();
             throttled.warn("fetch", "Fetch from " + properties.stream() + "/" + properties.durable() + " failed: " + e.getMessage());
         }
     }
 
-    private static void pull(ConsumerContext context, FetchConsumeOptions options, List<Message> batch) throws Exception {
-        try (FetchConsumer fetch = context.fetch(options)) {
-            Message m;
-            while ((m = fetch.nextMessage()) != null) {
-                if (m.isJetStream()) {
-                    batch.add(m);
-                }
+    /**
+     * Reads the answer to the pull just sent until {@code batch} holds {@code limit} messages, the server ends the
+     * pull (a status message, which the subscription turns into null) or the pull's expiry plus a grace has passed.
+     */
+    private void readPull(JetStreamSubscription sub, int limit, List<Message> batch) throws InterruptedException {
+        long deadline = System.nanoTime() + properties.fetchMaxWait().plus(EXPIRY_GRACE).toNanos();
+        while (batch.size() < limit) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return;
             }
+            Message m = sub.nextMessage(Duration.ofNanos(left));
+            if (m == null) {
+                return;
+            }
+            if (m.isJetStream()) {
+                batch.add(m);
+            }
+        }
+    }
+
+    /** Takes, without waiting, up to {@code max} messages that arrived after their pull's window closed. */
+    private static void takeLateArrivals(JetStreamSubscription sub, int max, List<Message> batch) throws InterruptedException {
+        drainQueued(sub, max - batch.size(), batch::add);
+    }
+
+    /**
+     * Hands up to {@code max} messages waiting in the subscription to {@code to}, without waiting for more.
+     *
+     * @return how many were handed over
+     */
+    private static int drainQueued(JetStreamSubscription sub, int max, java.util.function.Consumer<Message> to)
+            throws InterruptedException {
+        int n = 0;
+        while (n < max && sub.getPendingMessageCount() > 0) {
+            // null: do not wait. A leftover end-of-pull status also reads as null; the count says whether more wait.
+            Message m = sub.nextMessage((Duration) null);
+            if (m != null && m.isJetStream()) {
+                to.accept(m);
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Late arrivals while no permits are out go back to JetStream (nak): none may wait in memory while blocked. */
+    private void returnLateArrivals(JetStreamSubscription sub) {
+        try {
+            int returned = drainQueued(sub, Integer.MAX_VALUE, this::returnToJetStream);
+            if (returned > 0) {
+                log.info("Returned {} late-arriving messages to JetStream while the gate is closed", returned);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            dropSubscription();
+            throttled.warn("fetch", "Pull subscription on " + properties.stream() + "/" + properties.durable()
+                    + " failed: " + e.getMessage());
+        }
+    }
+
+    private void returnToJetStream(Message m) {
+        m.nak();
+        count("retried");
+    }
+
+    /** Gives up the subscription (the loop sets it up again); what waits in it goes back to JetStream first. */
+    private void dropSubscription() {
+        JetStreamSubscription sub = subscription;
+        subscription = null;
+        if (sub == null) {
+            return;
+        }
+        try {
+            drainQueued(sub, Integer.MAX_VALUE, this::returnToJetStream);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            // a deleted consumer or a closed connection: JetStream redelivers them after ack-wait
+            log.debug("Returning messages of a dropped subscription: {}", e.toString());
+        }
+        try {
+            if (sub.isActive()) {
+                sub.unsubscribe();
+            }
+        } catch (Exception e) {
+            log.debug("Unsubscribing: {}", e.toString());
         }
     }
 
@@ -679,7 +786,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     }
 
     private void refreshBacklog() {
-        if (!nats.isConnected() || consumerContext == null) {
+        if (!nats.isConnected() || subscription == null) {
             return;
         }
         try {
@@ -690,7 +797,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         } catch (JetStreamApiException e) {
             if (e.getApiErrorCode() == CONSUMER_NOT_FOUND) {
                 // Deleted under us: a pull on a deleted durable just comes back empty, so the loop would wait forever.
-                consumerContext = null;
+                consumerGone = true;
                 throttled.warn("consumer-gone", "Durable consumer " + properties.durable() + " on " + properties.stream()
                         + " was deleted; creating it again");
             } else {

@@ -14,7 +14,8 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * A TCP forwarder on 127.0.0.1 between the service and a test server, so a test can take the network away:
  * {@link #stop()} closes the port (connection refused) and every open connection, {@link #start()} opens the same
- * port again, {@link #dropConnections()} cuts open connections (a watch, a keep-alive) but keeps accepting.
+ * port again, {@link #dropConnections()} cuts open connections (a watch, a keep-alive) but keeps accepting,
+ * {@link #holdReplies()} stalls the server's side without closing anything (a server or network that hangs).
  */
 public final class TcpProxy implements AutoCloseable {
 
@@ -22,6 +23,8 @@ public final class TcpProxy implements AutoCloseable {
     private final int port;
     private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
     private volatile ServerSocket server;
+    private final Object holdLock = new Object();
+    private boolean holding;
 
     public TcpProxy(int targetPort) {
         this.targetPort = targetPort;
@@ -84,6 +87,29 @@ public final class TcpProxy implements AutoCloseable {
         sockets.clear();
     }
 
+    /** Stops passing on what the server sends; it waits in the proxy, connections stay open. */
+    public void holdReplies() {
+        synchronized (holdLock) {
+            holding = true;
+        }
+    }
+
+    /** Passes on everything held since {@link #holdReplies()}, in order, and what follows. */
+    public void releaseReplies() {
+        synchronized (holdLock) {
+            holding = false;
+            holdLock.notifyAll();
+        }
+    }
+
+    private void awaitNotHeld() throws InterruptedException {
+        synchronized (holdLock) {
+            while (holding) {
+                holdLock.wait();
+            }
+        }
+    }
+
     private void accept(ServerSocket s) {
         while (!s.isClosed()) {
             try {
@@ -97,25 +123,30 @@ public final class TcpProxy implements AutoCloseable {
                 }
                 sockets.add(in);
                 sockets.add(out);
-                pump(in, out);
-                pump(out, in);
+                pump(in, out, false);
+                pump(out, in, true);
             } catch (IOException e) {
                 // closed by stop()
             }
         }
     }
 
-    private void pump(Socket from, Socket to) {
+    private void pump(Socket from, Socket to, boolean fromServer) {
         Thread t = new Thread(() -> {
             byte[] buf = new byte[16384];
             try (InputStream is = from.getInputStream(); OutputStream os = to.getOutputStream()) {
                 int n;
                 while ((n = is.read(buf)) >= 0) {
+                    if (fromServer) {
+                        awaitNotHeld();
+                    }
                     os.write(buf, 0, n);
                     os.flush();
                 }
             } catch (IOException ignored) {
                 // either side closed
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             } finally {
                 close(from);
                 close(to);
@@ -136,6 +167,7 @@ public final class TcpProxy implements AutoCloseable {
 
     @Override
     public void close() {
+        releaseReplies();
         stop();
     }
 }
