@@ -466,24 +466,10 @@ public final class BenchMain {
     }
 
     /** The chart's default memory limit; in a pod the JVM sizes itself from the cgroup limit, here from this. */
-    static final String POD_MEMORY = "768m";
+    static final String POD_MEMORY = io.quotagate.support.ImageJvm.POD_MEMORY;
 
-    /**
-     * The JVM flags the container image ships (Jib's {@code <jvmFlag>} entries in pom.xml, read from there so the
-     * benchmark cannot drift from the image), plus {@code -XX:MaxRAM} standing in for the pod's memory limit.
-     */
-    static List<String> imageFlags() throws IOException {
-        String pom = Files.readString(Path.of("pom.xml"));
-        List<String> flags = new ArrayList<>();
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("<jvmFlag>([^<]+)</jvmFlag>").matcher(pom);
-        while (m.find()) {
-            flags.add(m.group(1).trim());
-        }
-        if (flags.isEmpty()) {
-            throw new IllegalStateException("no <jvmFlag> in pom.xml");
-        }
-        flags.add("-XX:MaxRAM=" + POD_MEMORY);
-        return flags;
+    static List<String> imageFlags() {
+        return io.quotagate.support.ImageJvm.flags();
     }
 
     private void burstAndFootprint(NatsServer nats, Connection producer) throws Exception {
