@@ -57,7 +57,10 @@ final class Apiserver {
             // Counted while flowing: from the first message on (set-up reads, such as the one for the informer's
             // initial ADDED event, are not), like the batches.
             long[] atFirst = new long[3];
+            @SuppressWarnings("unchecked")
+            java.util.Map<String, Long>[] threads0 = new java.util.Map[1];
             rig.trigger.onFirst = () -> {
+                threads0[0] = Bench.threadCpuNanos();
                 atFirst[0] = kubernetes.quotaReads();
                 atFirst[1] = rig.gate.batchesFetched() - 1;
                 atFirst[2] = Bench.processCpuNanos();
@@ -69,6 +72,8 @@ final class Apiserver {
             long batches = rig.gate.batchesFetched() - atFirst[1];
             int created = (int) rig.trigger.created.get();
             double cpuMs = (Bench.processCpuNanos() - atFirst[2]) / 1e6 / Math.max(1, created);
+            Bench.log("part 3, concurrency %d: CPU per message by thread: %s", concurrency,
+                    Bench.threadCpuPerMessage(threads0[0], Bench.threadCpuNanos(), Math.max(1, created)));
             return new Drain(concurrency, created, seconds, reads,
                     kubernetes.successfulCreates() - creates0, batches, kubernetes.exceededQuotaRejections() - rejections0,
                     cpuMs);

@@ -214,13 +214,12 @@ final class Bench {
 
     /** Per-message CPU by thread group between two {@link #threadCpuNanos} snapshots, largest first. */
     static String threadCpuPerMessage(java.util.Map<String, Long> before, java.util.Map<String, Long> after, long messages) {
-        StringBuilder sb = new StringBuilder();
-        after.entrySet().stream()
-                .map(e -> java.util.Map.entry(e.getKey(), e.getValue() - before.getOrDefault(e.getKey(), 0L)))
-                .filter(e -> e.getValue() > 0)
-                .sorted(java.util.Map.Entry.<String, Long>comparingByValue().reversed())
-                .limit(10)
-                .forEach(e -> sb.append(String.format("%s %.1f µs, ", e.getKey(), e.getValue() / 1e3 / messages)));
-        return sb.toString();
+        return after.entrySet().stream()
+                .map(e -> java.util.Map.entry(e.getKey(), (e.getValue() - before.getOrDefault(e.getKey(), 0L)) / 1e3 / messages))
+                .filter(e -> e.getValue() >= 0.05)
+                .sorted(java.util.Map.Entry.<String, Double>comparingByValue().reversed())
+                .limit(8)
+                .map(e -> String.format("%s %.1f µs", e.getKey(), e.getValue()))
+                .collect(java.util.stream.Collectors.joining(", "));
     }
 }

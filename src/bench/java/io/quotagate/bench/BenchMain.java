@@ -214,8 +214,12 @@ public final class BenchMain {
         int sensorReps = num("sensorReps", 1);
         List<String> warmUp = new ArrayList<>();
         List<Double> paired = new ArrayList<>();
-        for (int i = 0; i <= reps; i++) {
-            // Round 0 warms the JIT up (all the code paths of a and b) and is reported apart, not in the medians.
+        int warmups = num("warmup", 2);
+        Throughput.Run lastA = null;
+        Throughput.Run lastB = null;
+        for (int i = 1 - warmups; i <= reps; i++) {
+            // Rounds up to 0 warm the JIT up (all the code paths of a and b) and are reported apart, not in the
+            // medians: after one round the JIT compiler still took as much CPU per message as the consumer itself.
             loads.add(Bench.loadAvg());
             // Alternate which goes first, so neither always follows the long (c) run or a quiet spell.
             Throughput.Run ra;
@@ -229,13 +233,15 @@ public final class BenchMain {
             }
             Bench.log("(a) bare jnats: %s msg/s, %s µs CPU/msg; (b) QuotaGate: %s msg/s, %s µs CPU/msg%s",
                     f0(ra.rate()), f1(1000 * ra.cpuMsPerMessage()), f0(rb.rate()), f1(1000 * rb.cpuMsPerMessage()),
-                    i == 0 ? " (warm-up)" : "");
-            if (i == 0) {
+                    i <= 0 ? " (warm-up)" : "");
+            if (i <= 0) {
                 warmUp.add("a " + f0(ra.rate()) + ", b " + f0(rb.rate()));
                 continue;
             }
             runs.add(ra);
             runs.add(rb);
+            lastA = ra;
+            lastB = rb;
             a.add(ra.rate());
             b.add(rb.rate());
             paired.add(rb.rate() / ra.rate());
@@ -253,9 +259,9 @@ public final class BenchMain {
         report.append("## 2. Throughput, gate open\n\n");
         report.append(String.format("%,d messages of %d B (JSON) in one stream on one nats-server; each run drains all of "
                 + "them with a fresh durable consumer. Timed from the first message received to the last one acked "
-                + "(QuotaGate: to the last trigger call, the ack follows at once). A warm-up round of a and b "
+                + "(QuotaGate: to the last trigger call, the ack follows at once). %d warm-up rounds of a and b "
                 + "first (not counted), then rounds of a and b back to back (alternating which goes first), c after the first round; median of %d runs for a and b, %d for c.%n%n",
-                messages, size, reps, c.size()));
+                messages, size, warmups, reps, c.size()));
         report.append("| variant | msg/s (median) | runs (msg/s) | CPU µs per message (median; this JVM) | quota GETs | all acked |\n"
                 + "| --- | ---: | --- | ---: | ---: | --- |\n");
         appendRuns("(a) bare jnats pull, batch 64, `ack()` — ceiling", "a", runs, ma);
@@ -268,9 +274,12 @@ public final class BenchMain {
                         / java.util.Collections.max(a))).append("; per round: ")
                 .append(String.join(", ", paired.stream().map(Bench::f2).toList())).append("), **b/c = ")
                 .append(f1(mb / mc)).append("**. ");
-        report.append("Warm-up round (msg/s): ").append(String.join("; ", warmUp)).append(". ");
+        report.append("Warm-up rounds (msg/s): ").append(String.join("; ", warmUp)).append(". ");
         report.append("Load (1-min) at the start of each round (warm-up first) and at the end: ").append(String.join(" → ", loads))
                 .append(".\n\n");
+        report.append("CPU per message by thread, last round (Java threads by name; `[jvm]` = JIT compiler and GC threads, "
+                + "from /proc): (a) ").append(lastA.threads()).append("; (b) ")
+                .append(lastB.threads()).append(".\n\n");
         targets.add(new String[] {"b/a", "≥ 0.9", f2(pairedMedian) + " (median of per-round ratios)",
                 pairedMedian >= 0.9 ? "met" : "MISSED"});
         targets.add(new String[] {"b/c", "≥ 15", f1(mb / mc), mb / mc >= 15 ? "met" : "MISSED"});

@@ -20,7 +20,8 @@ import io.quotagate.trigger.TriggerResult;
 final class Throughput {
 
     /** {@code cpuMsPerMessage}: this JVM's CPU time over the timed span per message (NaN where not measured). */
-    record Run(String variant, int messages, double seconds, long quotaReads, boolean allAcked, double cpuMsPerMessage) {
+    record Run(String variant, int messages, double seconds, long quotaReads, boolean allAcked, double cpuMsPerMessage,
+               String threads) {
         double rate() {
             return messages / seconds;
         }
@@ -68,6 +69,7 @@ final class Throughput {
             long cpu0 = 0;
             long cpu1 = 0;
             java.util.Map<String, Long> threads0 = java.util.Map.of();
+            String threads = "";
             while (n < messages) {
                 if (!beforeFetch.mayFetch()) {
                     continue;
@@ -84,15 +86,15 @@ final class Throughput {
                         if (++n == messages) {
                             t1 = System.nanoTime();
                             cpu1 = Bench.processCpuNanos();
-                            Bench.log("(%s) CPU per message by thread: %s", variant,
-                                    Bench.threadCpuPerMessage(threads0, Bench.threadCpuNanos(), messages));
+                            threads = Bench.threadCpuPerMessage(threads0, Bench.threadCpuNanos(), messages);
+                            Bench.log("(%s) CPU per message by thread: %s", variant, threads);
                         }
                     }
                 }
             }
             c.flush(Duration.ofSeconds(5));
             return new Run(variant, messages, (t1 - t0) / 1e9, kubernetes.quotaReads() - reads0, drained(c, durable),
-                    (cpu1 - cpu0) / 1e6 / messages);
+                    (cpu1 - cpu0) / 1e6 / messages, threads);
         }
     }
 
@@ -112,13 +114,14 @@ final class Throughput {
             rig.start().awaitGateOpen(Duration.ofSeconds(10));
             rig.trigger.awaitCreated(messages, Duration.ofMinutes(5));
             long cpu1 = Bench.processCpuNanos();
-            Bench.log("(b) CPU per message by thread: %s", Bench.threadCpuPerMessage(threads0[0], Bench.threadCpuNanos(), messages));
+            String threads = Bench.threadCpuPerMessage(threads0[0], Bench.threadCpuNanos(), messages);
+            Bench.log("(b) CPU per message by thread: %s", threads);
             double seconds = (rig.trigger.lastCreatedNanos - rig.trigger.firstFireNanos) / 1e9;
             long created = rig.trigger.created.get();
             rig.consumer.stop();
             try (Connection c = Bench.connect(natsUrl, "check")) {
                 return new Run("b", (int) created, seconds, kubernetes.quotaReads() - reads0,
-                        created >= messages && drained(c, durable), (cpu1 - cpu0[0]) / 1e6 / Math.max(1, created));
+                        created >= messages && drained(c, durable), (cpu1 - cpu0[0]) / 1e6 / Math.max(1, created), threads);
             }
         }
     }

@@ -51,6 +51,11 @@ public final class CapacityGate {
     private final Condition capacityChanged = lock.newCondition();
     private volatile Runnable refreshRequester = () -> { };
     private volatile Runnable acquireListener = () -> { };
+    /**
+     * {@link #permitsRevoked()}, kept by {@link #changed()}: every worker asks once per message, so it is read
+     * without the lock.
+     */
+    private volatile boolean revoked;
 
     // All below guarded by lock.
     private QuotaReading reading;
@@ -100,6 +105,7 @@ public final class CapacityGate {
         lock.lock();
         try {
             reason = computeReason();
+            revoked = computeRevoked();
             if (reason != null) {
                 blockedSince = clock.instant();
                 blockedSinceNanos = System.nanoTime();
@@ -364,12 +370,11 @@ public final class CapacityGate {
      * and is still waiting for its first message must then take nothing more, and what it got goes back.
      */
     public boolean permitsRevoked() {
-        lock.lock();
-        try {
-            return paused || (enabled && unknown && failMode == FailMode.CLOSED) || (enabled && rejectedAtRead >= 0);
-        } finally {
-            lock.unlock();
-        }
+        return revoked;
+    }
+
+    private boolean computeRevoked() {
+        return paused || (enabled && unknown && failMode == FailMode.CLOSED) || (enabled && rejectedAtRead >= 0);
     }
 
     public boolean paused() {
@@ -474,6 +479,7 @@ public final class CapacityGate {
 
     /** Re-derives the blocked reason after any change; records and logs a transition, wakes the loop. */
     private void changed() {
+        revoked = computeRevoked();
         BlockedReason now = computeReason();
         if (now != reason) {
             long nanoNow = System.nanoTime();
