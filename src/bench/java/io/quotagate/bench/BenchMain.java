@@ -63,7 +63,13 @@ public final class BenchMain {
         // No logback.xml on this class path means DEBUG for everything; the application itself logs at INFO.
         ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
                 .setLevel(ch.qos.logback.classic.Level.INFO);
-        new BenchMain(args).run();
+        try {
+            new BenchMain(args).run();
+        } catch (Throwable e) {
+            // Exit even when a test double left non-daemon threads behind, so the build fails instead of hanging.
+            e.printStackTrace();
+            System.exit(1);
+        }
         System.exit(0);
     }
 

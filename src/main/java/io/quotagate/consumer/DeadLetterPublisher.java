@@ -71,7 +71,7 @@ public class DeadLetterPublisher {
         }
         try {
             connection.publish(subject, headers, message.data());
-            connection.flush(Duration.ofSeconds(2));
+            nats.flush(Duration.ofSeconds(2));
             return true;
         } catch (Exception e) {
             if (e instanceof InterruptedException) {

@@ -3,6 +3,8 @@ package io.quotagate.consumer;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -203,6 +205,65 @@ public class NatsConnection implements AutoCloseable {
 
     public Connection connection() {
         return connection;
+    }
+
+    // Guarded by flushLock.
+    private final Object flushLock = new Object();
+    private long flushTickets;
+    private long flushedUpTo;
+    private boolean flushing;
+
+    /**
+     * Returns once everything this process wrote before the call (acks, naks, publishes) has reached the server: a
+     * PING written after it has been answered. All of the service's flushes go through here, and only one of its
+     * PINGs is out at a time; a caller that finds one out waits for it, then sends its own unless that PING was
+     * written after the caller's writes. jnats drops the connection ("Max outgoing Ping count exceeded") when more
+     * PINGs are unanswered than maxPingsOut (2): two batches settling together plus the keep-alive PING did just
+     * that under load, and every unconfirmed ack then came back after ack-wait.
+     *
+     * @throws TimeoutException no answer within {@code timeout}
+     * @throws IllegalStateException not connected (jnats' own flush failing)
+     */
+    public void flush(Duration timeout) throws TimeoutException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long covers;
+        synchronized (flushLock) {
+            long ticket = ++flushTickets;
+            while (flushedUpTo < ticket && flushing) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new TimeoutException("flush: waited " + timeout + " for another flush");
+                }
+                TimeUnit.NANOSECONDS.timedWait(flushLock, left);
+            }
+            if (flushedUpTo >= ticket) {
+                return; // a PING written after our writes has been answered
+            }
+            flushing = true;
+            // Every ticket taken so far belongs to writes made before the PING this call is about to send.
+            covers = flushTickets;
+        }
+        boolean answered = false;
+        try {
+            long left = deadline - System.nanoTime();
+            Connection c = connection;
+            if (left <= 0) {
+                throw new TimeoutException("flush: no time left");
+            }
+            if (c == null) {
+                throw new IllegalStateException("not connected to NATS");
+            }
+            c.flush(Duration.ofNanos(left));
+            answered = true;
+        } finally {
+            synchronized (flushLock) {
+                flushing = false;
+                if (answered) {
+                    flushedUpTo = Math.max(flushedUpTo, covers);
+                }
+                flushLock.notifyAll();
+            }
+        }
     }
 
     /** How often the connection was lost since start; a change means writes in between may not have arrived. */

@@ -173,7 +173,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         Connection c = nats.connection();
         if (c != null && nats.isConnected()) {
             try {
-                c.flush(Duration.ofSeconds(2));
+                nats.flush(Duration.ofSeconds(2));
             } catch (Exception e) {
                 log.debug("Flushing acks at shutdown: {}", e.toString());
             }
@@ -622,7 +622,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         for (int attempt = 0; attempt < 3; attempt++) {
             long disconnects = nats.disconnects();
             try {
-                nats.connection().flush(Duration.ofSeconds(2));
+                nats.flush(Duration.ofSeconds(2));
                 if (disconnects == disconnectsBefore && nats.disconnects() == disconnects) {
                     return;
                 }

@@ -277,7 +277,14 @@ public final class KubernetesApiEmulation implements AutoCloseable {
   public void close() {
     controller.shutdownNow();
     clients.forEach(KubernetesClient::close);
-    server.shutdown();
+    try {
+      server.shutdown();
+    } catch (IllegalStateException e) {
+      // The mock's Vert.x server can hang on a watch event it is still writing to a client that already went away
+      // ("VertxMockWebSocket write did not complete within 30s"): a test double that closes late is no failure of
+      // what it was standing in for, so say so and go on.
+      System.err.println("[kubernetes emulation] " + e.getMessage() + ": " + e.getCause());
+    }
   }
 
   private static Duration requireNonNegative(Duration duration) {
