@@ -170,8 +170,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             Thread.currentThread().interrupt();
         }
         backlogRefresher.shutdownNow();
-        Connection c = nats.connection();
-        if (c != null && nats.isConnected()) {
+        if (nats.isConnected()) {
             try {
                 nats.flush(Duration.ofSeconds(2));
             } catch (Exception e) {
@@ -404,7 +403,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
      */
     private void fetch(JetStreamSubscription sub, int max, List<Message> batch) throws InterruptedException {
         try {
-            takeLateArrivals(sub, max, batch);
+            drainQueued(sub, max - batch.size(), batch::add); // late arrivals of earlier pulls first
             if (batch.size() < max) {
                 long expires = properties.fetchMaxWait().toMillis();
                 sub.pullNoWait(max - batch.size(), expires);
@@ -447,11 +446,6 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 batch.add(m);
             }
         }
-    }
-
-    /** Takes, without waiting, up to {@code max} messages that arrived after their pull's window closed. */
-    private static void takeLateArrivals(JetStreamSubscription sub, int max, List<Message> batch) throws InterruptedException {
-        drainQueued(sub, max - batch.size(), batch::add);
     }
 
     /**
