@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceQuota;
+import io.fabric8.kubernetes.api.model.ResourceQuotaBuilder;
 import io.fabric8.kubernetes.api.model.Status;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -112,6 +113,32 @@ class QuotaAdmissionTest {
     assertThat(conflict.getStatus().getReason()).isEqualTo("AlreadyExists");
     assertThat(conflict.getStatus().getMessage()).isEqualTo("workflows.argoproj.io \"wf-1\" already exists");
     assertThat(api.used(NS, "workflows", RESOURCE)).isEqualTo(1);
+  }
+
+  @Test
+  void aNameTakenOtherwiseThanThroughTheApiIsAlreadyExistsToo(KubernetesApiEmulation api, KubernetesClient client) {
+    api.createQuota(NS, "workflows", RESOURCE, 5); // stored directly, not through a create request
+
+    KubernetesClientException conflict = catchThrowableOfType(KubernetesClientException.class,
+        () -> client.resourceQuotas().inNamespace(NS).resource(new ResourceQuotaBuilder()
+            .withNewMetadata().withName("workflows").endMetadata()
+            .withNewSpec().addToHard(RESOURCE, new Quantity("1")).endSpec().build()).create());
+
+    assertThat(conflict.getCode()).isEqualTo(409);
+    assertThat(conflict.getStatus().getReason()).isEqualTo("AlreadyExists");
+    assertThat(client.resourceQuotas().inNamespace(NS).withName("workflows").get().getSpec().getHard())
+        .containsEntry(RESOURCE, new Quantity("5"));
+  }
+
+  @Test
+  void aDeletedNameCanBeCreatedAgain(KubernetesApiEmulation api, KubernetesClient client) {
+    Workflows.create(client, NS, "wf-1");
+    client.resource(Workflows.workflow("wf-1")).inNamespace(NS).delete();
+
+    Workflows.create(client, NS, "wf-1");
+
+    assertThat(api.objects(NS, "Workflow")).extracting(w -> w.getMetadata().getName()).containsExactly("wf-1");
+    assertThat(api.successfulCreates()).isEqualTo(2);
   }
 
   @Test

@@ -34,7 +34,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import tools.jackson.databind.JsonNode;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.JsonParser;
+import tools.jackson.core.JsonToken;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -72,6 +74,8 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   private final ScheduledExecutorService controller;
   private final AtomicLong creationSequence = new AtomicLong();
   private final Map<String, TrackedObject> trackedByUid = new ConcurrentHashMap<>();
+  /** Paths of the objects in {@code trackedByUid}: a name check that does not scan every stored object. */
+  private final Set<String> livePaths = ConcurrentHashMap.newKeySet();
   private final Map<String, Long> maxUsed = new ConcurrentHashMap<>();
   private CreateFault createFault; // guarded by writes
   /**
@@ -172,7 +176,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
 
   private MockResponse admitAndCreate(RecordedRequest request) {
     ApiPath target = ApiPath.parse(request.getPath());
-    ObjectMeta object = ObjectMeta.of(new String(request.getBody().getBytes(), UTF_8));
+    ObjectMeta object = ObjectMeta.of(request.getBody().getBytes());
     if (target == null || !target.isNamespacedCollection() || object == null) {
       return super.handleCreate(request); // cluster-scoped, subresource or malformed: the CRUD mock answers
     }
@@ -183,8 +187,9 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
         return ApiStatus.response(injected);
       }
     }
-    // The mock would answer 409 with reason Invalid; QuotaGate tells AlreadyExists from other conflicts by reason.
-    if (!name.isEmpty() && find(target.withName(name)) != null) {
+    // Known names answer at once, without a scan of every stored object; a name this emulation did not create itself
+    // (PUT, server-side apply) still gets the same answer from the CRUD mock's own check, after admission, below.
+    if (!name.isEmpty() && livePaths.contains(target.withName(name).path())) {
       return ApiStatus.response(ApiStatus.alreadyExists(target, name));
     }
     String resource = target.countResourceName();
@@ -206,11 +211,13 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     MockResponse created = super.handleCreate(request);
     if (created.code() / 100 != 2) {
       counting.forEach(quota -> adjustUsed(reread(quota), resource, -1));
-      return created;
+      // The mock answers 409 with reason Invalid; QuotaGate tells AlreadyExists from other conflicts by reason.
+      return created.code() == 409 ? ApiStatus.response(ApiStatus.alreadyExists(target, name)) : created;
     }
-    ObjectMeta stored = ObjectMeta.of(new String(created.getBody().getBytes(), UTF_8));
+    ObjectMeta stored = ObjectMeta.of(created.getBody().getBytes());
     String path = target.withName(stored.name()).path();
     trackedByUid.put(stored.uid(), new TrackedObject(creationSequence.incrementAndGet(), path));
+    livePaths.add(path);
     if (target.isResourceQuota()) {
       syncQuotaStatus(ApiPath.ofQuota(target.namespace(), stored.name()));
     } else {
@@ -272,15 +279,18 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
         unwrittenUsed.keySet().removeIf(k -> k.equals(p) || k.startsWith(p + "/"));
       }
       AttributeSet query = getKey(requestPath);
-      Map<String, GenericKubernetesResource> before = matching(query);
+      Map<String, ObjectMeta> before = matching(query);
       MockResponse response = super.handleDelete(requestPath);
       // Objects with finalizers stay, only marked; usually nothing matching is left and no parse is needed.
       Set<String> remaining = anyMatching(query) ? matching(query).keySet() : Set.of();
       before.forEach((uid, object) -> {
         if (!remaining.contains(uid)) {
-          trackedByUid.remove(uid);
-          if (!target.isResourceQuota() && object.getMetadata().getNamespace() != null) {
-            releaseLater(object.getMetadata().getNamespace(), target.countResourceName());
+          TrackedObject tracked = trackedByUid.remove(uid);
+          if (tracked != null) {
+            livePaths.remove(tracked.path());
+          }
+          if (!target.isResourceQuota() && object != null && object.namespace() != null) {
+            releaseLater(object.namespace(), target.countResourceName());
           }
         }
       });
@@ -558,13 +568,13 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     }
   }
 
-  private Map<String, GenericKubernetesResource> matching(AttributeSet query) {
-    Map<String, GenericKubernetesResource> byUid = new LinkedHashMap<>();
+  private Map<String, ObjectMeta> matching(AttributeSet query) {
+    Map<String, ObjectMeta> byUid = new LinkedHashMap<>();
     synchronized (map) {
       map.forEach((key, json) -> {
         if (key.matches(query)) {
-          GenericKubernetesResource object = parse(json);
-          byUid.put(Objects.toString(object.getMetadata().getUid(), json), object);
+          ObjectMeta object = ObjectMeta.of(json);
+          byUid.put(object == null || object.uid() == null ? json : object.uid(), object);
         }
       });
     }
@@ -589,27 +599,78 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     return namespace + "/" + name + "/" + resource;
   }
 
-  /** The few fields admission and tracking need, read from a JSON tree: far cheaper than binding the whole object. */
-  record ObjectMeta(String kind, String name, String generateName, String uid, Map<String, String> annotations) {
+  /**
+   * The few fields admission and tracking need, read by streaming past everything else: the emulated apiserver
+   * answers every request on one event-loop thread, and binding (or even tree-parsing) whole objects twice per create
+   * was a tenth of that thread's time, which bounded how fast the emulation could admit creates.
+   */
+  record ObjectMeta(String kind, String name, String generateName, String namespace, String uid,
+      Map<String, String> annotations) {
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     /** Null when the body is not a JSON object with metadata. */
+    static ObjectMeta of(byte[] json) {
+      if (json == null || json.length == 0) {
+        return null;
+      }
+      try (JsonParser parser = JSON.createParser(json)) {
+        if (parser.nextToken() != JsonToken.START_OBJECT) {
+          return null;
+        }
+        String kind = null;
+        ObjectMeta metadata = null;
+        for (String field = parser.nextName(); field != null; field = parser.nextName()) {
+          JsonToken value = parser.nextToken();
+          if ("kind".equals(field) && value.isScalarValue()) {
+            kind = parser.getString();
+          } else if ("metadata".equals(field) && value == JsonToken.START_OBJECT) {
+            metadata = readMetadata(parser);
+          } else {
+            parser.skipChildren();
+          }
+        }
+        return metadata == null ? null : new ObjectMeta(kind, metadata.name(), metadata.generateName(),
+            metadata.namespace(), metadata.uid(), metadata.annotations());
+      } catch (JacksonException notJson) {
+        return null;
+      }
+    }
+
     static ObjectMeta of(String json) {
-      JsonNode root;
-      try {
-        root = json == null || json.isBlank() ? null : JSON.readTree(json);
-      } catch (RuntimeException notJson) {
-        return null;
+      return json == null ? null : of(json.getBytes(UTF_8));
+    }
+
+    /** Reads the metadata object the parser is at the start of, up to and including its end. */
+    private static ObjectMeta readMetadata(JsonParser parser) {
+      String name = null;
+      String generateName = null;
+      String namespace = null;
+      String uid = null;
+      Map<String, String> annotations = Map.of();
+      for (String field = parser.nextName(); field != null; field = parser.nextName()) {
+        JsonToken value = parser.nextToken();
+        if (value.isScalarValue() && value != JsonToken.VALUE_NULL) {
+          switch (field) {
+            case "name" -> name = parser.getString();
+            case "generateName" -> generateName = parser.getString();
+            case "namespace" -> namespace = parser.getString();
+            case "uid" -> uid = parser.getString();
+            default -> { }
+          }
+        } else if ("annotations".equals(field) && value == JsonToken.START_OBJECT) {
+          Map<String, String> read = new LinkedHashMap<>();
+          for (String key = parser.nextName(); key != null; key = parser.nextName()) {
+            JsonToken annotation = parser.nextToken();
+            read.put(key, annotation.isScalarValue() && annotation != JsonToken.VALUE_NULL ? parser.getString() : "");
+            parser.skipChildren();
+          }
+          annotations = Map.copyOf(read);
+        } else {
+          parser.skipChildren();
+        }
       }
-      if (root == null || !root.isObject() || !root.path("metadata").isObject()) {
-        return null;
-      }
-      JsonNode metadata = root.path("metadata");
-      Map<String, String> annotations = new LinkedHashMap<>();
-      metadata.path("annotations").properties().forEach(e -> annotations.put(e.getKey(), e.getValue().asString()));
-      return new ObjectMeta(root.path("kind").asString(null), metadata.path("name").asString(null),
-          metadata.path("generateName").asString(null), metadata.path("uid").asString(null), Map.copyOf(annotations));
+      return new ObjectMeta(null, name, generateName, namespace, uid, annotations);
     }
   }
 
