@@ -2,6 +2,9 @@ package io.quotagate;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import io.quotagate.support.Http;
 import io.quotagate.support.QuotaGateEnvironment;
@@ -43,6 +46,37 @@ class ImageModeIT {
             env.producer.publish(SUBJECT, 5);
             await().atMost(Duration.ofSeconds(30)).until(() -> env.kubernetes.successfulCreates() - before == 5);
         }
+    }
+
+    /**
+     * A pod with a CPU limit of 2 sees two processors. There, the JDK HttpClient's completions used to start a new
+     * thread per Kubernetes request (see {@link QuotaGateApplication#giveCompletableFutureAPoolOnSmallMachines()}).
+     */
+    @Test
+    void onTwoCpusKubernetesRequestsDoNotEachStartAThread() throws Exception {
+        try (ServiceProcess service = ServiceProcess.start(env, LOGS.resolve("two-cpus.log"),
+                List.of("-XX:ActiveProcessorCount=2"))) {
+            Http http = new Http(service.awaitPort(Duration.ofSeconds(60)));
+            await().atMost(Duration.ofSeconds(30))
+                    .until(() -> http.get("/actuator/health/readiness").statusCode() == 200);
+            long warmUp = env.kubernetes.successfulCreates();
+            env.producer.publish(SUBJECT, 5);
+            await().atMost(Duration.ofSeconds(30)).until(() -> env.kubernetes.successfulCreates() - warmUp == 5);
+            double startedBefore = threadsStarted(http);
+
+            long before = env.kubernetes.successfulCreates();
+            env.producer.publish(SUBJECT, 60);
+            await().atMost(Duration.ofSeconds(60)).until(() -> env.kubernetes.successfulCreates() - before == 60);
+
+            assertThat(threadsStarted(http) - startedBefore).as("threads started for 60 creates (quota hard 100)").isLessThan(20);
+        }
+    }
+
+    private static double threadsStarted(Http http) throws Exception {
+        Matcher m = Pattern.compile("(?m)^jvm_threads_started_threads_total(?:\\{[^}]*})? (\\S+)")
+                .matcher(http.get("/actuator/prometheus").body());
+        assertThat(m.find()).as("jvm_threads_started_threads_total exported").isTrue();
+        return Double.parseDouble(m.group(1));
     }
 
     @Test

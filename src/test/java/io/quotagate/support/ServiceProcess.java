@@ -35,10 +35,16 @@ public final class ServiceProcess implements AutoCloseable {
 
     /** Starts it; {@code extraArgs} are more {@code --property=value} arguments. Returns at once. */
     public static ServiceProcess start(QuotaGateEnvironment env, Path log, String... extraArgs) {
+        return start(env, log, List.of(), extraArgs);
+    }
+
+    /** As {@link #start(QuotaGateEnvironment, Path, String...)}, with more JVM options after the image's flags. */
+    public static ServiceProcess start(QuotaGateEnvironment env, Path log, List<String> jvmOptions, String... extraArgs) {
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>();
         cmd.add(ImageJvm.java());
         cmd.addAll(ImageJvm.flags());
+        cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-cp", classpath, QuotaGateApplication.class.getName(),
                 "--server.port=0",
                 "--jetstream.url=" + env.nats.url(),
