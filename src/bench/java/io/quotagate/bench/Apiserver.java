@@ -65,6 +65,8 @@ final class Apiserver {
                 atFirst[1] = rig.gate.batchesFetched() - 1;
                 atFirst[2] = Bench.processCpuNanos();
             };
+            Duration settled = Bench.awaitJitQuiet(Duration.ofSeconds(15));
+            Bench.log("part 3, concurrency %d: JIT quiet after %d ms", concurrency, settled.toMillis());
             rig.start().awaitGateOpen(Duration.ofSeconds(10));
             rig.trigger.awaitCreated(messages, Duration.ofMinutes(10));
             double seconds = (rig.trigger.lastCreatedNanos - rig.trigger.firstFireNanos) / 1e9;
@@ -98,6 +100,7 @@ final class Apiserver {
                     ManifestTemplate.load(tp.template()), tp.parameters(), tp.requestTimeout());
             // one create first: the one-off API discovery is not part of the rate
             trigger.fire(new InboundMessage("CEILING", 0, "ceiling", Bench.payload(0, 200), Map.of(), 1));
+            Bench.awaitJitQuiet(Duration.ofSeconds(15));
             List<java.util.concurrent.Future<TriggerResult>> futures = new ArrayList<>();
             long cpu0 = Bench.processCpuNanos();
             long t0 = System.nanoTime();

@@ -74,6 +74,16 @@ final class AppProcess implements AutoCloseable {
                 HttpResponse.BodyHandlers.ofString()).body();
     }
 
+    /**
+     * CPU seconds the process has used (user + system, all threads), from /proc/PID/stat. Unlike wall time to ready,
+     * it hardly depends on what else the machine runs, so it is what tells two start-up settings apart.
+     */
+    double cpuSeconds() throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + process.pid() + "/stat"));
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / 100.0; // utime, stime; USER_HZ is 100
+    }
+
     /** kB value of a field of /proc/PID/status (VmRSS, VmHWM). */
     long procStatusKb(String field) throws IOException {
         for (String line : Files.readAllLines(Path.of("/proc/" + process.pid() + "/status"))) {

@@ -129,6 +129,37 @@ final class Bench {
         return l;
     }
 
+    /**
+     * Waits (up to maxWait) until the machine's CPUs are at least {@code idleShare} idle over half a second, so that a
+     * start-up is not timed against the tail of the previous run (a JVM exiting, nats-server purging a stream).
+     * Returns the idle share last seen.
+     */
+    static double awaitIdleCpu(double idleShare, Duration maxWait) throws InterruptedException {
+        long end = System.nanoTime() + maxWait.toNanos();
+        double idle;
+        do {
+            long[] a = cpuTicks();
+            Thread.sleep(500);
+            long[] b = cpuTicks();
+            idle = b[0] == a[0] ? 1 : (double) (b[1] - a[1]) / (b[0] - a[0]);
+        } while (idle < idleShare && System.nanoTime() < end);
+        return idle;
+    }
+
+    /** {total, idle + iowait} jiffies of all CPUs, from /proc/stat. */
+    private static long[] cpuTicks() {
+        try {
+            String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+            long total = 0;
+            for (int i = 1; i < f.length; i++) {
+                total += Long.parseLong(f[i]);
+            }
+            return new long[] {total, Long.parseLong(f[4]) + Long.parseLong(f[5])};
+        } catch (IOException | RuntimeException e) {
+            return new long[] {0, 0};
+        }
+    }
+
     static String f0(double v) {
         return String.format(Locale.ROOT, "%,.0f", v);
     }
@@ -176,6 +207,30 @@ final class Bench {
     static long processCpuNanos() {
         return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
                 .getProcessCpuTime();
+    }
+
+    /**
+     * Waits (up to {@code max}) until the JIT compiler threads have used less than 5 % of a core over half a second,
+     * and returns how long that took. Everything of a benchmark run shares this JVM: setting up a fresh emulation
+     * (a Vert.x server) and a fresh consumer leaves the compilers a queue that otherwise runs into the timed window.
+     */
+    static Duration awaitJitQuiet(Duration max) throws InterruptedException {
+        long start = System.nanoTime();
+        long previous = compilerCpuNanos();
+        while (System.nanoTime() - start < max.toNanos()) {
+            Thread.sleep(500);
+            long now = compilerCpuNanos();
+            if (now - previous < 25_000_000L) {
+                break;
+            }
+            previous = now;
+        }
+        return Duration.ofNanos(System.nanoTime() - start);
+    }
+
+    private static long compilerCpuNanos() {
+        return threadCpuNanos().entrySet().stream().filter(e -> e.getKey().contains("CompilerThre"))
+                .mapToLong(java.util.Map.Entry::getValue).sum();
     }
 
     /** CPU time of each live thread, summed by name with digits dropped ("quotagate-trigger-N"). */
