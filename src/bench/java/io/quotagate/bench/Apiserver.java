@@ -120,6 +120,46 @@ final class Apiserver {
         }
     }
 
+    /** One create at a time: milliseconds per create, and of that the emulation's dispatcher per request. */
+    record RoundTrip(Duration latency, int creates, double msPerCreate, double dispatchMsPerRequest, double requestsPerCreate) {
+    }
+
+    /**
+     * Part 3's yardstick: {@code creates} creates one after the other with the same client and trigger code as the
+     * drains, at the given create latency, after {@code warmup} untimed ones. What is left over the latency is the
+     * round trip through the client, the HTTP stack and the emulation on this machine.
+     */
+    RoundTrip roundTrip(Duration latency, int warmup, int creates) throws Exception {
+        String ns = "roundtrip-" + (++runs);
+        kubernetes.createQuota(ns, Bench.QUOTA, Bench.RESOURCE, 1_000_000);
+        kubernetes.setCreateLatency(latency);
+        TriggerProperties tp = Bench.bind("trigger.kubernetes", TriggerProperties.class,
+                "template=classpath:templates/workflow.yaml", "concurrency=1",
+                "parameters[0].src.data-key=message", "parameters[0].dest=spec.arguments.parameters.0.value");
+        KubernetesClient client = new io.quotagate.kubernetes.KubernetesClients(
+                new io.quotagate.kubernetes.KubernetesClientProperties(kubernetes.url())).create(tp.requestTimeout(), 1);
+        try {
+            KubernetesResourceTrigger trigger = new KubernetesResourceTrigger(client, ns,
+                    ManifestTemplate.load(tp.template()), tp.parameters(), tp.requestTimeout());
+            for (int i = 0; i < warmup; i++) {
+                trigger.fire(new InboundMessage("ROUNDTRIP", i, "roundtrip", Bench.payload(i, 200), Map.of(), 1));
+            }
+            Bench.awaitJitQuiet(Duration.ofSeconds(15));
+            long requests0 = kubernetes.requests();
+            long dispatch0 = kubernetes.dispatchNanos();
+            long t0 = System.nanoTime();
+            for (int i = warmup; i < warmup + creates; i++) {
+                trigger.fire(new InboundMessage("ROUNDTRIP", i, "roundtrip", Bench.payload(i, 200), Map.of(), 1));
+            }
+            double ms = (System.nanoTime() - t0) / 1e6 / creates;
+            long requests = kubernetes.requests() - requests0;
+            return new RoundTrip(latency, creates, ms, (kubernetes.dispatchNanos() - dispatch0) / 1e6 / Math.max(1, requests),
+                    (double) requests / creates);
+        } finally {
+            client.close();
+        }
+    }
+
     /**
      * Part 5, the original sensor's pattern with real creates: GET the quota, fetch 1 (1 s max wait), create the
      * object with QuotaGate's own trigger code, ack.

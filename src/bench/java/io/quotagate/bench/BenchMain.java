@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -402,12 +403,37 @@ public final class BenchMain {
                         pct >= 0.8 ? "met" : "MISSED"});
             }
         }
+        // The yardstick for the rows above: what one create costs this machine when nothing else is in flight.
+        List<Apiserver.RoundTrip> trips = new ArrayList<>();
+        try (KubernetesApiEmulation k = drainEmulation(Duration.ZERO)) {
+            Apiserver api = new Apiserver(nats.url(), k);
+            trips.add(api.roundTrip(Duration.ZERO, 300, 200));
+            trips.add(api.roundTrip(latency, 100, 200));
+        }
+        report.append("\nOne create at a time (same client and trigger code, fresh emulation, after untimed warm-up "
+                + "creates and a quiet JIT):\n\n| create latency | creates | ms per create | over the latency | "
+                + "emulation's dispatcher, ms per request | requests per create |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        for (Apiserver.RoundTrip t : trips) {
+            Bench.log("round trip at %d ms latency: %s ms per create, dispatcher %s ms per request",
+                    t.latency().toMillis(), f2(t.msPerCreate()), f2(t.dispatchMsPerRequest()));
+            report.append("| ").append(t.latency().toMillis()).append(" ms | ").append(t.creates()).append(" | ")
+                    .append(f2(t.msPerCreate())).append(" | ").append(f2(t.msPerCreate() - t.latency().toMillis()))
+                    .append(" ms | ").append(f2(t.dispatchMsPerRequest())).append(" | ").append(f2(t.requestsPerCreate()))
+                    .append(" |\n");
+        }
+        double overhead = trips.get(1).msPerCreate() - latency.toMillis();
+        report.append(String.format(Locale.ROOT, "%nAt concurrency c, creates that each take %.1f ms (20 ms plus "
+                + "%.1f ms of round trip) cannot exceed c / %.1f ms: %.0f %% of the ideal, before any queueing. Of the "
+                + "round trip, the emulation's dispatcher (admission, the CRUD mock) is the column above; the rest is "
+                + "the HTTP client, the mock server's one Vert.x event loop and the hand-offs between their threads.%n",
+                trips.get(1).msPerCreate(), overhead, trips.get(1).msPerCreate(), 100.0 * latency.toMillis()
+                        / trips.get(1).msPerCreate()));
         report.append("\nEmulation ceiling: the same trigger code (template, parameters, client settings) fired from "
                 + "`concurrency` plain threads on synthetic messages — no NATS, no gate, no quota monitor — on a fresh "
                 + "emulation right after each QuotaGate run: the most creates per second this emulated apiserver "
-                + "answers on this machine. The emulation admits creates one at a time (quota admission must be one "
-                + "step, as in the apiserver), so it is bounded by one core; JFR puts its CPU in the CRUD mock's JSON "
-                + "handling, URL parsing and `AttributeSet` matching. CPU per message is this JVM's CPU time (QuotaGate, "
+                + "answers on this machine. The emulation answers every request on one Vert.x event loop and "
+                + "admits creates one at a time (quota admission must be one step, as in the apiserver); JFR puts its "
+                + "CPU in the CRUD mock's JSON handling, URL parsing and `AttributeSet` matching. CPU per message is this JVM's CPU time (QuotaGate, "
                 + "its client and the emulation together, nats-server excluded) over the timed span, divided by the "
                 + "messages: unlike msg/s it hardly depends on what else the machine runs.\n"
                 + "Quota reads are GETs counted by the emulation from the first message to the last create "

@@ -268,6 +268,19 @@ public final class KubernetesApiEmulation implements AutoCloseable {
     return dispatcher.successfulCreates.get();
   }
 
+  /** HTTP requests answered so far, of every kind. */
+  public long requests() {
+    return dispatcher.requests.get();
+  }
+
+  /**
+   * Time spent deciding the answers to {@link #requests()}: admission, the CRUD mock, quota bookkeeping. Not the
+   * HTTP reading and writing around it, and not the configured latency.
+   */
+  public long dispatchNanos() {
+    return dispatcher.dispatchNanos.get();
+  }
+
   /** ResourceQuota gets and lists received, failed ones included; watches not counted. */
   public long quotaReads() {
     return dispatcher.quotaReads.get();

@@ -106,6 +106,9 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   /** Annotations of every object created (not quotas), in creation order, including those deleted since. */
   final List<java.util.Map<String, String>> createdAnnotations = new java.util.concurrent.CopyOnWriteArrayList<>();
   final AtomicLong quotaReads = new AtomicLong();
+  /** Requests answered, and the time spent deciding the answers (not reading or writing HTTP, not delays). */
+  final AtomicLong requests = new AtomicLong();
+  final AtomicLong dispatchNanos = new AtomicLong();
   volatile Duration quotaControllerLag = Duration.ofMillis(500);
   volatile Duration createLatency = Duration.ZERO;
   volatile Completion completion;
@@ -119,6 +122,16 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
 
   @Override
   public MockResponse dispatch(RecordedRequest request) {
+    long start = System.nanoTime();
+    try {
+      return route(request);
+    } finally {
+      dispatchNanos.addAndGet(System.nanoTime() - start);
+      requests.incrementAndGet();
+    }
+  }
+
+  private MockResponse route(RecordedRequest request) {
     if (request.method() == HttpMethod.GET) {
       if ("/version".equals(ApiPath.withoutQuery(request.getPath()))) {
         return new MockResponse().setResponseCode(200).setBody(VERSION);
@@ -187,8 +200,8 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
         return ApiStatus.response(injected);
       }
     }
-    // Known names answer at once, without a scan of every stored object; a name this emulation did not create itself
-    // (PUT, server-side apply) still gets the same answer from the CRUD mock's own check, after admission, below.
+    // Known names answer at once, without a scan of every stored object; a name stored without a create request
+    // (KubernetesApiEmulation.createQuota) still gets the same answer from the CRUD mock's own check, below.
     if (!name.isEmpty() && livePaths.contains(target.withName(name).path())) {
       return ApiStatus.response(ApiStatus.alreadyExists(target, name));
     }
