@@ -89,9 +89,7 @@ final class Apiserver {
     double ceiling(int concurrency, int creates) throws Exception {
         String ns = "ceiling-" + (++runs) + "-c" + concurrency;
         kubernetes.createQuota(ns, Bench.QUOTA, Bench.RESOURCE, 1_000_000);
-        TriggerProperties tp = Bench.bind("trigger.kubernetes", TriggerProperties.class,
-                "template=classpath:templates/workflow.yaml", "concurrency=" + concurrency,
-                "parameters[0].src.data-key=message", "parameters[0].dest=spec.arguments.parameters.0.value");
+        TriggerProperties tp = Bench.workflowTrigger(concurrency);
         KubernetesClient client = new io.quotagate.kubernetes.KubernetesClients(
                 new io.quotagate.kubernetes.KubernetesClientProperties(kubernetes.url())).create(tp.requestTimeout(), concurrency);
         java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(concurrency);
@@ -133,9 +131,7 @@ final class Apiserver {
         String ns = "roundtrip-" + (++runs);
         kubernetes.createQuota(ns, Bench.QUOTA, Bench.RESOURCE, 1_000_000);
         kubernetes.setCreateLatency(latency);
-        TriggerProperties tp = Bench.bind("trigger.kubernetes", TriggerProperties.class,
-                "template=classpath:templates/workflow.yaml", "concurrency=1",
-                "parameters[0].src.data-key=message", "parameters[0].dest=spec.arguments.parameters.0.value");
+        TriggerProperties tp = Bench.workflowTrigger(1);
         KubernetesClient client = new io.quotagate.kubernetes.KubernetesClients(
                 new io.quotagate.kubernetes.KubernetesClientProperties(kubernetes.url())).create(tp.requestTimeout(), 1);
         try {
@@ -170,9 +166,7 @@ final class Apiserver {
         long reads0 = kubernetes.quotaReads();
         long creates0 = kubernetes.successfulCreates();
         KubernetesClient client = kubernetes.client();
-        TriggerProperties tp = Bench.bind("trigger.kubernetes", TriggerProperties.class,
-                "template=classpath:templates/workflow.yaml", "concurrency=1",
-                "parameters[0].src.data-key=message", "parameters[0].dest=spec.arguments.parameters.0.value");
+        TriggerProperties tp = Bench.workflowTrigger(1);
         KubernetesResourceTrigger trigger = new KubernetesResourceTrigger(client, ns, ManifestTemplate.load(tp.template()),
                 tp.parameters(), tp.requestTimeout());
         String durable = "sensor-" + runs;

@@ -160,6 +160,13 @@ final class Bench {
         }
     }
 
+    /** The trigger settings of every Kubernetes part: the Workflow template with one parameter, as the application's. */
+    static io.quotagate.trigger.TriggerProperties workflowTrigger(int concurrency) {
+        return bind("trigger.kubernetes", io.quotagate.trigger.TriggerProperties.class,
+                "template=classpath:templates/workflow.yaml", "concurrency=" + concurrency,
+                "parameters[0].src.data-key=message", "parameters[0].dest=spec.arguments.parameters.0.value");
+    }
+
     static String f0(double v) {
         return String.format(Locale.ROOT, "%,.0f", v);
     }

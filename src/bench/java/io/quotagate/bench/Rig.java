@@ -98,9 +98,7 @@ final class Rig implements AutoCloseable {
         quotaClient = clients.create(bp.readTimeout(), 2);
         monitor = new QuotaMonitor(quotaClient, bp, namespace, gate, watch);
         if (trigger == null) {
-            TriggerProperties tp = Bench.bind("trigger.kubernetes", TriggerProperties.class,
-                    "template=classpath:templates/workflow.yaml", "concurrency=" + concurrency,
-                    "parameters[0].src.data-key=message", "parameters[0].dest=spec.arguments.parameters.0.value");
+            TriggerProperties tp = Bench.workflowTrigger(concurrency);
             triggerClient = clients.create(tp.requestTimeout(), concurrency);
             trigger = new KubernetesResourceTrigger(triggerClient, namespace, ManifestTemplate.load(tp.template()),
                     tp.parameters(), tp.requestTimeout());
