@@ -101,15 +101,6 @@ final class Bench {
         }
     }
 
-    /** The 1-minute load average now, as /proc/loadavg shows it. */
-    static double load() {
-        try {
-            return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
-        } catch (IOException | RuntimeException e) {
-            return -1;
-        }
-    }
-
     static String loadAvg() {
         try {
             String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
@@ -117,16 +108,6 @@ final class Bench {
         } catch (IOException e) {
             return "?";
         }
-    }
-
-    /** Waits (up to maxWait) for the 1-minute load to fall below {@code limit}; returns the load then. */
-    static double settle(double limit, Duration maxWait) throws InterruptedException {
-        long end = System.nanoTime() + maxWait.toNanos();
-        double l;
-        while ((l = load()) > limit && System.nanoTime() < end) {
-            Thread.sleep(5_000);
-        }
-        return l;
     }
 
     /**
