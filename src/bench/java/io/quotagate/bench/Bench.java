@@ -216,7 +216,7 @@ final class Bench {
         return Duration.ofNanos(System.nanoTime() - start);
     }
 
-    private static long compilerCpuNanos() {
+    static long compilerCpuNanos() {
         return threadCpuNanos().entrySet().stream().filter(e -> e.getKey().contains("CompilerThre"))
                 .mapToLong(java.util.Map.Entry::getValue).sum();
     }

@@ -38,7 +38,9 @@ import static io.quotagate.bench.Bench.f2;
  * {@code only=1,2,...} parts to run (6 and 7 run together); {@code messages} (200000), {@code sensorMessages} (50000
  * for c), {@code payload} (200 B),
  * {@code reps} (7 rounds of a and b), {@code warmup} (3 untimed rounds first), {@code sensorReps} (1 run of c),
- * {@code drain} (5000), {@code drainWarmup} (at most 3000 messages of untimed drain before each measured one), {@code conc}
+ * {@code drain} (5000), {@code drainWarmup} (at most 3000 messages per untimed warm-up drain before each measured one),
+ * {@code drainWarmupRounds} (3 such drains at most: they stop once the JIT compilers are quiet),
+ * {@code drainJvmWarmupRounds} (20 drains of {@code drain} messages at most, at the highest concurrency, first), {@code conc}
  * (1,4,16,64), {@code resumeCycles} (50), {@code pollCycles} (10), {@code sensorCreates} (1000), {@code burst}
  * (10000), {@code variants} (defaults,image,image+cds), {@code starts} (3 starts to ready per variant before the
  * burst's own). Example:
@@ -345,44 +347,83 @@ public final class BenchMain {
 
     /** Messages beyond those a run of part 3 waits for: four batches of 64. */
     private static final int TAIL = 256;
+    /** Compiler CPU per message below which a warm-up drain counts as warm (about 5 % of a create's CPU). */
+    private static final double QUIET_JIT_MICROS_PER_MESSAGE = 100;
+
+    /**
+     * Untimed drains of {@code messages} at {@code concurrency}, each on a fresh emulation, until the JIT compilers
+     * are quiet during one (less than {@link #QUIET_JIT_MICROS_PER_MESSAGE} of compiler CPU per message, or less
+     * than 5 % of a core for slow runs) or {@code maxRounds} have run. Returns the rounds run; adds
+     * "msg/s, JIT µs per message" of each to {@code rounds} when given.
+     */
+    private int warmUp(NatsServer nats, Duration latency, int concurrency, int messages, int maxRounds,
+                       List<String> rounds) throws Exception {
+        int round = 0;
+        while (messages > 0 && round < maxRounds) {
+            round++;
+            long jit0 = Bench.compilerCpuNanos();
+            long t0 = System.nanoTime();
+            try (KubernetesApiEmulation k = drainEmulation(latency)) {
+                Apiserver.Drain w = new Apiserver(nats.url(), k).drain("DRAIN", messages, concurrency);
+                long jit = Bench.compilerCpuNanos() - jit0;
+                double jitUs = jit / 1e3 / messages;
+                double jitCores = (double) jit / (System.nanoTime() - t0);
+                Bench.log("drain c=%d warm-up %d: %d messages, %s msg/s, JIT %s µs per message (%s %% of a core)",
+                        concurrency, round, messages, f0(w.rate()), f0(jitUs), f0(100 * jitCores));
+                if (rounds != null) {
+                    rounds.add(f0(w.rate()) + " msg/s, JIT " + f0(jitUs) + " µs/msg");
+                }
+                if (jitUs < QUIET_JIT_MICROS_PER_MESSAGE || jitCores < 0.05) {
+                    break;
+                }
+            }
+        }
+        return round;
+    }
 
     private Apiserver.Drain draining(NatsServer nats, Connection producer) throws Exception {
         int messages = num("drain", 5_000);
         int warmupCap = num("drainWarmup", 3_000);
+        int warmupRounds = num("drainWarmupRounds", 3);
         Duration latency = Duration.ofMillis(20);
         Bench.createStream(producer, "DRAIN", "drain.>");
         // More than a run takes, so every run ends while messages are still flowing: with the stream drained, the
         // loop's next fetch (already under way while the last batch is created) finds nothing, and its quota read
         // would count against the batches though it is no part of draining.
         Bench.publish(producer, "drain.msg", messages + TAIL, num("payload", 200));
+        int[] concurrencies = java.util.Arrays.stream(cfg.getOrDefault("conc", "1,4,16,64").split(","))
+                .mapToInt(Integer::parseInt).toArray();
+        // The JVM first: one JVM holds the emulated apiserver, its Vert.x server, the HTTP client and QuotaGate, and
+        // on two cores the C2 compiler needs some 45,000 creates to catch up with that much code. With a 3,000-message
+        // warm-up per concurrency (until stop 10) it still took 0.5-1.3 ms of CPU per message inside the timed runs,
+        // as much as the creates themselves. Draining at the highest concurrency gets there fastest.
+        int fastest = java.util.Arrays.stream(concurrencies).max().orElse(16);
+        List<String> jvmWarmup = new ArrayList<>();
+        int jvmRounds = warmUp(nats, latency, fastest, messages, num("drainJvmWarmupRounds", 20), jvmWarmup);
+        Bench.log("part 3: JVM warm-up done after %d drains", jvmRounds);
         report.append("## 3. Draining through the apiserver\n\n");
         report.append(String.format("QuotaGate with its Kubernetes trigger (Workflow template, one parameter) against the "
                 + "emulation with a %d ms create latency; %,d messages, quota hard 1,000,000 (never near full); "
                 + "batch-size 64, watch on. Fresh emulation, namespace and durable per run; workflows complete "
                 + "50–100 ms after creation (see below why). The stream holds %,d more messages than a run takes, so "
-                + "every run ends while messages are still flowing. Each measured run follows an untimed warm-up drain at the "
-                + "same concurrency (min(%,d, 500 × concurrency) messages). Ideal = concurrency / latency.%n%n",
-                latency.toMillis(), messages, TAIL, warmupCap));
+                + "every run ends while messages are still flowing. The JVM is warmed up first: untimed drains of %,d "
+                + "messages at concurrency %d, each on a fresh emulation, until the JIT compilers used less than %.0f µs "
+                + "of CPU per message in one (at most %d; here %d: %s). Each measured run then follows untimed warm-up "
+                + "drains at the same concurrency (min(%,d, 500 × concurrency) messages, until the compilers are quiet "
+                + "again, at most %d). Ideal = concurrency / latency.%n%n",
+                latency.toMillis(), messages, TAIL, messages, fastest, QUIET_JIT_MICROS_PER_MESSAGE,
+                num("drainJvmWarmupRounds", 20), jvmRounds, String.join("; ", jvmWarmup), warmupCap, warmupRounds));
+        Apiserver.Drain sixteen = null;
+        double worstReadsPerBatch = 0;
         report.append("| trigger concurrency | msg/s | ideal msg/s | % of ideal | emulation ceiling creates/s | % of ceiling "
                 + "| quota reads | fetched batches | reads per batch | 403 | CPU ms per message | ceiling CPU ms per create "
                 + "| load (1-min) |\n"
                 + "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-        Apiserver.Drain sixteen = null;
-        double worstReadsPerBatch = 0;
-        int[] concurrencies = java.util.Arrays.stream(cfg.getOrDefault("conc", "1,4,16,64").split(","))
-                .mapToInt(Integer::parseInt).toArray();
         for (int c : concurrencies) {
-            // An untimed drain at the same concurrency first: the JIT still compiled 0.5 ms of CPU per message into
-            // the concurrency-16 run after the 1 and 4 runs, while the ceiling, measured after it, ran warm. After a
-            // 1,000-message warm-up it still compiled about 1 ms per message (one JVM holds the emulated apiserver,
-            // its HTTP server and QuotaGate: a lot of code for two cores to compile), hence 3,000.
+            // An untimed drain at the same concurrency first (a fresh emulation and consumer leave the compilers a
+            // queue), repeated while the compilers are still busy.
             int warm = Math.min(warmupCap, 500 * c);
-            if (warm > 0) {
-                try (KubernetesApiEmulation k = drainEmulation(latency)) {
-                    Apiserver.Drain w = new Apiserver(nats.url(), k).drain("DRAIN", warm, c);
-                    Bench.log("drain c=%d warm-up: %d messages, %s msg/s", c, warm, f0(w.rate()));
-                }
-            }
+            warmUp(nats, latency, c, warm, warmupRounds, null);
             String load = Bench.loadAvg();
             Apiserver.Drain d;
             try (KubernetesApiEmulation k = drainEmulation(latency)) {
