@@ -10,9 +10,7 @@ import java.util.concurrent.TimeUnit;
 import io.fabric8.kubernetes.api.model.ResourceQuota;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.nats.client.Connection;
-import io.nats.client.ConsumerContext;
-import io.nats.client.FetchConsumeOptions;
-import io.nats.client.FetchConsumer;
+import io.nats.client.JetStreamSubscription;
 import io.nats.client.Message;
 import io.nats.client.impl.NatsJetStreamMetaData;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
@@ -158,7 +156,7 @@ final class Apiserver {
 
     /**
      * Part 5, the original sensor's pattern with real creates: GET the quota, fetch 1 (1 s max wait), create the
-     * object with QuotaGate's own trigger code, ack.
+     * object with QuotaGate's own trigger code, ack; one pull subscription, as in part 2's (c).
      */
     Drain originalSensor(String stream, int messages) throws Exception {
         String ns = "sensor-" + (++runs);
@@ -175,19 +173,14 @@ final class Apiserver {
         long t1 = 0;
         try (Connection c = Bench.connect(natsUrl, durable)) {
             Bench.createDurable(c, stream, durable);
-            ConsumerContext ctx = c.getConsumerContext(stream, durable);
-            FetchConsumeOptions options = FetchConsumeOptions.builder().maxMessages(1).expiresIn(1000).build();
+            JetStreamSubscription sub = Bench.pullSubscription(c, stream, durable);
             while (n < messages) {
                 ResourceQuota q = client.resourceQuotas().inNamespace(ns).withName(Bench.QUOTA).get();
                 if (!Throughput.hasRoom(q)) {
                     Thread.sleep(30_000);
                     continue;
                 }
-                try (FetchConsumer fetch = ctx.fetch(options)) {
-                    Message m = fetch.nextMessage();
-                    if (m == null) {
-                        continue;
-                    }
+                for (Message m : sub.fetch(1, Duration.ofSeconds(1))) {
                     if (n == 0) {
                         t0 = System.nanoTime();
                     }
@@ -205,6 +198,7 @@ final class Apiserver {
                 }
             }
             c.flush(Duration.ofSeconds(5));
+            sub.unsubscribe();
         }
         return new Drain(1, messages, (t1 - t0) / 1e9, kubernetes.quotaReads() - reads0,
                 kubernetes.successfulCreates() - creates0, messages, 0, Double.NaN);
@@ -225,6 +219,7 @@ final class Apiserver {
         long reads0;
         try (Rig rig = new Rig(natsUrl, stream, "resume-" + runs, kubernetes.url(), ns, 1.0,
                 pollInterval.toSeconds() + "s", watch, null, 4)) {
+            rig.trigger.signalEachCreate = true;
             rig.start();
             long end = System.nanoTime() + Duration.ofMinutes(2).toNanos();
             while ((rig.trigger.created.get() < 10 || !rig.gate.state().blocked()) && System.nanoTime() < end) {

@@ -16,8 +16,10 @@ import java.util.concurrent.CompletableFuture;
 import io.nats.client.Connection;
 import io.nats.client.JetStream;
 import io.nats.client.JetStreamManagement;
+import io.nats.client.JetStreamSubscription;
 import io.nats.client.Nats;
 import io.nats.client.Options;
+import io.nats.client.PullSubscribeOptions;
 import io.nats.client.api.AckPolicy;
 import io.nats.client.api.ConsumerConfiguration;
 import io.nats.client.api.PublishAck;
@@ -73,6 +75,11 @@ final class Bench {
     static void createDurable(Connection c, String stream, String durable) throws Exception {
         c.jetStreamManagement().addOrUpdateConsumer(stream, ConsumerConfiguration.builder().durable(durable)
                 .ackPolicy(AckPolicy.Explicit).ackWait(Duration.ofSeconds(30)).build());
+    }
+
+    /** One pull subscription bound to an existing durable, for a consumer's whole run (see Throughput.pullAndAck). */
+    static JetStreamSubscription pullSubscription(Connection c, String stream, String durable) throws Exception {
+        return c.jetStream().subscribe(null, PullSubscribeOptions.bind(stream, durable));
     }
 
     /** A JSON message of exactly {@code size} bytes: {"message":"msg-N","pad":"xxx..."}. */

@@ -347,7 +347,7 @@ public final class BenchMain {
 
     /** Messages beyond those a run of part 3 waits for: four batches of 64. */
     private static final int TAIL = 256;
-    /** Compiler CPU per message below which a warm-up drain counts as warm (about 5 % of a create's CPU). */
+    /** Compiler CPU per message below which a warm-up drain counts as warm (under a tenth of a warm create's CPU). */
     private static final double QUIET_JIT_MICROS_PER_MESSAGE = 100;
 
     /**

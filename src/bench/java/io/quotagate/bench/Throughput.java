@@ -5,9 +5,7 @@ import java.time.Duration;
 import io.fabric8.kubernetes.api.model.ResourceQuota;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.nats.client.Connection;
-import io.nats.client.ConsumerContext;
-import io.nats.client.FetchConsumeOptions;
-import io.nats.client.FetchConsumer;
+import io.nats.client.JetStreamSubscription;
 import io.nats.client.Message;
 import io.nats.client.api.ConsumerInfo;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
@@ -54,15 +52,17 @@ final class Throughput {
 
     /**
      * A plain jnats pull consumer on a fresh durable: fetch up to {@code batch} with a 1 s window, ack each, one
-     * thread; timed (and its CPU counted) from the first message to the last.
+     * thread; timed (and its CPU counted) from the first message to the last. One pull subscription for the whole
+     * run, as QuotaGate keeps one (and as nats.go's {@code Fetch} works): jnats' {@code ConsumerContext.fetch}
+     * subscribes per fetch, and messages the server sends after a fetch's window then come back only after
+     * ack-wait, which stalled whole runs of (a) for 30 s in the first runs of stop 11.
      */
     private Run pullAndAck(String variant, String durablePrefix, int batch, BeforeFetch beforeFetch) throws Exception {
         String durable = durablePrefix + "-" + (++durables);
         long reads0 = kubernetes.quotaReads();
         try (Connection c = Bench.connect(natsUrl, durable)) {
             Bench.createDurable(c, stream, durable);
-            ConsumerContext ctx = c.getConsumerContext(stream, durable);
-            FetchConsumeOptions options = FetchConsumeOptions.builder().maxMessages(batch).expiresIn(1000).build();
+            JetStreamSubscription sub = Bench.pullSubscription(c, stream, durable);
             int n = 0;
             long t0 = 0;
             long t1 = 0;
@@ -74,25 +74,26 @@ final class Throughput {
                 if (!beforeFetch.mayFetch()) {
                     continue;
                 }
-                try (FetchConsumer fetch = ctx.fetch(options)) {
-                    Message m;
-                    while (n < messages && (m = fetch.nextMessage()) != null) {
-                        if (n == 0) {
-                            t0 = System.nanoTime();
-                            cpu0 = Bench.processCpuNanos();
-                            threads0 = Bench.threadCpuNanos();
-                        }
-                        m.ack();
-                        if (++n == messages) {
-                            t1 = System.nanoTime();
-                            cpu1 = Bench.processCpuNanos();
-                            threads = Bench.threadCpuPerMessage(threads0, Bench.threadCpuNanos(), messages);
-                            Bench.log("(%s) CPU per message by thread: %s", variant, threads);
-                        }
+                for (Message m : sub.fetch(batch, Duration.ofSeconds(1))) {
+                    if (n == messages) {
+                        break;
+                    }
+                    if (n == 0) {
+                        t0 = System.nanoTime();
+                        cpu0 = Bench.processCpuNanos();
+                        threads0 = Bench.threadCpuNanos();
+                    }
+                    m.ack();
+                    if (++n == messages) {
+                        t1 = System.nanoTime();
+                        cpu1 = Bench.processCpuNanos();
+                        threads = Bench.threadCpuPerMessage(threads0, Bench.threadCpuNanos(), messages);
+                        Bench.log("(%s) CPU per message by thread: %s", variant, threads);
                     }
                 }
             }
             c.flush(Duration.ofSeconds(5));
+            sub.unsubscribe();
             return new Run(variant, messages, (t1 - t0) / 1e9, kubernetes.quotaReads() - reads0, drained(c, durable),
                     (cpu1 - cpu0) / 1e6 / messages, threads);
         }
