@@ -41,8 +41,8 @@ final class Rig implements AutoCloseable {
         volatile long lastCreatedNanos;
         /**
          * One permit per create, for waiting on the next single create (part 4), when {@link #signalEachCreate} is
-         * set. Off otherwise: four workers releasing one semaphore per message took 15 % of their CPU in part 2's
-         * (b), which is the benchmark's cost, not QuotaGate's.
+         * set. Off otherwise: four workers releasing one semaphore per message took 15 % of their JFR samples in
+         * part 2's (b), which is the benchmark's cost, not QuotaGate's.
          */
         final Semaphore createdSignal = new Semaphore(0);
         volatile boolean signalEachCreate;
