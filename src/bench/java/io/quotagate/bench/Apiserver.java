@@ -16,7 +16,6 @@ import io.nats.client.impl.NatsJetStreamMetaData;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.trigger.InboundMessage;
 import io.quotagate.trigger.KubernetesResourceTrigger;
-import io.quotagate.trigger.ManifestTemplate;
 import io.quotagate.trigger.TriggerProperties;
 import io.quotagate.trigger.TriggerResult;
 
@@ -88,12 +87,10 @@ final class Apiserver {
         String ns = "ceiling-" + (++runs) + "-c" + concurrency;
         kubernetes.createQuota(ns, Bench.QUOTA, Bench.RESOURCE, 1_000_000);
         TriggerProperties tp = Bench.workflowTrigger(concurrency);
-        KubernetesClient client = new io.quotagate.kubernetes.KubernetesClients(
-                new io.quotagate.kubernetes.KubernetesClientProperties(kubernetes.url())).create(tp.requestTimeout(), concurrency);
+        KubernetesClient client = triggerClient(tp, concurrency);
         java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(concurrency);
         try {
-            KubernetesResourceTrigger trigger = new KubernetesResourceTrigger(client, ns,
-                    ManifestTemplate.load(tp.template()), tp.parameters(), tp.requestTimeout());
+            KubernetesResourceTrigger trigger = Bench.workflowTrigger(client, ns, tp);
             // one create first: the one-off API discovery is not part of the rate
             trigger.fire(new InboundMessage("CEILING", 0, "ceiling", Bench.payload(0, 200), Map.of(), 1));
             Bench.awaitJitQuiet(Duration.ofSeconds(15));
@@ -116,6 +113,12 @@ final class Apiserver {
         }
     }
 
+    /** A client sized for {@code concurrency} creates, as the application sizes its trigger's client. */
+    private KubernetesClient triggerClient(TriggerProperties tp, int concurrency) {
+        return new io.quotagate.kubernetes.KubernetesClients(
+                new io.quotagate.kubernetes.KubernetesClientProperties(kubernetes.url())).create(tp.requestTimeout(), concurrency);
+    }
+
     /** One create at a time: milliseconds per create, and of that the emulation's dispatcher per request. */
     record RoundTrip(Duration latency, int creates, double msPerCreate, double dispatchMsPerRequest, double requestsPerCreate) {
     }
@@ -130,11 +133,9 @@ final class Apiserver {
         kubernetes.createQuota(ns, Bench.QUOTA, Bench.RESOURCE, 1_000_000);
         kubernetes.setCreateLatency(latency);
         TriggerProperties tp = Bench.workflowTrigger(1);
-        KubernetesClient client = new io.quotagate.kubernetes.KubernetesClients(
-                new io.quotagate.kubernetes.KubernetesClientProperties(kubernetes.url())).create(tp.requestTimeout(), 1);
+        KubernetesClient client = triggerClient(tp, 1);
         try {
-            KubernetesResourceTrigger trigger = new KubernetesResourceTrigger(client, ns,
-                    ManifestTemplate.load(tp.template()), tp.parameters(), tp.requestTimeout());
+            KubernetesResourceTrigger trigger = Bench.workflowTrigger(client, ns, tp);
             for (int i = 0; i < warmup; i++) {
                 trigger.fire(new InboundMessage("ROUNDTRIP", i, "roundtrip", Bench.payload(i, 200), Map.of(), 1));
             }
@@ -165,8 +166,7 @@ final class Apiserver {
         long creates0 = kubernetes.successfulCreates();
         KubernetesClient client = kubernetes.client();
         TriggerProperties tp = Bench.workflowTrigger(1);
-        KubernetesResourceTrigger trigger = new KubernetesResourceTrigger(client, ns, ManifestTemplate.load(tp.template()),
-                tp.parameters(), tp.requestTimeout());
+        KubernetesResourceTrigger trigger = Bench.workflowTrigger(client, ns, tp);
         String durable = "sensor-" + runs;
         int n = 0;
         long t0 = 0;

@@ -155,6 +155,13 @@ final class Bench {
                 "parameters[0].src.data-key=message", "parameters[0].dest=spec.arguments.parameters.0.value");
     }
 
+    /** QuotaGate's Kubernetes trigger with {@link #workflowTrigger}'s settings, built as QuotaGateConfiguration builds it. */
+    static io.quotagate.trigger.KubernetesResourceTrigger workflowTrigger(
+            io.fabric8.kubernetes.client.KubernetesClient client, String namespace, io.quotagate.trigger.TriggerProperties tp) {
+        return new io.quotagate.trigger.KubernetesResourceTrigger(client, namespace,
+                io.quotagate.trigger.ManifestTemplate.load(tp.template()), tp.parameters(), tp.requestTimeout());
+    }
+
     static String f0(double v) {
         return String.format(Locale.ROOT, "%,.0f", v);
     }

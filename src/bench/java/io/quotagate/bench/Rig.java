@@ -19,7 +19,6 @@ import io.quotagate.quota.BackpressureProperties;
 import io.quotagate.quota.QuotaMonitor;
 import io.quotagate.trigger.InboundMessage;
 import io.quotagate.trigger.KubernetesResourceTrigger;
-import io.quotagate.trigger.ManifestTemplate;
 import io.quotagate.trigger.Trigger;
 import io.quotagate.trigger.TriggerProperties;
 import io.quotagate.trigger.TriggerResult;
@@ -108,8 +107,7 @@ final class Rig implements AutoCloseable {
         if (trigger == null) {
             TriggerProperties tp = Bench.workflowTrigger(concurrency);
             triggerClient = clients.create(tp.requestTimeout(), concurrency);
-            trigger = new KubernetesResourceTrigger(triggerClient, namespace, ManifestTemplate.load(tp.template()),
-                    tp.parameters(), tp.requestTimeout());
+            trigger = Bench.workflowTrigger(triggerClient, namespace, tp);
         } else {
             triggerClient = null;
         }
