@@ -234,24 +234,28 @@ public final class CapacityGate {
 
     /** Returns permits of fetched messages that did not become objects (nak, dead-letter, already exists). */
     public void release(int n) {
-        if (n <= 0) {
-            return;
-        }
-        lock.lock();
-        try {
-            held = Math.max(0, held - n);
-            changed();
-        } finally {
-            lock.unlock();
-        }
+        settled(0, n);
     }
 
     /** A permit became an object: it stays counted until a read started after this moment. */
     public void created() {
+        settled(1, 0);
+    }
+
+    /**
+     * Reports permits settled since the last report in one go: {@code created} became objects (they stay counted
+     * until a read started after this moment), {@code returned} did not. The consumer reports per worker and batch
+     * rather than per message, so that workers do not queue on this lock once per message; until reported, a
+     * permit still counts as held, which can only make the gate fetch less, never more.
+     */
+    public void settled(int created, int returned) {
+        if (created <= 0 && returned <= 0) {
+            return;
+        }
         lock.lock();
         try {
-            held = Math.max(0, held - 1);
-            createdTotal++;
+            held = Math.max(0, held - Math.max(0, created) - Math.max(0, returned));
+            createdTotal += Math.max(0, created);
             changed();
         } finally {
             lock.unlock();
