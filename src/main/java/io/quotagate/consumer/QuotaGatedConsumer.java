@@ -8,8 +8,6 @@ import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -72,6 +70,14 @@ public class QuotaGatedConsumer implements SmartLifecycle {
      * later is not lost: it waits in the subscription for the next fetch.
      */
     static final Duration EXPIRY_GRACE = Duration.ofMillis(200);
+    /**
+     * Longest a worker keeps settled messages unreported (see {@link Unreported}). Far below any quota read's round
+     * trip, so the gate's picture is as fresh as before; a permit not yet reported still counts as held.
+     */
+    static final Duration REPORT_WITHIN = Duration.ofMillis(1);
+    private static final long REPORT_WITHIN_NANOS = REPORT_WITHIN.toNanos();
+    /** Longest an ack waits for its confirming flush while messages flow (see {@link UnconfirmedAcks}). */
+    static final Duration CONFIRM_ACKS_WITHIN = Duration.ofMillis(100);
 
     private final JetStreamProperties properties;
     private final NatsConnection nats;
@@ -84,12 +90,14 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private final Map<String, Counter> outcomes = new HashMap<>();
     private final Timer triggerTimer;
     private final RecentlyCreated recentlyCreated = new RecentlyCreated(100_000);
+    private final UnconfirmedAcks unconfirmedAcks = new UnconfirmedAcks(CONFIRM_ACKS_WITHIN);
 
     private volatile boolean running;
     private volatile CountDownLatch stopSignal = new CountDownLatch(0);
     private volatile Thread loopThread;
     private volatile ExecutorService workers;
-    private volatile ScheduledExecutorService backlogRefresher;
+    /** Refreshes the backlog gauges and confirms acks that no settling worker confirmed in time. */
+    private volatile ScheduledExecutorService housekeeping;
     /** Owned by the fetch loop: only it pulls, reads, drops and re-creates it. Null until set up. */
     private volatile JetStreamSubscription subscription;
     /** Set by the backlog refresher when the durable consumer was deleted; the loop then sets it up again. */
@@ -133,12 +141,15 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             t.setDaemon(true);
             return t;
         });
-        backlogRefresher = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "quotagate-backlog");
+        housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "quotagate-housekeeping");
             t.setDaemon(true);
             return t;
         });
-        backlogRefresher.scheduleWithFixedDelay(this::refreshBacklog, 1, 5, TimeUnit.SECONDS);
+        housekeeping.scheduleWithFixedDelay(this::refreshBacklog, 1, 5, TimeUnit.SECONDS);
+        // Acks wait here only while every worker is busy with a slow or hung create: no settle to confirm them.
+        long within = CONFIRM_ACKS_WITHIN.toMillis();
+        housekeeping.scheduleWithFixedDelay(() -> confirmAcksIfDue(false), within, within, TimeUnit.MILLISECONDS);
         Thread t = new Thread(this::loop, "quotagate-fetch");
         loopThread = t;
         t.start();
@@ -166,10 +177,20 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             }
             workers.shutdown();
             workers.awaitTermination(30, TimeUnit.SECONDS);
+            if (nats.isConnected()) {
+                // What no settling worker confirmed yet. Disconnected, nothing can be confirmed: JetStream redelivers
+                // after ack-wait, and the redelivery meets 409 while its object exists.
+                confirmAcksIfDue(true);
+            }
+            // Not shutdownNow: an interrupt would cut short a confirmation the housekeeping thread may be running.
+            housekeeping.shutdown();
+            if (!housekeeping.awaitTermination(5, TimeUnit.SECONDS)) {
+                housekeeping.shutdownNow();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            housekeeping.shutdownNow();
         }
-        backlogRefresher.shutdownNow();
         if (nats.isConnected()) {
             try {
                 nats.flush(Duration.ofSeconds(2));
@@ -520,7 +541,6 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         final AtomicInteger next = new AtomicInteger();
         final AtomicInteger unsettled;
         final AtomicBoolean quotaRejected = new AtomicBoolean();
-        final Queue<Message> acked = new ConcurrentLinkedQueue<>();
         final long disconnectsBefore = nats.disconnects();
         final Thread loop = Thread.currentThread();
         volatile boolean settled;
@@ -549,16 +569,59 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         }
 
         /**
-         * Called once per message. When the last one is settled the loop may fetch again at once; the worker then
-         * confirms the batch's acks, a round trip the loop need not wait for.
+         * Called by a worker reporting {@code n} settled messages. When the last one is reported the loop may fetch
+         * again at once.
+         *
+         * @return true when this call settled the batch
          */
-        void messageSettled() throws InterruptedException {
-            if (unsettled.decrementAndGet() == 0) {
-                gate.batchSettled();
-                settled = true;
-                LockSupport.unpark(loop);
-                confirmAcks(acked, disconnectsBefore);
+        boolean settled(int n) {
+            if (unsettled.addAndGet(-n) != 0) {
+                return false;
             }
+            gate.batchSettled();
+            settled = true;
+            LockSupport.unpark(loop);
+            return true;
+        }
+    }
+
+    /**
+     * What one worker has settled in a batch and not yet reported: acks not yet sent, trigger times not yet recorded,
+     * permits not yet returned to the gate. A worker reports when it finds the batch empty, and otherwise once its
+     * oldest unreported message is {@link #REPORT_WITHIN} old. While creates are fast, the gate's lock, the shared
+     * counters, the timer's histogram bucket and the connection's outgoing queue are then taken in one burst per
+     * worker and batch, as a single-threaded consumer would, instead of four workers queueing on each of them for
+     * every message; while a create takes longer than that, every message is reported on its own, as before.
+     * The batch counts a message as unsettled until it is reported, so it cannot settle while any worker still holds
+     * something unreported.
+     */
+    private static final class Unreported {
+        final Batch batch;
+        /** Messages whose object exists: acked at the report. */
+        final List<Message> toAck = new ArrayList<>();
+        /** Trigger call durations, recorded at the report. */
+        final long[] triggerNanos;
+        int timed;
+        int settled;
+        /** Permits that became objects (outcome "created"). */
+        int created;
+        /** Permits that did not become objects. */
+        int returned;
+        long oldestNanos;
+
+        Unreported(Batch batch) {
+            this.batch = batch;
+            this.triggerNanos = new long[batch.messages.size()];
+        }
+
+        void messageSettled() {
+            if (settled++ == 0) {
+                oldestNanos = System.nanoTime();
+            }
+        }
+
+        boolean due() {
+            return settled > 0 && System.nanoTime() - oldestNanos >= REPORT_WITHIN_NANOS;
         }
     }
 
@@ -582,21 +645,65 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     }
 
     private void work(Batch batch) {
-        Message m;
-        while ((m = batch.take()) != null) {
-            try {
-                handle(m, batch.quotaRejected, batch.acked);
-            } catch (RuntimeException e) {
-                throttled.warn("handle", "Unexpected error settling a message: " + e);
-            } finally {
-                lastWorkerProgressNanos = System.nanoTime();
-                inFlight.decrementAndGet();
+        Unreported unreported = new Unreported(batch);
+        try {
+            Message m = batch.take();
+            while (m != null) {
                 try {
-                    batch.messageSettled();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                    handle(m, unreported);
+                } catch (RuntimeException e) {
+                    throttled.warn("handle", "Unexpected error settling a message: " + e);
+                } finally {
+                    unreported.messageSettled();
+                }
+                m = batch.take();
+                if (m == null || unreported.due()) {
+                    report(unreported);
                 }
             }
+        } finally {
+            report(unreported);
+        }
+    }
+
+    private void report(Unreported u) {
+        int n = u.settled;
+        if (n == 0) {
+            return;
+        }
+        for (Message m : u.toAck) {
+            m.ack();
+        }
+        unconfirmedAcks.add(u.toAck, u.batch.disconnectsBefore);
+        gate.settled(u.created, u.returned);
+        if (u.created > 0) {
+            outcomes.get("created").increment(u.created);
+        }
+        for (int i = 0; i < u.timed; i++) {
+            triggerTimer.record(u.triggerNanos[i], TimeUnit.NANOSECONDS);
+        }
+        lastWorkerProgressNanos = System.nanoTime();
+        inFlight.addAndGet(-n);
+        u.settled = 0;
+        u.created = 0;
+        u.returned = 0;
+        u.timed = 0;
+        u.toAck.clear();
+        boolean batchSettled = u.batch.settled(n);
+        // Confirmed after the loop was let go: the round trip is the worker's, not the loop's.
+        confirmAcksIfDue(batchSettled && inFlight.get() == 0);
+    }
+
+    /** Confirms the acks sent so far when {@code idle} (nothing else in flight will) or the oldest has waited long enough. */
+    private void confirmAcksIfDue(boolean idle) {
+        UnconfirmedAcks.Taken due = unconfirmedAcks.takeIfDue(idle);
+        if (due == null) {
+            return;
+        }
+        try {
+            confirmAcks(due.acks(), due.disconnectsBefore());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -604,12 +711,13 @@ public class QuotaGatedConsumer implements SmartLifecycle {
      * Makes sure the acks of created objects reached the server. An ack is fire-and-forget; one written
      * just before the server went away dies with the old connection, and the message comes back after
      * ack-wait. If its object was deleted meanwhile (a workflow completed and was cleaned up), the derived
-     * name no longer protects it and it would be created twice. So: one flush per batch (a round trip,
-     * not one per message); if it fails, or the connection dropped while the batch ran (a flush on the new
-     * connection proves nothing about acks written to the old one), the same acks again once reconnected —
-     * acking twice is harmless.
+     * name no longer protects it and it would be created twice. So: one flush for the acks gathered since the last
+     * one (a round trip at most every {@link #CONFIRM_ACKS_WITHIN} while messages flow, and once none is in flight;
+     * see {@link UnconfirmedAcks}); if it fails, or the connection dropped since their messages were fetched (a flush
+     * on the new connection proves nothing about acks written to the old one), the same acks again once
+     * reconnected — acking twice is harmless.
      */
-    private void confirmAcks(Queue<Message> acked, long disconnectsBefore) throws InterruptedException {
+    private void confirmAcks(List<Message> acked, long disconnectsBefore) throws InterruptedException {
         if (acked.isEmpty()) {
             return;
         }
@@ -633,14 +741,15 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 + "which meet 409 AlreadyExists while their objects exist");
     }
 
-    private void handle(Message m, AtomicBoolean quotaRejected, Queue<Message> acked) {
+    private void handle(Message m, Unreported unreported) {
+        AtomicBoolean quotaRejected = unreported.batch.quotaRejected;
         NatsJetStreamMetaData meta = m.metaData();
         InboundMessage message = new InboundMessage(meta.getStream(), meta.streamSequence(), m.getSubject(), m.getData(),
                 headersOf(m), meta.deliveredCount());
         if (quotaRejected.get() || !running || gate.permitsRevoked()) {
             // The rest of a batch after "exceeded quota", or work not yet begun at pause, shutdown or once the quota
             // became unknown (fail-closed): back to JetStream, so nothing new starts and nothing waits in memory.
-            gate.release(1);
+            unreported.returned++;
             if (quotaRejected.get()) {
                 m.nakWithDelay(properties.quotaRejectedDelay());
             } else {
@@ -650,7 +759,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             return;
         }
         if (properties.maxPayloadBytes() > 0 && message.data().length > properties.maxPayloadBytes()) {
-            gate.release(1);
+            unreported.returned++;
             deadLetter(m, message, "oversized", "payload of " + message.data().length
                     + " bytes exceeds jetstream.max-payload-bytes=" + properties.maxPayloadBytes());
             return;
@@ -658,9 +767,8 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         long storedAt = storedAtNanos(meta);
         if (recentlyCreated.contains(message.streamSequence(), storedAt)) {
             // Delivered again although this process created it: the server lost our ack (see RecentlyCreated).
-            gate.release(1);
-            m.ack();
-            acked.add(m);
+            unreported.returned++;
+            unreported.toAck.add(m);
             count("exists");
             return;
         }
@@ -671,8 +779,8 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         } catch (RuntimeException e) {
             result = TriggerResult.transientFailure(null, "trigger_error", e.toString());
         }
-        triggerTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
-        settle(m, message, storedAt, result, quotaRejected, acked);
+        unreported.triggerNanos[unreported.timed++] = System.nanoTime() - t0;
+        settle(m, message, storedAt, result, unreported);
     }
 
     private static long storedAtNanos(NatsJetStreamMetaData meta) {
@@ -681,24 +789,21 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     }
 
     private void settle(Message m, InboundMessage message, long storedAt, TriggerResult result,
-                        AtomicBoolean quotaRejected, Queue<Message> acked) {
+                        Unreported unreported) {
         switch (result.outcome()) {
             case CREATED -> {
-                gate.created();
+                unreported.created++; // counted with the report: see Unreported
                 recentlyCreated.add(message.streamSequence(), storedAt);
-                m.ack();
-                acked.add(m);
-                count("created");
+                unreported.toAck.add(m);
             }
             case ALREADY_EXISTS -> {
-                gate.release(1);
+                unreported.returned++;
                 recentlyCreated.add(message.streamSequence(), storedAt);
-                m.ack();
-                acked.add(m);
+                unreported.toAck.add(m);
                 count("exists");
             }
             case QUOTA_REJECTED -> {
-                quotaRejected.set(true);
+                unreported.batch.quotaRejected.set(true);
                 gate.quotaRejected();
                 m.nakWithDelay(properties.quotaRejectedDelay());
                 count("quota_rejected");
@@ -706,7 +811,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                         + "message " + ref(message) + " back to JetStream: " + result.detail());
             }
             case TRANSIENT -> {
-                gate.release(1);
+                unreported.returned++;
                 if (properties.maxDeliver() > 0 && message.deliveryCount() >= properties.maxDeliver()) {
                     deadLetter(m, message, "max_deliver", "failed " + message.deliveryCount()
                             + " deliveries (jetstream.max-deliver); last error " + result.reason() + ": " + result.detail());
@@ -718,7 +823,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 }
             }
             case POISON -> {
-                gate.release(1);
+                unreported.returned++;
                 deadLetter(m, message, result.reason(), result.detail());
             }
         }
