@@ -671,27 +671,43 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         if (n == 0) {
             return;
         }
-        for (Message m : u.toAck) {
-            m.ack();
+        try {
+            for (Message m : u.toAck) {
+                ack(m);
+            }
+            unconfirmedAcks.add(u.toAck, u.batch.disconnectsBefore);
+            gate.settled(u.created, u.returned);
+            if (u.created > 0) {
+                outcomes.get("created").increment(u.created);
+            }
+            for (int i = 0; i < u.timed; i++) {
+                triggerTimer.record(u.triggerNanos[i], TimeUnit.NANOSECONDS);
+            }
+        } finally {
+            // Whatever failed above, the batch must settle, or the loop would wait for it for ever.
+            lastWorkerProgressNanos = System.nanoTime();
+            inFlight.addAndGet(-n);
+            u.settled = 0;
+            u.created = 0;
+            u.returned = 0;
+            u.timed = 0;
+            u.toAck.clear();
         }
-        unconfirmedAcks.add(u.toAck, u.batch.disconnectsBefore);
-        gate.settled(u.created, u.returned);
-        if (u.created > 0) {
-            outcomes.get("created").increment(u.created);
-        }
-        for (int i = 0; i < u.timed; i++) {
-            triggerTimer.record(u.triggerNanos[i], TimeUnit.NANOSECONDS);
-        }
-        lastWorkerProgressNanos = System.nanoTime();
-        inFlight.addAndGet(-n);
-        u.settled = 0;
-        u.created = 0;
-        u.returned = 0;
-        u.timed = 0;
-        u.toAck.clear();
         boolean batchSettled = u.batch.settled(n);
         // Confirmed after the loop was let go: the round trip is the worker's, not the loop's.
         confirmAcksIfDue(batchSettled && inFlight.get() == 0);
+    }
+
+    /**
+     * An ack the connection refuses (closed, reconnect buffer full) is not retried here: the message comes back after
+     * ack-wait and meets 409 AlreadyExists, or {@link RecentlyCreated}.
+     */
+    private void ack(Message m) {
+        try {
+            m.ack();
+        } catch (RuntimeException e) {
+            throttled.warn("ack-refused", "Could not ack a created message; JetStream will redeliver it after ack-wait: " + e);
+        }
     }
 
     /** Confirms the acks sent so far when {@code idle} (nothing else in flight will) or the oldest has waited long enough. */
@@ -704,6 +720,9 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             confirmAcks(due.acks(), due.disconnectsBefore());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            // Also the housekeeping thread's task: one that throws is never run again.
+            throttled.warn("ack", "Could not confirm " + due.acks().size() + " acks: " + e);
         }
     }
 
@@ -735,7 +754,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 break;
             }
             disconnectsBefore = nats.disconnects();
-            acked.forEach(Message::ack);
+            acked.forEach(this::ack);
         }
         throttled.warn("ack", "Could not confirm " + acked.size() + " acks; JetStream may redeliver those messages, "
                 + "which meet 409 AlreadyExists while their objects exist");
