@@ -535,7 +535,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
 
     // ---- one batch -------------------------------------------------------------------------------------
 
-    /** A fetched batch in the workers' hands: which message is next, and what its settling must confirm. */
+    /** A fetched batch in the workers' hands: which message is next, and how many are not yet reported settled. */
     private final class Batch {
         final List<Message> messages;
         final AtomicInteger next = new AtomicInteger();
