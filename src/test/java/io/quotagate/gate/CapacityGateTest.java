@@ -116,6 +116,23 @@ class CapacityGateTest {
     }
 
     @Test
+    void aWorkersBurstReportMovesPermitsAsOneCallPerMessageWould() {
+        read(10, 0);
+        assertThat(take(gate, 9)).isEqualTo(9);
+        CapacityGate.ReadTicket before = gate.beginRead();
+        // Six objects created, two messages nak'd: reported together, as a worker does at the end of its share.
+        gate.settled(6, 2);
+        gate.update(before, new QuotaReading(10, 0));
+        GateState state = gate.state();
+        assertThat(state.createdUnobserved()).as("created, not yet seen by a read").isEqualTo(6);
+        assertThat(take(gate, 10)).as("the two returned permits; the one still held stays counted").isEqualTo(2);
+        gate.settled(1, 0);
+        read(10, 7);
+        assertThat(gate.state().createdUnobserved()).isZero();
+        assertThat(take(gate, 10)).as("threshold 9, used 7, 2 out").isZero();
+    }
+
+    @Test
     void aSettledBatchAsksForAReadWhenOnlyItsOwnUnobservedCreatesBlock() {
         AtomicInteger refreshes = new AtomicInteger();
         gate.onRefreshNeeded(refreshes::incrementAndGet);
