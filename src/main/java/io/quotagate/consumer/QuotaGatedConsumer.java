@@ -623,6 +623,14 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         boolean due() {
             return settled > 0 && System.nanoTime() - oldestNanos >= REPORT_WITHIN_NANOS;
         }
+
+        void clear() {
+            settled = 0;
+            created = 0;
+            returned = 0;
+            timed = 0;
+            toAck.clear();
+        }
     }
 
     /**
@@ -687,11 +695,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             // Whatever failed above, the batch must settle, or the loop would wait for it for ever.
             lastWorkerProgressNanos = System.nanoTime();
             inFlight.addAndGet(-n);
-            u.settled = 0;
-            u.created = 0;
-            u.returned = 0;
-            u.timed = 0;
-            u.toAck.clear();
+            u.clear();
         }
         boolean batchSettled = u.batch.settled(n);
         // Confirmed after the loop was let go: the round trip is the worker's, not the loop's.

@@ -58,8 +58,4 @@ final class UnconfirmedAcks {
         acks = new ArrayList<>();
         return taken;
     }
-
-    synchronized int size() {
-        return acks.size();
-    }
 }
