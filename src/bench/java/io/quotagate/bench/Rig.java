@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -33,7 +34,7 @@ final class Rig implements AutoCloseable {
     /** Wraps a trigger: counts results and remembers when the last object was created. */
     static final class TimedTrigger implements Trigger {
         final Trigger delegate;
-        private final java.util.concurrent.atomic.AtomicBoolean fired = new java.util.concurrent.atomic.AtomicBoolean();
+        private final AtomicBoolean fired = new AtomicBoolean();
         final AtomicLong created = new AtomicLong();
         volatile long firstFireNanos;
         /** Run once, at the first message: lets a benchmark snapshot its counters when the flow starts. */

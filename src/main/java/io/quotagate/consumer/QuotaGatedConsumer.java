@@ -574,7 +574,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
          *
          * @return true when this call settled the batch
          */
-        boolean settled(int n) {
+        boolean markSettled(int n) {
             if (unsettled.addAndGet(-n) != 0) {
                 return false;
             }
@@ -697,7 +697,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             inFlight.addAndGet(-n);
             u.clear();
         }
-        boolean batchSettled = u.batch.settled(n);
+        boolean batchSettled = u.batch.markSettled(n);
         // Confirmed after the loop was let go: the round trip is the worker's, not the loop's.
         confirmAcksIfDue(batchSettled && inFlight.get() == 0);
     }
