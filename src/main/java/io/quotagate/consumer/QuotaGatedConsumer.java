@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -78,6 +79,15 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private static final long REPORT_WITHIN_NANOS = REPORT_WITHIN.toNanos();
     /** Longest an ack waits for its confirming flush while messages flow (see {@link UnconfirmedAcks}). */
     static final Duration CONFIRM_ACKS_WITHIN = Duration.ofMillis(100);
+    /**
+     * A create at least this slow makes the following batches fan out to all {@code concurrency} workers at once
+     * (see {@link #dispatch}). Waking a thread costs tens of microseconds; any create that crosses a network takes
+     * longer than this, an in-process one does not.
+     */
+    static final Duration FAN_OUT_AFTER = Duration.ofNanos(100_000);
+    private static final long FAN_OUT_AFTER_NANOS = FAN_OUT_AFTER.toNanos();
+    /** How often the housekeeping thread looks for a batch stuck behind one hung create on its lead worker. */
+    static final Duration STUCK_CHECK_EVERY = Duration.ofMillis(100);
 
     private final JetStreamProperties properties;
     private final NatsConnection nats;
@@ -95,7 +105,15 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private volatile boolean running;
     private volatile CountDownLatch stopSignal = new CountDownLatch(0);
     private volatile Thread loopThread;
-    private volatile ExecutorService workers;
+    /** Starts every batch: one thread, so batches of fast creates follow each other on a thread that is awake. */
+    private volatile ExecutorService lead;
+    /** The other {@code concurrency - 1} workers; they join a batch whose creates are slow. Null at concurrency 1. */
+    private volatile ExecutorService helpers;
+    /** Whether the create that finished last took {@link #FAN_OUT_AFTER} or longer. */
+    private volatile boolean createsSlow;
+    /** The two batches dispatched last (at most two are out), for the stuck-batch check. */
+    private volatile Batch dispatchedLast;
+    private volatile Batch dispatchedBefore;
     /** Refreshes the backlog gauges and confirms acks that no settling worker confirmed in time. */
     private volatile ScheduledExecutorService housekeeping;
     /** Owned by the fetch loop: only it pulls, reads, drops and re-creates it. Null until set up. */
@@ -135,21 +153,19 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         }
         running = true;
         stopSignal = new CountDownLatch(1);
-        AtomicInteger n = new AtomicInteger();
-        workers = Executors.newFixedThreadPool(concurrency, r -> {
-            Thread t = new Thread(r, "quotagate-trigger-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
-        housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "quotagate-housekeeping");
-            t.setDaemon(true);
-            return t;
-        });
+        lead = Executors.newSingleThreadExecutor(r -> daemon(r, "quotagate-trigger-1"));
+        AtomicInteger n = new AtomicInteger(1);
+        helpers = concurrency == 1 ? null
+                : Executors.newFixedThreadPool(concurrency - 1, r -> daemon(r, "quotagate-trigger-" + n.incrementAndGet()));
+        housekeeping = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "quotagate-housekeeping"));
         housekeeping.scheduleWithFixedDelay(this::refreshBacklog, 1, 5, TimeUnit.SECONDS);
         // Acks wait here only while every worker is busy with a slow or hung create: no settle to confirm them.
         long within = CONFIRM_ACKS_WITHIN.toMillis();
         housekeeping.scheduleWithFixedDelay(() -> confirmAcksIfDue(false), within, within, TimeUnit.MILLISECONDS);
+        if (helpers != null) {
+            long every = STUCK_CHECK_EVERY.toMillis();
+            housekeeping.scheduleWithFixedDelay(this::fanOutStuckBatches, every, every, TimeUnit.MILLISECONDS);
+        }
         Thread t = new Thread(this::loop, "quotagate-fetch");
         loopThread = t;
         t.start();
@@ -175,8 +191,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 // The loop finishes the batch it holds: creates already started complete and are acked.
                 t.join();
             }
-            workers.shutdown();
-            workers.awaitTermination(30, TimeUnit.SECONDS);
+            awaitWorkers(Duration.ofSeconds(30));
             if (nats.isConnected()) {
                 // What no settling worker confirmed yet. Disconnected, nothing can be confirmed: JetStream redelivers
                 // after ack-wait, and the redelivery meets 409 while its object exists.
@@ -199,6 +214,23 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             }
         }
         log.info("Consumer stopped; in-flight work finished");
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    /** Lead first: while it finishes its batch it may still fan out to the helpers. */
+    private void awaitWorkers(Duration max) throws InterruptedException {
+        long deadline = System.nanoTime() + max.toNanos();
+        lead.shutdown();
+        lead.awaitTermination(max.toNanos(), TimeUnit.NANOSECONDS);
+        if (helpers != null) {
+            helpers.shutdown();
+            helpers.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        }
     }
 
     @Override
@@ -541,10 +573,13 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         final AtomicInteger next = new AtomicInteger();
         final AtomicInteger unsettled;
         final AtomicBoolean quotaRejected = new AtomicBoolean();
+        final AtomicBoolean fannedOut = new AtomicBoolean();
         final long disconnectsBefore = nats.disconnects();
         final Thread loop = Thread.currentThread();
         volatile boolean settled;
         long lastTouchedNanos = System.nanoTime();
+        /** The housekeeping thread's last look at {@link #next}; only that thread uses it. */
+        int nextSeen = -1;
 
         Batch(List<Message> messages) {
             this.messages = messages;
@@ -559,6 +594,28 @@ public class QuotaGatedConsumer implements SmartLifecycle {
 
         boolean settled() {
             return settled;
+        }
+
+        /** Adds the helpers to this batch, once. Stopping, the lead finishes it alone. */
+        void fanOut() {
+            if (helpers == null || fannedOut.get() || !fannedOut.compareAndSet(false, true)) {
+                return;
+            }
+            try {
+                for (int t = Math.min(concurrency, messages.size()) - 1; t > 0; t--) {
+                    helpers.execute(() -> work(this));
+                }
+            } catch (RejectedExecutionException stopping) {
+                // stop() shuts the helpers down after the loop: no new creates start then (see handle)
+            }
+        }
+
+        /** Called by the housekeeping thread: no message started since its last look, and some are waiting. */
+        boolean stuck() {
+            int n = next.get();
+            boolean stuck = !settled && n < messages.size() && n == nextSeen;
+            nextSeen = n;
+            return stuck;
         }
 
         void touchUnstarted(long now) {
@@ -634,9 +691,14 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     }
 
     /**
-     * Hands a batch to the workers: one task per worker, each taking the batch's next message until none is left.
-     * Up to {@code concurrency} messages in flight, in order when it is 1, one thread hand-off per worker rather
-     * than per message. A batch fetched while the previous one finishes queues behind it.
+     * Hands a batch to the workers; each takes the batch's next message until none is left. The lead worker starts
+     * every batch. While creates are fast (under {@link #FAN_OUT_AFTER}) it does the whole batch: waking more threads
+     * would cost more than the creates, and with four workers the consumer drained 5-10 % slower than with one
+     * (docs/benchmarks.md). Once a create is that slow, batches fan out to all {@code concurrency} workers: at
+     * dispatch, or as soon as the lead finishes the slow create. A lead hung in one create cannot hold its batch back:
+     * the housekeeping thread fans out a batch in which no message started for {@link #STUCK_CHECK_EVERY}. Up to
+     * {@code concurrency} messages in flight, in order when it is 1. A batch fetched while the previous one finishes
+     * queues behind it.
      */
     private Batch dispatch(List<Message> messages) {
         if (inFlight.get() == 0) {
@@ -645,9 +707,11 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         }
         inFlight.addAndGet(messages.size());
         Batch batch = new Batch(messages);
-        int tasks = Math.min(concurrency, messages.size());
-        for (int t = 0; t < tasks; t++) {
-            workers.execute(() -> work(batch));
+        dispatchedBefore = dispatchedLast;
+        dispatchedLast = batch;
+        lead.execute(() -> work(batch));
+        if (createsSlow) {
+            batch.fanOut();
         }
         return batch;
     }
@@ -657,6 +721,9 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         try {
             Message m = batch.take();
             while (m != null) {
+                if (createsSlow) {
+                    batch.fanOut();
+                }
                 try {
                     handle(m, unreported);
                 } catch (RuntimeException e) {
@@ -802,7 +869,12 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         } catch (RuntimeException e) {
             result = TriggerResult.transientFailure(null, "trigger_error", e.toString());
         }
-        unreported.triggerNanos[unreported.timed++] = System.nanoTime() - t0;
+        long took = System.nanoTime() - t0;
+        unreported.triggerNanos[unreported.timed++] = took;
+        boolean slow = took >= FAN_OUT_AFTER_NANOS;
+        if (slow != createsSlow) {
+            createsSlow = slow;
+        }
         settle(m, message, storedAt, result, unreported);
     }
 
@@ -895,6 +967,14 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         Map<String, List<String>> out = new HashMap<>();
         m.getHeaders().entrySet().forEach(e -> out.put(e.getKey(), List.copyOf(e.getValue())));
         return out;
+    }
+
+    private void fanOutStuckBatches() {
+        for (Batch b : new Batch[] {dispatchedBefore, dispatchedLast}) {
+            if (b != null && b.stuck()) {
+                b.fanOut();
+            }
+        }
     }
 
     private void refreshBacklog() {

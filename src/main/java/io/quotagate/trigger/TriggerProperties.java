@@ -24,7 +24,8 @@ import java.util.List;
  * @param template       location of the manifest template (YAML or JSON, one object with apiVersion and kind);
  *                       "file:" and "classpath:" locations both work
  * @param parameters     Argo-Events-style parameters: each copies one value from the message into the manifest
- * @param concurrency    how many creates of one fetched batch may be in flight at once; 1 keeps message order
+ * @param concurrency    the most creates in flight at once (creates faster than 100 µs run on one worker); 1 keeps
+ *                       message order
  * @param requestTimeout how long one create may take before the message is retried; a bare number means seconds
  */
 @Validated
