@@ -109,8 +109,11 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private volatile ExecutorService lead;
     /** The other {@code concurrency - 1} workers; they join a batch whose creates are slow. Null at concurrency 1. */
     private volatile ExecutorService helpers;
-    /** Whether the create that finished last took {@link #FAN_OUT_AFTER} or longer. */
-    private volatile boolean createsSlow;
+    /**
+     * Whether the create that finished last took {@link #FAN_OUT_AFTER} or longer. True until one finishes: a real
+     * apiserver's creates are slow, and the first batch should not wait for one of them to find out.
+     */
+    private volatile boolean createsSlow = true;
     /** The two batches dispatched last (at most two are out), for the stuck-batch check. */
     private volatile Batch dispatchedLast;
     private volatile Batch dispatchedBefore;
@@ -596,13 +599,17 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             return settled;
         }
 
-        /** Adds the helpers to this batch, once. Stopping, the lead finishes it alone. */
+        /**
+         * Adds the helpers to this batch, once. As many as the batch has messages: the lead may still be busy with
+         * the batch before (hung in a create, say), and a helper that finds the batch empty just ends. Stopping, the
+         * lead finishes the batch alone.
+         */
         void fanOut() {
             if (helpers == null || fannedOut.get() || !fannedOut.compareAndSet(false, true)) {
                 return;
             }
             try {
-                for (int t = Math.min(concurrency, messages.size()) - 1; t > 0; t--) {
+                for (int t = Math.min(concurrency - 1, messages.size()); t > 0; t--) {
                     helpers.execute(() -> work(this));
                 }
             } catch (RejectedExecutionException stopping) {
@@ -693,12 +700,12 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     /**
      * Hands a batch to the workers; each takes the batch's next message until none is left. The lead worker starts
      * every batch. While creates are fast (under {@link #FAN_OUT_AFTER}) it does the whole batch: waking more threads
-     * would cost more than the creates, and with four workers the consumer drained 5-10 % slower than with one
-     * (docs/benchmarks.md). Once a create is that slow, batches fan out to all {@code concurrency} workers: at
-     * dispatch, or as soon as the lead finishes the slow create. A lead hung in one create cannot hold its batch back:
-     * the housekeeping thread fans out a batch in which no message started for {@link #STUCK_CHECK_EVERY}. Up to
-     * {@code concurrency} messages in flight, in order when it is 1. A batch fetched while the previous one finishes
-     * queues behind it.
+     * would cost more than the creates (with four workers the benchmark's no-op consumer drained about 5 % slower than
+     * with one, docs/benchmarks.md). Once a create is that slow, batches fan out to all {@code concurrency} workers:
+     * at dispatch, or as soon as the lead finishes the slow create. A lead hung in one create cannot hold its batch
+     * back: the housekeeping thread fans out a batch in which no message started between two of its looks, one
+     * {@link #STUCK_CHECK_EVERY} apart. Up to {@code concurrency} messages in flight, in order when it is 1. A batch
+     * fetched while the previous one finishes queues behind it.
      */
     private Batch dispatch(List<Message> messages) {
         if (inFlight.get() == 0) {
