@@ -174,6 +174,11 @@ final class Bench {
         return String.format(Locale.ROOT, "%.2f", v);
     }
 
+    /** Three decimals: a ratio judged against a two-decimal target must not round onto it (0.897 is not 0.90). */
+    static String f3(double v) {
+        return String.format(Locale.ROOT, "%.3f", v);
+    }
+
     static double median(List<Double> values) {
         List<Double> s = new ArrayList<>(values);
         s.sort(Double::compare);
