@@ -651,11 +651,13 @@ public class QuotaGatedConsumer implements SmartLifecycle {
 
     /**
      * What one worker has settled in a batch and not yet reported: acks not yet sent, trigger times not yet recorded,
-     * permits not yet returned to the gate. A worker reports when it finds the batch empty, and otherwise once its
-     * oldest unreported message is {@link #REPORT_WITHIN} old. While creates are fast, the gate's lock, the shared
-     * counters, the timer's histogram bucket and the connection's outgoing queue are then taken in one burst per
-     * worker and batch, as a single-threaded consumer would, instead of four workers queueing on each of them for
-     * every message; while a create takes longer than that, every message is reported on its own, as before.
+     * permits not yet returned to the gate. A worker reports when it finds the batch empty, before every create while
+     * creates are slow (see {@link #FAN_OUT_AFTER}), and otherwise once its oldest unreported message is
+     * {@link #REPORT_WITHIN} old. While creates are fast, the gate's lock, the shared counters, the timer's histogram
+     * bucket and the connection's outgoing queue are then taken in one burst per worker and batch, as a
+     * single-threaded consumer would; while they are slow, every message is reported before the next create starts.
+     * A fast create followed by one that hangs is reported once the hung one returns (within the trigger's request
+     * timeout); should ack-wait pass first, the redelivery meets 409 or {@link RecentlyCreated}.
      * The batch counts a message as unsettled until it is reported, so it cannot settle while any worker still holds
      * something unreported.
      */
@@ -739,7 +741,8 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                     unreported.messageSettled();
                 }
                 m = batch.take();
-                if (m == null || unreported.due()) {
+                // Before a slow create starts, not after it: its duration would delay the acks and permits held here.
+                if (m == null || createsSlow || unreported.due()) {
                     report(unreported);
                 }
             }

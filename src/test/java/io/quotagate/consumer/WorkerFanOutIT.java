@@ -30,8 +30,8 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * How many workers a batch gets. Fast creates stay on the lead worker (waking more threads costs more than they do);
- * slow ones fan out to all {@code concurrency} workers, never more; and a lead hung in one create does not hold the
- * rest of its batch back.
+ * slow ones fan out to all {@code concurrency} workers, never more; a lead hung in one create does not hold the
+ * rest of its batch back; and while creates are slow, each is acked before the next starts.
  */
 class WorkerFanOutIT {
 
@@ -92,6 +92,10 @@ class WorkerFanOutIT {
 
     /** Publishes {@code messages} to a fresh stream and starts a consumer on it at trigger concurrency 4. */
     private void consume(int messages, Trigger trigger) throws Exception {
+        consume(messages, trigger, 4);
+    }
+
+    private void consume(int messages, Trigger trigger, int concurrency) throws Exception {
         String stream = "FANOUT" + streams.incrementAndGet();
         subject = "fanout" + streams.get() + ".msg";
         producer.createStream(stream, subject);
@@ -104,7 +108,7 @@ class WorkerFanOutIT {
         gate.update(gate.beginRead(), new QuotaReading(1_000_000, 0));
         nats = new NatsConnection(properties);
         nats.open();
-        consumer = new QuotaGatedConsumer(properties, nats, gate, trigger, 4, new SimpleMeterRegistry());
+        consumer = new QuotaGatedConsumer(properties, nats, gate, trigger, concurrency, new SimpleMeterRegistry());
         consumer.start();
     }
 
@@ -158,5 +162,23 @@ class WorkerFanOutIT {
         }
         await().atMost(Duration.ofSeconds(30)).until(() -> created.sum() == 1_010);
         assertThat(mostAtOnce.get()).as("never more than trigger concurrency").isLessThanOrEqualTo(4);
+    }
+
+    @Test
+    void whileCreatesAreSlowEachIsAckedBeforeTheNextStarts() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        try {
+            // One worker: a slow create (2 ms), then one that hangs. The first must be acked while the second
+            // hangs, not after it: its permit is held and JetStream may redeliver it meanwhile.
+            consume(2, trigger(Duration.ofMillis(2), release, 2, 2), 1);
+            await().atMost(Duration.ofSeconds(10)).until(() -> created.sum() == 1 && inCreate.get() == 1);
+
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(
+                    producer.consumerInfo("FANOUT" + streams.get(), "fanout").getNumAckPending())
+                    .as("messages delivered and not acked, while the second create hangs").isEqualTo(1));
+        } finally {
+            release.countDown();
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> created.sum() == 2);
     }
 }
