@@ -205,7 +205,7 @@ public final class CapacityGate {
 
     /**
      * The fetch for {@code acquired} permits returned {@code received} messages: those keep a permit each
-     * until settled, the rest go back. Kept apart from {@link #release} so that permits reserved for a
+     * until settled, the rest go back. Kept apart from {@link #settled} so that permits reserved for a
      * fetch that finds nothing never show as "quota full".
      */
     public void fetched(int acquired, int received) {
@@ -232,21 +232,12 @@ public final class CapacityGate {
         }
     }
 
-    /** Returns permits of fetched messages that did not become objects (nak, dead-letter, already exists). */
-    public void release(int n) {
-        settled(0, n);
-    }
-
-    /** A permit became an object: it stays counted until a read started after this moment. */
-    public void created() {
-        settled(1, 0);
-    }
-
     /**
      * Reports permits settled since the last report in one go: {@code created} became objects (they stay counted
-     * until a read started after this moment), {@code returned} did not. The consumer reports per worker and batch
-     * rather than per message, so that workers do not queue on this lock once per message; until reported, a
-     * permit still counts as held, which can only make the gate fetch less, never more.
+     * until a read started after this moment), {@code returned} did not (nak, dead-letter, already exists). The
+     * consumer reports per worker and batch rather than per message, so that workers do not queue on this lock once
+     * per message; until reported, a permit still counts as held, which can only make the gate fetch less, never
+     * more.
      */
     public void settled(int created, int returned) {
         if (created <= 0 && returned <= 0) {

@@ -97,7 +97,7 @@ class CapacityGatePropertiesTest {
                     if (held > 0) {
                         held--;
                         if (api.create()) {
-                            gate.created();
+                            gate.settled(1, 0);
                         } else {
                             gate.quotaRejected();
                         }
@@ -106,7 +106,7 @@ class CapacityGatePropertiesTest {
                 case 2 -> {
                     if (held > 0) {
                         held--;
-                        gate.release(1);
+                        gate.settled(0, 1);
                     }
                 }
                 case 3 -> api.complete();
@@ -170,7 +170,7 @@ class CapacityGatePropertiesTest {
                         if (api.create()) {
                             created.incrementAndGet();
                             maxUsed.accumulateAndGet(api.read(), Math::max);
-                            gate.created();
+                            gate.settled(1, 0);
                         } else {
                             gate.quotaRejected();
                         }

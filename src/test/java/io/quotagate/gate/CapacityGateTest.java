@@ -91,7 +91,7 @@ class CapacityGateTest {
         assertThat(take(gate, 64)).isEqualTo(11);
         assertThat(take(gate, 64)).isZero();
         assertThat(gate.state().reason()).isEqualTo(BlockedReason.QUOTA_FULL);
-        gate.release(5);
+        gate.settled(0, 5);
         assertThat(take(gate, 2)).isEqualTo(2);
     }
 
@@ -101,7 +101,7 @@ class CapacityGateTest {
         assertThat(take(gate, 10)).isEqualTo(9); // threshold floor(10 × 0.95) = 9
         CapacityGate.ReadTicket before = gate.beginRead();
         for (int i = 0; i < 9; i++) {
-            gate.created();
+            gate.settled(1, 0);
         }
         // This read was sent before the creates returned: it may show used 0, yet nothing may be let through.
         gate.update(before, new QuotaReading(10, 0));
@@ -140,7 +140,7 @@ class CapacityGateTest {
         int n = take(gate, 64);
         CapacityGate.ReadTicket raced = gate.beginRead(); // the last create's watch event, ahead of its response
         for (int i = 0; i < n; i++) {
-            gate.created();
+            gate.settled(1, 0);
         }
         gate.update(raced, new QuotaReading(10, 9));
         gate.batchSettled();
@@ -273,7 +273,7 @@ class CapacityGateTest {
         read(75, 70);
         for (int i = 0; i < 50; i++) {
             take(gate, 64);          // the one free slot: closed
-            gate.created();
+            gate.settled(1, 0);
             read(75, 70);            // a workflow completed meanwhile: open again
         }
         assertThat(gate.state().recentTransitions()).hasSize(CapacityGate.TRANSITIONS_KEPT);

@@ -85,7 +85,7 @@ class QuotaMonitorReadCoalescingTest {
         long reads0 = kubernetes.quotaReads();
         for (int i = 0; i < 20; i++) {
             create(client, "wf-" + i);
-            gate.created();
+            gate.settled(1, 0);
         }
         // Give the watch time to deliver all 20 events; none of them may turn into a read by itself.
         await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5))
