@@ -86,6 +86,8 @@ public class QuotaGatedConsumer implements SmartLifecycle {
      */
     static final Duration FAN_OUT_AFTER = Duration.ofNanos(100_000);
     private static final long FAN_OUT_AFTER_NANOS = FAN_OUT_AFTER.toNanos();
+    /** The body of a JetStream ack. */
+    private static final byte[] ACK = "+ACK".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     /** How often the housekeeping thread looks for a batch stuck behind one hung create on its lead worker. */
     static final Duration STUCK_CHECK_EVERY = Duration.ofMillis(100);
 
@@ -798,12 +800,12 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             return;
         }
         try {
-            confirmAcks(due.acks(), due.disconnectsBefore());
+            confirmAcks(due.ackSubjects(), due.disconnectsBefore());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
             // Also the housekeeping thread's task: one that throws is never run again.
-            throttled.warn("ack", "Could not confirm " + due.acks().size() + " acks: " + e);
+            throttled.warn("ack", "Could not confirm " + due.ackSubjects().size() + " acks: " + e);
         }
     }
 
@@ -817,8 +819,8 @@ public class QuotaGatedConsumer implements SmartLifecycle {
      * on the new connection proves nothing about acks written to the old one), the same acks again once
      * reconnected — acking twice is harmless.
      */
-    private void confirmAcks(List<Message> acked, long disconnectsBefore) throws InterruptedException {
-        if (acked.isEmpty()) {
+    private void confirmAcks(List<String> ackSubjects, long disconnectsBefore) throws InterruptedException {
+        if (ackSubjects.isEmpty()) {
             return;
         }
         for (int attempt = 0; attempt < 3; attempt++) {
@@ -835,10 +837,28 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 break;
             }
             disconnectsBefore = nats.disconnects();
-            acked.forEach(this::ack);
+            resendAcks(ackSubjects);
         }
-        throttled.warn("ack", "Could not confirm " + acked.size() + " acks; JetStream may redeliver those messages, "
-                + "which meet 409 AlreadyExists while their objects exist");
+        throttled.warn("ack", "Could not confirm " + ackSubjects.size() + " acks; JetStream may redeliver those "
+                + "messages, which meet 409 AlreadyExists while their objects exist");
+    }
+
+    /**
+     * Publishes the acks again, to each message's reply subject. Not through {@link Message#ack()}: jnats remembers
+     * that it acked a message and sends nothing the second time, lost or not.
+     */
+    private void resendAcks(List<String> ackSubjects) {
+        Connection connection = nats.connection();
+        for (String subject : ackSubjects) {
+            try {
+                connection.publish(subject, ACK);
+            } catch (RuntimeException e) {
+                // closed again or the buffer is full: the next attempt, or ack-wait's redelivery and 409
+                throttled.warn("ack-refused", "Could not send an ack again; JetStream will redeliver the message after "
+                        + "ack-wait: " + e);
+                return;
+            }
+        }
     }
 
     private void handle(Message m, Unreported unreported) {

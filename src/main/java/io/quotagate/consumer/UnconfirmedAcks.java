@@ -11,17 +11,21 @@ import io.nats.client.Message;
  * (see {@code QuotaGatedConsumer.confirmAcks}). A flush per batch cost the consumer about as much CPU per message as
  * everything else it adds to a bare jnats consumer; one at most every {@code within} while messages flow, and one
  * as soon as none is in flight, costs next to nothing and leaves an ack unconfirmed for a fraction of ack-wait.
- * Thread-safe.
+ * Keeps each ack's subject, all it takes to send the ack again, not the message: a window's worth of payloads would
+ * otherwise stay on the heap until the flush. Thread-safe.
  */
 final class UnconfirmedAcks {
 
-    /** What one confirmation covers: the acks, and the disconnect count before the oldest of them was sent. */
-    record Taken(List<Message> acks, long disconnectsBefore) {
+    /**
+     * What one confirmation covers: the acks' subjects (the messages' reply subjects), and the disconnect count before
+     * the oldest of them was sent.
+     */
+    record Taken(List<String> ackSubjects, long disconnectsBefore) {
     }
 
     private final long withinNanos;
     // Guarded by this.
-    private List<Message> acks = new ArrayList<>();
+    private List<String> ackSubjects = new ArrayList<>();
     private long disconnectsBefore;
     private long oldestNanos;
 
@@ -33,17 +37,19 @@ final class UnconfirmedAcks {
      * @param disconnectsBefore the connection's disconnect count taken before these acks' messages were fetched;
      *                          a different count at confirmation means they may have died with a connection
      */
-    synchronized void add(List<Message> sent, long disconnectsBefore) {
-        if (sent.isEmpty()) {
+    synchronized void add(List<Message> acked, long disconnectsBefore) {
+        if (acked.isEmpty()) {
             return;
         }
-        if (acks.isEmpty()) {
+        if (ackSubjects.isEmpty()) {
             oldestNanos = System.nanoTime();
             this.disconnectsBefore = disconnectsBefore;
         } else {
             this.disconnectsBefore = Math.min(this.disconnectsBefore, disconnectsBefore);
         }
-        acks.addAll(sent);
+        for (Message m : acked) {
+            ackSubjects.add(m.getReplyTo());
+        }
     }
 
     /**
@@ -51,11 +57,11 @@ final class UnconfirmedAcks {
      * is nothing to confirm yet.
      */
     synchronized Taken takeIfDue(boolean now) {
-        if (acks.isEmpty() || (!now && System.nanoTime() - oldestNanos < withinNanos)) {
+        if (ackSubjects.isEmpty() || (!now && System.nanoTime() - oldestNanos < withinNanos)) {
             return null;
         }
-        Taken taken = new Taken(acks, disconnectsBefore);
-        acks = new ArrayList<>();
+        Taken taken = new Taken(ackSubjects, disconnectsBefore);
+        ackSubjects = new ArrayList<>();
         return taken;
     }
 }

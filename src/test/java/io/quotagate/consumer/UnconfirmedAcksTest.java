@@ -12,8 +12,10 @@ import static org.awaitility.Awaitility.await;
 
 class UnconfirmedAcksTest {
 
-    private static List<Message> acks(String... subjects) {
-        return java.util.Arrays.stream(subjects).<Message>map(s -> NatsMessage.builder().subject(s).build()).toList();
+    /** Messages acked, each with {@code replyTo} as its reply subject: where its ack went. */
+    private static List<Message> acks(String... replyTo) {
+        return java.util.Arrays.stream(replyTo)
+                .<Message>map(r -> NatsMessage.builder().subject("work").replyTo(r).build()).toList();
     }
 
     @Test
@@ -23,7 +25,7 @@ class UnconfirmedAcksTest {
         unconfirmed.add(acks("c"), 3);
 
         assertThat(unconfirmed.takeIfDue(false)).as("inside the window, with more batches in flight").isNull();
-        assertThat(unconfirmed.takeIfDue(true).acks()).as("kept for the next flush").hasSize(3);
+        assertThat(unconfirmed.takeIfDue(true).ackSubjects()).as("kept for the next flush").hasSize(3);
     }
 
     @Test
@@ -33,7 +35,7 @@ class UnconfirmedAcksTest {
 
         UnconfirmedAcks.Taken taken = unconfirmed.takeIfDue(true);
 
-        assertThat(taken.acks()).extracting(Message::getSubject).containsExactly("a", "b");
+        assertThat(taken.ackSubjects()).as("what an ack is sent to again").containsExactly("a", "b");
         assertThat(unconfirmed.takeIfDue(true)).as("taken once, confirmed once").isNull();
     }
 

@@ -15,7 +15,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * A TCP forwarder on 127.0.0.1 between the service and a test server, so a test can take the network away:
  * {@link #stop()} closes the port (connection refused) and every open connection, {@link #start()} opens the same
  * port again, {@link #dropConnections()} cuts open connections (a watch, a keep-alive) but keeps accepting,
- * {@link #holdReplies()} stalls the server's side without closing anything (a server or network that hangs).
+ * {@link #holdReplies()} stalls the server's side without closing anything (a server or network that hangs), and
+ * {@link #holdRequests()} the service's side, so what it writes then is lost when the connections are cut.
  */
 public final class TcpProxy implements AutoCloseable {
 
@@ -25,6 +26,8 @@ public final class TcpProxy implements AutoCloseable {
     private volatile ServerSocket server;
     private final Object holdLock = new Object();
     private boolean holding;
+    private boolean holdingRequests;
+    private final java.io.ByteArrayOutputStream requestsHeld = new java.io.ByteArrayOutputStream();
 
     public TcpProxy(int targetPort) {
         this.targetPort = targetPort;
@@ -75,7 +78,7 @@ public final class TcpProxy implements AutoCloseable {
         dropConnections();
     }
 
-    /** Cuts every open connection; new ones are still accepted. */
+    /** Cuts every open connection; new ones are still accepted. Requests held for them are dropped. */
     public void dropConnections() {
         for (Socket s : sockets) {
             try {
@@ -85,6 +88,35 @@ public final class TcpProxy implements AutoCloseable {
             }
         }
         sockets.clear();
+        synchronized (holdLock) {
+            holdLock.notifyAll();
+        }
+    }
+
+    /**
+     * Stops passing on what the service sends; it waits in the proxy, connections stay open. Cut them
+     * ({@link #dropConnections()}) and it never reaches the server: written, as far as the service can tell, and lost.
+     */
+    public void holdRequests() {
+        synchronized (holdLock) {
+            holdingRequests = true;
+            requestsHeld.reset();
+        }
+    }
+
+    /** What the service sent since {@link #holdRequests()}, as text (NATS' protocol is). */
+    public String requestsHeld() {
+        synchronized (holdLock) {
+            return requestsHeld.toString(java.nio.charset.StandardCharsets.US_ASCII);
+        }
+    }
+
+    /** Passes on what the service sends again (on connections still open: held bytes first, in order). */
+    public void releaseRequests() {
+        synchronized (holdLock) {
+            holdingRequests = false;
+            holdLock.notifyAll();
+        }
     }
 
     /** Stops passing on what the server sends; it waits in the proxy, connections stay open. */
@@ -102,9 +134,13 @@ public final class TcpProxy implements AutoCloseable {
         }
     }
 
-    private void awaitNotHeld() throws InterruptedException {
+    /** Waits while this direction is held; a connection cut meanwhile ends the wait (its write then fails). */
+    private void awaitNotHeld(boolean fromServer, byte[] buf, int n, Socket to) throws InterruptedException {
         synchronized (holdLock) {
-            while (holding) {
+            if (!fromServer && holdingRequests) {
+                requestsHeld.write(buf, 0, n);
+            }
+            while ((fromServer ? holding : holdingRequests) && !to.isClosed()) {
                 holdLock.wait();
             }
         }
@@ -137,8 +173,9 @@ public final class TcpProxy implements AutoCloseable {
             try (InputStream is = from.getInputStream(); OutputStream os = to.getOutputStream()) {
                 int n;
                 while ((n = is.read(buf)) >= 0) {
-                    if (fromServer) {
-                        awaitNotHeld();
+                    awaitNotHeld(fromServer, buf, n, to);
+                    if (to.isClosed()) {
+                        break;
                     }
                     os.write(buf, 0, n);
                     os.flush();
@@ -168,6 +205,7 @@ public final class TcpProxy implements AutoCloseable {
     @Override
     public void close() {
         releaseReplies();
+        releaseRequests();
         stop();
     }
 }

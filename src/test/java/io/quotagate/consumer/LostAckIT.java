@@ -1,0 +1,80 @@
+package io.quotagate.consumer;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.FailMode;
+import io.quotagate.gate.QuotaReading;
+import io.quotagate.reliability.TcpProxy;
+import io.quotagate.support.nats.JetStreamTestClient;
+import io.quotagate.support.nats.NatsServer;
+import io.quotagate.trigger.TriggerResult;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.context.properties.bind.Bindable;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * An ack that the service wrote, but that died with its connection before it reached the server, is sent again
+ * once the service has reconnected: the message does not wait for ack-wait to be handed out a second time, by
+ * when its object may have been deleted (a completed workflow cleaned up) and would be created twice.
+ */
+class LostAckIT {
+
+    static final NatsServer server = NatsServer.started();
+    static final TcpProxy link = new TcpProxy(server.port());
+    static final JetStreamTestClient producer = new JetStreamTestClient(server.url());
+
+    @AfterAll
+    static void stopAll() throws Exception {
+        producer.close();
+        link.close();
+        server.close();
+    }
+
+    @Test
+    void anAckLostWithItsConnectionIsSentAgainAfterTheReconnect() throws Exception {
+        producer.createStream("LOSTACK", "lostack.msg");
+        producer.publish("lostack.msg", 1);
+        JetStreamProperties properties = new Binder(new MapConfigurationPropertySource(Map.of(
+                "jetstream.url", link.url("nats"), "jetstream.stream", "LOSTACK", "jetstream.durable", "lostack",
+                "jetstream.reconnect-wait", "200ms", "jetstream.ack-wait", "2m")))
+                .bindOrCreate("jetstream", Bindable.of(JetStreamProperties.class));
+        CapacityGate gate = new CapacityGate(true, 1.0, FailMode.CLOSED, Clock.systemUTC());
+        gate.update(gate.beginRead(), new QuotaReading(1_000, 0));
+        AtomicInteger created = new AtomicInteger();
+        try (NatsConnection nats = new NatsConnection(properties)) {
+            nats.open();
+            QuotaGatedConsumer consumer = new QuotaGatedConsumer(properties, nats, gate, message -> {
+                // From here on nothing the service writes reaches the server: the ack of this create included.
+                link.holdRequests();
+                created.incrementAndGet();
+                return TriggerResult.created("obj-" + message.streamSequence());
+            }, 1, new SimpleMeterRegistry());
+            consumer.start();
+            try {
+                await().atMost(Duration.ofSeconds(10)).until(() -> created.get() == 1);
+                // The ack is on its way (written to the socket, so jnats counts it as sent); now the connection dies.
+                await().atMost(Duration.ofSeconds(10)).until(() -> link.requestsHeld().contains("+ACK"));
+                link.dropConnections();
+                link.releaseRequests();
+
+                await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(
+                        producer.consumerInfo("LOSTACK", "lostack").getNumAckPending())
+                        .as("delivered and not acked, long before ack-wait (2 minutes)").isZero());
+                assertThat(nats.disconnects()).as("connections lost").isEqualTo(1);
+                assertThat(created.get()).as("creates").isEqualTo(1);
+            } finally {
+                consumer.stop();
+            }
+        }
+    }
+}
