@@ -48,8 +48,10 @@ import org.springframework.context.SmartLifecycle;
  * many from the durable pull consumer, hands them to the {@link Trigger} (up to {@code concurrency} at
  * a time) and settles each: ack after success, nak with a delay (it stays in JetStream), or dead-letter
  * and term. Nothing is fetched while the gate is closed, so a blocked quota costs no memory. The next
- * batch is fetched as soon as the current one is in the workers' hands, so the fetch overlaps their work
- * instead of alternating with it; at most two batches are in memory, both within the gate's permits.
+ * batch is fetched while the current one is worked, so the fetch overlaps the creates instead of
+ * alternating with them; at most two batches are in memory, both within the gate's permits. Slow creates
+ * (any that cross a network) are worked by the trigger workers; fast ones by the loop itself, with the
+ * next batch's pull already sent (see {@link #dispatch} and {@link #workHere}).
  *
  * <p>All pulls go through one pull subscription that lives as long as the consumer is set up. A message the
  * server sends after its pull's window closed (a stalled server or network) is kept there and taken by the next
@@ -88,7 +90,9 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private static final long FAN_OUT_AFTER_NANOS = FAN_OUT_AFTER.toNanos();
     /** The body of a JetStream ack. */
     private static final byte[] ACK = "+ACK".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-    /** How often the housekeeping thread looks for a batch stuck behind one hung create on its lead worker. */
+    /** Longest {@link #stop} waits for creates already started. */
+    static final Duration STOP_WAIT = Duration.ofSeconds(30);
+    /** How often the housekeeping thread looks for a batch stuck behind one hung create on the loop or the lead. */
     static final Duration STUCK_CHECK_EVERY = Duration.ofMillis(100);
 
     private final JetStreamProperties properties;
@@ -123,6 +127,11 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private volatile ScheduledExecutorService housekeeping;
     /** Owned by the fetch loop: only it pulls, reads, drops and re-creates it. Null until set up. */
     private volatile JetStreamSubscription subscription;
+    /**
+     * Permits of the pull the loop sent before working a batch itself (see {@link #workHere}); 0 when none is out.
+     * Fetch loop only.
+     */
+    private int pulledAhead;
     /** Set by the backlog refresher when the durable consumer was deleted; the loop then sets it up again. */
     private volatile boolean consumerGone;
     private volatile String setupError;
@@ -192,11 +201,13 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             LockSupport.unpark(t);
         }
         try {
+            long deadline = System.nanoTime() + STOP_WAIT.toNanos();
             if (t != null) {
-                // The loop finishes the batch it holds: creates already started complete and are acked.
-                t.join();
+                // The loop finishes the batch it holds: creates already started complete and are acked. It may be
+                // in a create itself (see workHere), so it gets the same time as the workers.
+                t.join(STOP_WAIT.toMillis());
             }
-            awaitWorkers(Duration.ofSeconds(30));
+            awaitWorkers(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
             if (nats.isConnected()) {
                 // What no settling worker confirmed yet. Disconnected, nothing can be confirmed: JetStream redelivers
                 // after ack-wait, and the redelivery meets 409 while its object exists.
@@ -328,7 +339,9 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 if (!awaitRoomForNextBatch(outstanding)) {
                     continue;
                 }
-                int permits = gate.acquire(properties.batchSize(), IDLE_TICK, () -> running);
+                boolean pulled = pulledAhead > 0;
+                int permits = pulled ? pulledAhead : gate.acquire(properties.batchSize(), IDLE_TICK, () -> running);
+                pulledAhead = 0;
                 progress();
                 if (permits == 0) {
                     // Closed (full, unknown, paused) or stopping: nothing may wait in memory without a permit.
@@ -337,12 +350,19 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 }
                 List<Message> batch = new ArrayList<>(permits);
                 try {
-                    fetch(sub, permits, batch);
+                    fetch(sub, permits, batch, pulled);
                 } finally {
                     gate.fetched(permits, batch.size());
                 }
                 progress();
-                if (!batch.isEmpty()) {
+                if (batch.isEmpty()) {
+                    continue;
+                }
+                if (!createsSlow && outstanding.isEmpty()) {
+                    Batch here = handOver(batch);
+                    outstanding.add(here);
+                    workHere(sub, here);
+                } else {
                     outstanding.add(dispatch(batch));
                 }
             } catch (InterruptedException e) {
@@ -353,7 +373,55 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 waitBeforeRetry(Duration.ofSeconds(1));
             }
         }
+        returnPulledAhead();
         dropSubscription();
+    }
+
+    /**
+     * Works a batch of fast creates on the loop's own thread, with the next batch's pull already sent (within the
+     * gate's permits): the server sends it while this one is worked, and the loop finds it waiting. No thread is
+     * woken and no message crosses to another core; handing each batch to the lead worker cost the benchmark's
+     * no-op consumer about 0.8 µs of CPU per message and a tenth of its pace (docs/benchmarks.md). Should a create
+     * turn slow, the helpers join this batch as they would the lead's, and the next batch is dispatched. The price:
+     * while one create hangs here, the batch pulled ahead waits for it (at most the trigger's request timeout); the
+     * rest of this batch does not (see {@link #dispatch}).
+     */
+    private void workHere(JetStreamSubscription sub, Batch batch) {
+        if (!gate.permitsRevoked()) {
+            int permits = gate.tryAcquire(properties.batchSize());
+            if (permits > 0) {
+                try {
+                    sub.pullNoWait(permits, properties.fetchMaxWait().toMillis());
+                    pulledAhead = permits;
+                    batch.nextPulled = true;
+                } catch (RuntimeException e) {
+                    // The next fetch pulls (and meets the failure) itself.
+                    gate.fetched(permits, 0);
+                }
+            }
+        }
+        work(batch);
+    }
+
+    /** Stopping with a pull sent ahead: what it brings goes back to JetStream, not to ack-wait. */
+    private void returnPulledAhead() {
+        int permits = pulledAhead;
+        JetStreamSubscription sub = subscription;
+        if (permits == 0 || sub == null || !nats.isConnected()) {
+            return;
+        }
+        List<Message> late = new ArrayList<>(permits);
+        try {
+            readPull(sub, permits, late);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            log.debug("Reading the pull sent ahead at shutdown: {}", e.toString());
+        } finally {
+            pulledAhead = 0;
+            gate.fetched(permits, 0);
+        }
+        late.forEach(this::returnToJetStream);
     }
 
     /**
@@ -459,12 +527,17 @@ public class QuotaGatedConsumer implements SmartLifecycle {
      * partial batch would sit in the server for fetch-max-wait. Instead: take what is there now (no-wait); only
      * when nothing is there, wait for the first message, then take whatever followed it.
      */
-    private void fetch(JetStreamSubscription sub, int max, List<Message> batch) throws InterruptedException {
+    private void fetch(JetStreamSubscription sub, int max, List<Message> batch, boolean pulled)
+            throws InterruptedException {
         try {
-            drainQueued(sub, max - batch.size(), batch::add); // late arrivals of earlier pulls first
+            if (!pulled) {
+                drainQueued(sub, max - batch.size(), batch::add); // late arrivals of earlier pulls first
+            }
             if (batch.size() < max) {
                 long expires = properties.fetchMaxWait().toMillis();
-                sub.pullNoWait(max - batch.size(), expires);
+                if (!pulled) {
+                    sub.pullNoWait(max - batch.size(), expires);
+                }
                 readPull(sub, max, batch);
                 if (batch.isEmpty()) {
                     sub.pullExpiresIn(1, expires);
@@ -550,6 +623,11 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private void dropSubscription() {
         JetStreamSubscription sub = subscription;
         subscription = null;
+        if (pulledAhead > 0) {
+            // Its answer, should one still come, is not read: JetStream hands it out again after ack-wait.
+            gate.fetched(pulledAhead, 0);
+            pulledAhead = 0;
+        }
         if (sub == null) {
             return;
         }
@@ -582,6 +660,8 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         final long disconnectsBefore = nats.disconnects();
         final Thread loop = Thread.currentThread();
         volatile boolean settled;
+        /** The loop pulled the next batch before working this one: its end is not idleness (see {@link #report}). */
+        volatile boolean nextPulled;
         long lastTouchedNanos = System.nanoTime();
         /** The housekeeping thread's last look at {@link #next}; only that thread uses it. */
         int nextSeen = -1;
@@ -646,7 +726,9 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             }
             gate.batchSettled();
             settled = true;
-            LockSupport.unpark(loop);
+            if (loop != Thread.currentThread()) {
+                LockSupport.unpark(loop);
+            }
             return true;
         }
     }
@@ -703,15 +785,26 @@ public class QuotaGatedConsumer implements SmartLifecycle {
 
     /**
      * Hands a batch to the workers; each takes the batch's next message until none is left. The lead worker starts
-     * every batch. While creates are fast (under {@link #FAN_OUT_AFTER}) it does the whole batch: waking more threads
-     * would cost more than the creates (with four workers the benchmark's no-op consumer drained about 5 % slower than
-     * with one, docs/benchmarks.md). Once a create is that slow, batches fan out to all {@code concurrency} workers:
-     * at dispatch, or as soon as the lead finishes the slow create. A lead hung in one create cannot hold its batch
-     * back: the housekeeping thread fans out a batch in which no message started between two of its looks, one
-     * {@link #STUCK_CHECK_EVERY} apart. Up to {@code concurrency} messages in flight, in order when it is 1. A batch
-     * fetched while the previous one finishes queues behind it.
+     * every batch it is given. While creates are fast (under {@link #FAN_OUT_AFTER}) and no other batch is out, the
+     * loop works the batch itself instead ({@link #workHere}); should one be out still, the lead does the whole
+     * batch: waking more threads would cost more than the creates (with four workers the benchmark's no-op consumer
+     * drained about 5 % slower than with one, docs/benchmarks.md). Once a create is that slow, batches fan out to
+     * all {@code concurrency} workers: at dispatch, or as soon as the slow create finishes. A create hung on the
+     * lead or the loop cannot hold its batch back: the housekeeping thread fans out a batch in which no message
+     * started between two of its looks, one {@link #STUCK_CHECK_EVERY} apart. Up to {@code concurrency} messages in
+     * flight, in order when it is 1. A batch fetched while the previous one finishes queues behind it.
      */
     private Batch dispatch(List<Message> messages) {
+        Batch batch = handOver(messages);
+        lead.execute(() -> work(batch));
+        if (createsSlow) {
+            batch.fanOut();
+        }
+        return batch;
+    }
+
+    /** Counts a fetched batch in flight and makes it visible to the stuck-batch check, before anyone works it. */
+    private Batch handOver(List<Message> messages) {
         if (inFlight.get() == 0) {
             // Idle workers are not silent workers: their clock starts with this batch. Set before inFlight rises.
             lastWorkerProgressNanos = System.nanoTime();
@@ -720,10 +813,6 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         Batch batch = new Batch(messages);
         dispatchedBefore = dispatchedLast;
         dispatchedLast = batch;
-        lead.execute(() -> work(batch));
-        if (createsSlow) {
-            batch.fanOut();
-        }
         return batch;
     }
 
@@ -777,8 +866,10 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             u.clear();
         }
         boolean batchSettled = u.batch.markSettled(n);
-        // Confirmed after the loop was let go: the round trip is the worker's, not the loop's.
-        confirmAcksIfDue(batchSettled && inFlight.get() == 0);
+        // Confirmed after the loop was let go: the round trip is the worker's, not the loop's. Not when the loop
+        // works the batch itself and has the next one coming: a round trip per batch would halve its pace; the
+        // housekeeping thread confirms them within CONFIRM_ACKS_WITHIN should no batch follow.
+        confirmAcksIfDue(batchSettled && inFlight.get() == 0 && !u.batch.nextPulled);
     }
 
     /**
