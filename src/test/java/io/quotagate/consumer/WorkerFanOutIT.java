@@ -129,11 +129,18 @@ class WorkerFanOutIT {
         return n == null ? 0 : n.sum();
     }
 
-    @Test
-    void fastCreatesRunOnTheFetchLoop() throws Exception {
-        // The first creates run interpreted and load classes; some take longer than FAN_OUT_AFTER and fan out.
+    /**
+     * 1,000 fast creates at trigger concurrency 4, and waits for them. The first creates run interpreted and load
+     * classes; some take longer than FAN_OUT_AFTER and fan out. After these, the loop works the batches itself.
+     */
+    private void consumeWarm() throws Exception {
         consume(1_000, trigger(Duration.ZERO, null, 0, 0));
         await().atMost(Duration.ofSeconds(30)).until(() -> created.sum() == 1_000);
+    }
+
+    @Test
+    void fastCreatesRunOnTheFetchLoop() throws Exception {
+        consumeWarm();
         createsByThread.clear();
 
         producer.publish(subject, 1_000, 2_000);
@@ -148,8 +155,7 @@ class WorkerFanOutIT {
     @Test
     void thePullSentAheadStaysWithinTheQuota() throws Exception {
         // Fast creates first, so that the loop works the batches itself and pulls each next one ahead.
-        consume(1_000, trigger(Duration.ZERO, null, 0, 0));
-        await().atMost(Duration.ofSeconds(30)).until(() -> created.sum() == 1_000);
+        consumeWarm();
 
         // Then room for 1,000 more, read once, and 2,000 stored (paused meanwhile: full batches from the first).
         // Fifteen batches of 64 take 960 permits; the pull sent ahead after them must ask for the 40 left, not 64.
