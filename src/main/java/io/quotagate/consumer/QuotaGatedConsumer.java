@@ -418,10 +418,17 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         } catch (RuntimeException e) {
             log.debug("Reading the pull sent ahead at shutdown: {}", e.toString());
         } finally {
-            pulledAhead = 0;
-            gate.fetched(permits, 0);
+            forgetPulledAhead();
         }
         late.forEach(this::returnToJetStream);
+    }
+
+    /** The pull sent ahead will not be read as a batch: its permits go back to the gate. */
+    private void forgetPulledAhead() {
+        if (pulledAhead > 0) {
+            gate.fetched(pulledAhead, 0);
+            pulledAhead = 0;
+        }
     }
 
     /**
@@ -526,6 +533,9 @@ public class QuotaGatedConsumer implements SmartLifecycle {
      * Late arrivals of earlier pulls come first. A pull for n messages waits until n arrive or it expires, so a
      * partial batch would sit in the server for fetch-max-wait. Instead: take what is there now (no-wait); only
      * when nothing is there, wait for the first message, then take whatever followed it.
+     *
+     * @param pulled the no-wait pull for {@code max} was already sent ({@link #workHere}): only its answer is read
+     *               (late arrivals among it), and the rest as above when it brought nothing
      */
     private void fetch(JetStreamSubscription sub, int max, List<Message> batch, boolean pulled)
             throws InterruptedException {
@@ -623,11 +633,8 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private void dropSubscription() {
         JetStreamSubscription sub = subscription;
         subscription = null;
-        if (pulledAhead > 0) {
-            // Its answer, should one still come, is not read: JetStream hands it out again after ack-wait.
-            gate.fetched(pulledAhead, 0);
-            pulledAhead = 0;
-        }
+        // The answer to a pull sent ahead, should one still come, is not read: JetStream hands it out after ack-wait.
+        forgetPulledAhead();
         if (sub == null) {
             return;
         }
