@@ -25,7 +25,8 @@ import static org.awaitility.Awaitility.await;
 /**
  * An ack that the service wrote, but that died with its connection before it reached the server, is sent again
  * once the service has reconnected: the message does not wait for ack-wait to be handed out a second time, by
- * when its object may have been deleted (a completed workflow cleaned up) and would be created twice.
+ * when its object may have been deleted (a completed workflow cleaned up) and would be created twice. And an ack
+ * the connection refuses outright (closed) does not leave the message's permit held in the gate.
  */
 class LostAckIT {
 
@@ -40,14 +41,53 @@ class LostAckIT {
         server.close();
     }
 
+    /** A consumer at trigger concurrency 1 on {@code url}, room for 1,000 objects, ack-wait {@code ackWait}. */
+    private static JetStreamProperties properties(String url, String stream, String ackWait) {
+        return new Binder(new MapConfigurationPropertySource(Map.of(
+                "jetstream.url", url, "jetstream.stream", stream, "jetstream.durable", stream.toLowerCase(),
+                "jetstream.reconnect-wait", "200ms", "jetstream.ack-wait", ackWait)))
+                .bindOrCreate("jetstream", Bindable.of(JetStreamProperties.class));
+    }
+
+    @Test
+    void anAckTheConnectionRefusesStillGivesItsPermitBack() throws Exception {
+        producer.createStream("REFUSED", "refused.msg");
+        producer.publish("refused.msg", 1);
+        // ack-wait bounds how long the confirmation waits for a connection that will not come back.
+        JetStreamProperties properties = properties(server.url(), "REFUSED", "3s");
+        CapacityGate gate = new CapacityGate(true, 1.0, FailMode.CLOSED, Clock.systemUTC());
+        gate.update(gate.beginRead(), new QuotaReading(1_000, 0));
+        AtomicInteger created = new AtomicInteger();
+        try (NatsConnection nats = new NatsConnection(properties)) {
+            nats.open();
+            QuotaGatedConsumer consumer = new QuotaGatedConsumer(properties, nats, gate, message -> {
+                // The connection is gone for good by the time the create returns: its ack is refused.
+                try {
+                    nats.connection().close();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                created.incrementAndGet();
+                return TriggerResult.created("obj-" + message.streamSequence());
+            }, 1, new SimpleMeterRegistry());
+            consumer.start();
+            try {
+                await().atMost(Duration.ofSeconds(10)).until(() -> created.get() == 1);
+                await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+                    assertThat(consumer.inFlight()).as("messages in flight").isZero();
+                    assertThat(gate.state().inFlight()).as("permits the gate counts as held").isZero();
+                });
+            } finally {
+                consumer.stop();
+            }
+        }
+    }
+
     @Test
     void anAckLostWithItsConnectionIsSentAgainAfterTheReconnect() throws Exception {
         producer.createStream("LOSTACK", "lostack.msg");
         producer.publish("lostack.msg", 1);
-        JetStreamProperties properties = new Binder(new MapConfigurationPropertySource(Map.of(
-                "jetstream.url", link.url("nats"), "jetstream.stream", "LOSTACK", "jetstream.durable", "lostack",
-                "jetstream.reconnect-wait", "200ms", "jetstream.ack-wait", "2m")))
-                .bindOrCreate("jetstream", Bindable.of(JetStreamProperties.class));
+        JetStreamProperties properties = properties(link.url("nats"), "LOSTACK", "2m");
         CapacityGate gate = new CapacityGate(true, 1.0, FailMode.CLOSED, Clock.systemUTC());
         gate.update(gate.beginRead(), new QuotaReading(1_000, 0));
         AtomicInteger created = new AtomicInteger();
@@ -55,17 +95,17 @@ class LostAckIT {
             nats.open();
             QuotaGatedConsumer consumer = new QuotaGatedConsumer(properties, nats, gate, message -> {
                 // From here on nothing the service writes reaches the server: the ack of this create included.
-                link.holdRequests();
+                link.loseRequests();
                 created.incrementAndGet();
                 return TriggerResult.created("obj-" + message.streamSequence());
             }, 1, new SimpleMeterRegistry());
             consumer.start();
             try {
                 await().atMost(Duration.ofSeconds(10)).until(() -> created.get() == 1);
-                // The ack is on its way (written to the socket, so jnats counts it as sent); now the connection dies.
-                await().atMost(Duration.ofSeconds(10)).until(() -> link.requestsHeld().contains("+ACK"));
+                // The ack was written to the socket (so jnats counts it as sent) and lost; now the connection dies.
+                await().atMost(Duration.ofSeconds(10)).until(() -> link.requestsLost().contains("+ACK"));
+                link.passRequests();
                 link.dropConnections();
-                link.releaseRequests();
 
                 await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(
                         producer.consumerInfo("LOSTACK", "lostack").getNumAckPending())

@@ -16,7 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@link #stop()} closes the port (connection refused) and every open connection, {@link #start()} opens the same
  * port again, {@link #dropConnections()} cuts open connections (a watch, a keep-alive) but keeps accepting,
  * {@link #holdReplies()} stalls the server's side without closing anything (a server or network that hangs), and
- * {@link #holdRequests()} the service's side, so what it writes then is lost when the connections are cut.
+ * {@link #loseRequests()} swallows what the service writes (a network that loses it), without closing anything either.
  */
 public final class TcpProxy implements AutoCloseable {
 
@@ -26,8 +26,8 @@ public final class TcpProxy implements AutoCloseable {
     private volatile ServerSocket server;
     private final Object holdLock = new Object();
     private boolean holding;
-    private boolean holdingRequests;
-    private final java.io.ByteArrayOutputStream requestsHeld = new java.io.ByteArrayOutputStream();
+    private boolean losingRequests;
+    private final java.io.ByteArrayOutputStream requestsLost = new java.io.ByteArrayOutputStream();
 
     public TcpProxy(int targetPort) {
         this.targetPort = targetPort;
@@ -78,7 +78,7 @@ public final class TcpProxy implements AutoCloseable {
         dropConnections();
     }
 
-    /** Cuts every open connection; new ones are still accepted. Requests held for them are dropped. */
+    /** Cuts every open connection; new ones are still accepted. */
     public void dropConnections() {
         for (Socket s : sockets) {
             try {
@@ -88,34 +88,30 @@ public final class TcpProxy implements AutoCloseable {
             }
         }
         sockets.clear();
-        synchronized (holdLock) {
-            holdLock.notifyAll();
-        }
     }
 
     /**
-     * Stops passing on what the service sends; it waits in the proxy, connections stay open. Cut them
-     * ({@link #dropConnections()}) and it never reaches the server: written, as far as the service can tell, and lost.
+     * From now on, what the service sends is read and never passed on; connections stay open. Written, as far as the
+     * service can tell, and lost. Read on, not held: a held read would stop the proxy from reading what follows.
      */
-    public void holdRequests() {
+    public void loseRequests() {
         synchronized (holdLock) {
-            holdingRequests = true;
-            requestsHeld.reset();
+            losingRequests = true;
+            requestsLost.reset();
         }
     }
 
-    /** What the service sent since {@link #holdRequests()}, as text (NATS' protocol is). */
-    public String requestsHeld() {
+    /** What the service sent since {@link #loseRequests()}, as text (NATS' protocol is). */
+    public String requestsLost() {
         synchronized (holdLock) {
-            return requestsHeld.toString(java.nio.charset.StandardCharsets.US_ASCII);
+            return requestsLost.toString(java.nio.charset.StandardCharsets.US_ASCII);
         }
     }
 
-    /** Passes on what the service sends again (on connections still open: held bytes first, in order). */
-    public void releaseRequests() {
+    /** Passes on what the service sends again, from now on. */
+    public void passRequests() {
         synchronized (holdLock) {
-            holdingRequests = false;
-            holdLock.notifyAll();
+            losingRequests = false;
         }
     }
 
@@ -134,15 +130,21 @@ public final class TcpProxy implements AutoCloseable {
         }
     }
 
-    /** Waits while this direction is held; a connection cut meanwhile ends the wait (its write then fails). */
-    private void awaitNotHeld(boolean fromServer, byte[] buf, int n, Socket to) throws InterruptedException {
+    private void awaitNotHeld() throws InterruptedException {
         synchronized (holdLock) {
-            if (!fromServer && holdingRequests) {
-                requestsHeld.write(buf, 0, n);
-            }
-            while ((fromServer ? holding : holdingRequests) && !to.isClosed()) {
+            while (holding) {
                 holdLock.wait();
             }
+        }
+    }
+
+    /** True when these bytes from the service are to be lost (and recorded as such). */
+    private boolean lose(byte[] buf, int n) {
+        synchronized (holdLock) {
+            if (losingRequests) {
+                requestsLost.write(buf, 0, n);
+            }
+            return losingRequests;
         }
     }
 
@@ -173,9 +175,10 @@ public final class TcpProxy implements AutoCloseable {
             try (InputStream is = from.getInputStream(); OutputStream os = to.getOutputStream()) {
                 int n;
                 while ((n = is.read(buf)) >= 0) {
-                    awaitNotHeld(fromServer, buf, n, to);
-                    if (to.isClosed()) {
-                        break;
+                    if (fromServer) {
+                        awaitNotHeld();
+                    } else if (lose(buf, n)) {
+                        continue;
                     }
                     os.write(buf, 0, n);
                     os.flush();
@@ -205,7 +208,7 @@ public final class TcpProxy implements AutoCloseable {
     @Override
     public void close() {
         releaseReplies();
-        releaseRequests();
+        passRequests();
         stop();
     }
 }
