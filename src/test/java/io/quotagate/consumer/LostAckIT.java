@@ -4,6 +4,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.quotagate.gate.CapacityGate;
@@ -41,80 +42,76 @@ class LostAckIT {
         server.close();
     }
 
-    /** A consumer at trigger concurrency 1 on {@code url}, room for 1,000 objects, ack-wait {@code ackWait}. */
-    private static JetStreamProperties properties(String url, String stream, String ackWait) {
-        return new Binder(new MapConfigurationPropertySource(Map.of(
+    private final AtomicInteger created = new AtomicInteger();
+
+    /** What a test checks once the one message is created. */
+    private interface Check {
+        void run(NatsConnection nats, CapacityGate gate, QuotaGatedConsumer consumer) throws Exception;
+    }
+
+    /**
+     * Publishes one message to a stream of its own and consumes it through {@code url}: trigger concurrency 1, room
+     * for 1,000 objects, ack-wait {@code ackWait}. {@code inCreate} runs inside the create; once the create has
+     * returned, {@code check} runs; then the consumer stops.
+     */
+    private void consumeOne(String url, String stream, String ackWait, Consumer<NatsConnection> inCreate, Check check)
+            throws Exception {
+        String subject = stream.toLowerCase() + ".msg";
+        producer.createStream(stream, subject);
+        producer.publish(subject, 1);
+        JetStreamProperties properties = new Binder(new MapConfigurationPropertySource(Map.of(
                 "jetstream.url", url, "jetstream.stream", stream, "jetstream.durable", stream.toLowerCase(),
                 "jetstream.reconnect-wait", "200ms", "jetstream.ack-wait", ackWait)))
                 .bindOrCreate("jetstream", Bindable.of(JetStreamProperties.class));
+        CapacityGate gate = new CapacityGate(true, 1.0, FailMode.CLOSED, Clock.systemUTC());
+        gate.update(gate.beginRead(), new QuotaReading(1_000, 0));
+        try (NatsConnection nats = new NatsConnection(properties)) {
+            nats.open();
+            QuotaGatedConsumer consumer = new QuotaGatedConsumer(properties, nats, gate, message -> {
+                inCreate.accept(nats);
+                created.incrementAndGet();
+                return TriggerResult.created("obj-" + message.streamSequence());
+            }, 1, new SimpleMeterRegistry());
+            consumer.start();
+            try {
+                await().atMost(Duration.ofSeconds(10)).until(() -> created.get() == 1);
+                check.run(nats, gate, consumer);
+            } finally {
+                consumer.stop();
+            }
+        }
     }
 
     @Test
     void anAckTheConnectionRefusesStillGivesItsPermitBack() throws Exception {
-        producer.createStream("REFUSED", "refused.msg");
-        producer.publish("refused.msg", 1);
         // ack-wait bounds how long the confirmation waits for a connection that will not come back.
-        JetStreamProperties properties = properties(server.url(), "REFUSED", "3s");
-        CapacityGate gate = new CapacityGate(true, 1.0, FailMode.CLOSED, Clock.systemUTC());
-        gate.update(gate.beginRead(), new QuotaReading(1_000, 0));
-        AtomicInteger created = new AtomicInteger();
-        try (NatsConnection nats = new NatsConnection(properties)) {
-            nats.open();
-            QuotaGatedConsumer consumer = new QuotaGatedConsumer(properties, nats, gate, message -> {
-                // The connection is gone for good by the time the create returns: its ack is refused.
-                try {
-                    nats.connection().close();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                created.incrementAndGet();
-                return TriggerResult.created("obj-" + message.streamSequence());
-            }, 1, new SimpleMeterRegistry());
-            consumer.start();
+        consumeOne(server.url(), "REFUSED", "3s", nats -> {
+            // The connection is gone for good by the time the create returns: its ack is refused.
             try {
-                await().atMost(Duration.ofSeconds(10)).until(() -> created.get() == 1);
-                await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-                    assertThat(consumer.inFlight()).as("messages in flight").isZero();
-                    assertThat(gate.state().inFlight()).as("permits the gate counts as held").isZero();
-                });
-            } finally {
-                consumer.stop();
+                nats.connection().close();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
-        }
+        }, (nats, gate, consumer) -> await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            assertThat(consumer.inFlight()).as("messages in flight").isZero();
+            assertThat(gate.state().inFlight()).as("permits the gate counts as held").isZero();
+        }));
     }
 
     @Test
     void anAckLostWithItsConnectionIsSentAgainAfterTheReconnect() throws Exception {
-        producer.createStream("LOSTACK", "lostack.msg");
-        producer.publish("lostack.msg", 1);
-        JetStreamProperties properties = properties(link.url("nats"), "LOSTACK", "2m");
-        CapacityGate gate = new CapacityGate(true, 1.0, FailMode.CLOSED, Clock.systemUTC());
-        gate.update(gate.beginRead(), new QuotaReading(1_000, 0));
-        AtomicInteger created = new AtomicInteger();
-        try (NatsConnection nats = new NatsConnection(properties)) {
-            nats.open();
-            QuotaGatedConsumer consumer = new QuotaGatedConsumer(properties, nats, gate, message -> {
-                // From here on nothing the service writes reaches the server: the ack of this create included.
-                link.loseRequests();
-                created.incrementAndGet();
-                return TriggerResult.created("obj-" + message.streamSequence());
-            }, 1, new SimpleMeterRegistry());
-            consumer.start();
-            try {
-                await().atMost(Duration.ofSeconds(10)).until(() -> created.get() == 1);
-                // The ack was written to the socket (so jnats counts it as sent) and lost; now the connection dies.
-                await().atMost(Duration.ofSeconds(10)).until(() -> link.requestsLost().contains("+ACK"));
-                link.passRequests();
-                link.dropConnections();
+        // From the create on, nothing the service writes reaches the server: the ack of this create included.
+        consumeOne(link.url("nats"), "LOSTACK", "2m", nats -> link.loseRequests(), (nats, gate, consumer) -> {
+            // The ack was written to the socket (so jnats counts it as sent) and lost; now the connection dies.
+            await().atMost(Duration.ofSeconds(10)).until(() -> link.requestsLost().contains("+ACK"));
+            link.passRequests();
+            link.dropConnections();
 
-                await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(
-                        producer.consumerInfo("LOSTACK", "lostack").getNumAckPending())
-                        .as("delivered and not acked, long before ack-wait (2 minutes)").isZero());
-                assertThat(nats.disconnects()).as("connections lost").isEqualTo(1);
-                assertThat(created.get()).as("creates").isEqualTo(1);
-            } finally {
-                consumer.stop();
-            }
-        }
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(
+                    producer.consumerInfo("LOSTACK", "lostack").getNumAckPending())
+                    .as("delivered and not acked, long before ack-wait (2 minutes)").isZero());
+            assertThat(nats.disconnects()).as("connections lost").isEqualTo(1);
+            assertThat(created.get()).as("creates").isEqualTo(1);
+        });
     }
 }
