@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 
 /**
  * Builds fabric8 clients tuned for QuotaGate: explicit timeouts and no hidden retries, because the
@@ -16,6 +17,8 @@ public final class KubernetesClients {
 
     private final KubernetesClientProperties properties;
     private final Config base;
+    // One object mapper for every client: each client would otherwise build and warm its own at start-up.
+    private final KubernetesSerialization serialization = new KubernetesSerialization();
 
     public KubernetesClients(KubernetesClientProperties properties) {
         this.properties = properties;
@@ -45,6 +48,7 @@ public final class KubernetesClients {
             // Plain http (local emulation, kubectl proxy): no h2c upgrade dance, HTTP/1.1 throughout.
             builder.withHttp2Disable(properties.masterUrl().startsWith("http:"));
         }
-        return new KubernetesClientBuilder().withConfig(builder.build()).build();
+        return new KubernetesClientBuilder().withConfig(builder.build()).withKubernetesSerialization(serialization)
+                .build();
     }
 }
