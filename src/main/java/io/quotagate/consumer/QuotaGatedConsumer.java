@@ -1,6 +1,7 @@
 package io.quotagate.consumer;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -89,7 +90,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     static final Duration FAN_OUT_AFTER = Duration.ofNanos(100_000);
     private static final long FAN_OUT_AFTER_NANOS = FAN_OUT_AFTER.toNanos();
     /** The body of a JetStream ack. */
-    private static final byte[] ACK = "+ACK".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] ACK = "+ACK".getBytes(StandardCharsets.US_ASCII);
     /** Longest {@link #stop} waits for creates already started. */
     static final Duration STOP_WAIT = Duration.ofSeconds(30);
     /** How often the housekeeping thread looks for a batch stuck behind one hung create on the loop or the lead. */

@@ -1,5 +1,6 @@
 package io.quotagate.reliability;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -8,6 +9,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -27,7 +29,7 @@ public final class TcpProxy implements AutoCloseable {
     private final Object holdLock = new Object();
     private boolean holding;
     private boolean losingRequests;
-    private final java.io.ByteArrayOutputStream requestsLost = new java.io.ByteArrayOutputStream();
+    private final ByteArrayOutputStream requestsLost = new ByteArrayOutputStream();
 
     public TcpProxy(int targetPort) {
         this.targetPort = targetPort;
@@ -104,7 +106,7 @@ public final class TcpProxy implements AutoCloseable {
     /** What the service sent since {@link #loseRequests()}, as text (NATS' protocol is). */
     public String requestsLost() {
         synchronized (holdLock) {
-            return requestsLost.toString(java.nio.charset.StandardCharsets.US_ASCII);
+            return requestsLost.toString(StandardCharsets.US_ASCII);
         }
     }
 
