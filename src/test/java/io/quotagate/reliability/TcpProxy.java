@@ -10,13 +10,15 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A TCP forwarder on 127.0.0.1 between the service and a test server, so a test can take the network away:
  * {@link #stop()} closes the port (connection refused) and every open connection, {@link #start()} opens the same
- * port again, {@link #dropConnections()} cuts open connections (a watch, a keep-alive) but keeps accepting,
+ * port again, {@link #dropConnections()} cuts the connections open at the call (a watch, a keep-alive) but keeps
+ * accepting,
  * {@link #holdReplies()} stalls the server's side without closing anything (a server or network that hangs), and
  * {@link #loseRequests()} swallows what the service writes (a network that loses it), without closing anything either.
  */
@@ -80,16 +82,14 @@ public final class TcpProxy implements AutoCloseable {
         dropConnections();
     }
 
-    /** Cuts every open connection; new ones are still accepted. */
-    public void dropConnections() {
-        for (Socket s : sockets) {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // closing
-            }
-        }
+    /**
+     * Cuts the connections open at this call; new ones are still accepted. Only those: a client reconnects within
+     * milliseconds, and cutting its new connection too would be a second outage the test did not ask for.
+     */
+    public synchronized void dropConnections() {
+        List<Socket> open = List.copyOf(sockets);
         sockets.clear();
+        open.forEach(this::close);
     }
 
     /**
@@ -161,14 +161,30 @@ public final class TcpProxy implements AutoCloseable {
                     in.close();
                     continue;
                 }
-                sockets.add(in);
-                sockets.add(out);
+                if (!register(s, in, out)) {
+                    close(in);
+                    close(out);
+                    continue;
+                }
                 pump(in, out, false);
                 pump(out, in, true);
             } catch (IOException e) {
                 // closed by stop()
             }
         }
+    }
+
+    /**
+     * Registers an accepted pair unless {@link #stop()} came between the accept and now: a connection that slipped in
+     * would outlive the stop, and the service would stay connected through a link the test has cut.
+     */
+    private synchronized boolean register(ServerSocket acceptedOn, Socket in, Socket out) {
+        if (server != acceptedOn) {
+            return false;
+        }
+        sockets.add(in);
+        sockets.add(out);
+        return true;
     }
 
     private void pump(Socket from, Socket to, boolean fromServer) {
