@@ -18,9 +18,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * A TCP forwarder on 127.0.0.1 between the service and a test server, so a test can take the network away:
  * {@link #stop()} closes the port (connection refused) and every open connection, {@link #start()} opens the same
  * port again, {@link #dropConnections()} cuts the connections open at the call (a watch, a keep-alive) but keeps
- * accepting,
- * {@link #holdReplies()} stalls the server's side without closing anything (a server or network that hangs), and
- * {@link #loseRequests()} swallows what the service writes (a network that loses it), without closing anything either.
+ * accepting, {@link #holdReplies()} stalls the server's side without closing anything (a server or network that
+ * hangs), and {@link #loseRequests()} swallows what the service writes (a network that loses it), without closing
+ * anything either.
  */
 public final class TcpProxy implements AutoCloseable {
 
