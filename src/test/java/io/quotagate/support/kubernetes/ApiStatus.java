@@ -2,8 +2,10 @@ package io.quotagate.support.kubernetes;
 
 import io.fabric8.kubernetes.api.model.Status;
 import io.fabric8.kubernetes.api.model.StatusBuilder;
+import io.fabric8.kubernetes.api.model.StatusCauseBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.fabric8.mockwebserver.http.MockResponse;
+import java.util.List;
 
 /**
  * {@code Status} bodies worded like the real apiserver's, because callers (QuotaGate included) classify errors
@@ -51,6 +53,73 @@ final class ApiStatus {
       default -> INJECTED;
     };
     return failure(code, reasonFor(code), message, target, name);
+  }
+
+  /**
+   * What the RBAC authorizer's denial of a create looks like (apiserver endpoints/handlers/responsewriters): a create
+   * is authorized before its object is read, so the message names no object, and neither do the details.
+   */
+  static Status rbacDenied(ApiPath target, String verb) {
+    String message = String.format(
+        "%s is forbidden: User \"%s\" cannot %s resource \"%s\" in API group \"%s\" in the namespace \"%s\"",
+        target.groupResource(), serviceAccount(target.namespace()), verb, target.plural(), target.group(),
+        target.namespace());
+    return failure(403, "Forbidden", message, target, null);
+  }
+
+  /** What the NamespaceLifecycle admission plugin answers a create in a namespace that is being deleted. */
+  static Status namespaceTerminating(ApiPath target, String admissionName) {
+    String message = String.format(
+        "%s \"%s\" is forbidden: unable to create new content in namespace %s because it is being terminated",
+        target.groupResource(), admissionName, target.namespace());
+    Status status = failure(403, "Forbidden", message, target, admissionName);
+    status.getDetails().setCauses(List.of(new StatusCauseBuilder()
+        .withReason("NamespaceTerminating")
+        .withMessage("namespace " + target.namespace() + " is being terminated")
+        .withField("metadata.namespace")
+        .build()));
+    return status;
+  }
+
+  /**
+   * A validating webhook's denial that carries a message but no code, as the apiserver passes it on
+   * (admission/plugin/webhook/errors.ToStatusErr): code 403, reason Forbidden, and the webhook's words prefixed with
+   * the object, named as the request named it ("Unknown" for a generateName create).
+   */
+  static Status webhookDenied(ApiPath target, String requestName, String webhook, String text) {
+    String name = requestName == null || requestName.isEmpty() ? "Unknown" : requestName;
+    String message = String.format("%s \"%s\" is forbidden: admission webhook \"%s\" denied the request: %s",
+        target.groupResource(), name, webhook, text);
+    return failure(403, "Forbidden", message, target, name);
+  }
+
+  /** The apiserver's answer to a create without a name (apimachinery ValidateObjectMeta), as a dry run gets it. */
+  static Status nameRequired(ApiPath target, String kind) {
+    String groupKind = target.group().isEmpty() ? kind : kind + "." + target.group();
+    String message = groupKind + " \"\" is invalid: metadata.name: Required value: name or generateName is required";
+    Status status = failure(422, "Invalid", message, target, "");
+    status.getDetails().setKind(kind);
+    status.getDetails().setCauses(List.of(new StatusCauseBuilder()
+        .withReason("FieldValueRequired")
+        .withMessage("Required value: name or generateName is required")
+        .withField("metadata.name")
+        .build()));
+    return status;
+  }
+
+  /**
+   * The admission name of an object (apiserver admission.extractResourceName): its name, else its generateName,
+   * else "Unknown"; the name is generated only after mutating admission.
+   */
+  static String admissionName(ObjectMeta object) {
+    if (object.name() != null && !object.name().isEmpty()) {
+      return object.name();
+    }
+    return object.generateName() != null && !object.generateName().isEmpty() ? object.generateName() : "Unknown";
+  }
+
+  private static String serviceAccount(String namespace) {
+    return "system:serviceaccount:" + namespace + ":quotagate";
   }
 
   private static Status failure(int code, String reason, String message, ApiPath target, String objectName) {

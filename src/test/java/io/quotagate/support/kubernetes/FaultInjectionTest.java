@@ -4,6 +4,7 @@ import static io.quotagate.support.kubernetes.Workflows.RESOURCE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -100,6 +101,95 @@ class FaultInjectionTest {
     }
     api.clearCreateFailures();
 
+    assertThat(Workflows.create(client, NS, "wf-1")).isNotNull();
+  }
+
+  @Test
+  void createsCanBeDeniedByRbacAndChargeNothing(KubernetesApiEmulation api, KubernetesClient client) {
+    api.failCreatesWithRbacDenial(2);
+
+    for (int i = 0; i < 2; i++) {
+      KubernetesClientException denied = catchThrowableOfType(KubernetesClientException.class,
+          () -> Workflows.create(client, NS, "wf-1"));
+      assertThat(denied.getCode()).isEqualTo(403);
+      assertThat(denied.getStatus().getReason()).isEqualTo("Forbidden");
+      assertThat(denied.getStatus().getMessage()).isEqualTo("workflows.argoproj.io is forbidden: User "
+          + "\"system:serviceaccount:default:quotagate\" cannot create resource \"workflows\" in API group "
+          + "\"argoproj.io\" in the namespace \"default\"");
+      assertThat(denied.getStatus().getDetails().getGroup()).isEqualTo("argoproj.io");
+      assertThat(denied.getStatus().getDetails().getKind()).isEqualTo("workflows");
+      assertThat(denied.getStatus().getDetails().getName()).isNull();
+    }
+    Workflows.create(client, NS, "wf-1");
+
+    assertThat(api.rbacDenials()).isEqualTo(2);
+    assertThat(api.used(NS, "workflows", RESOURCE)).isEqualTo(1);
+    assertThat(api.successfulCreates()).isEqualTo(1);
+  }
+
+  @Test
+  void anRbacDenialOfACoreResourceNamesTheEmptyGroup(KubernetesApiEmulation api, KubernetesClient client) {
+    api.failCreatesWithRbacDenial(-1);
+
+    KubernetesClientException denied = catchThrowableOfType(KubernetesClientException.class,
+        () -> client.configMaps().inNamespace("team-a").resource(new ConfigMapBuilder()
+            .withNewMetadata().withName("cm-1").endMetadata().build()).create());
+
+    assertThat(denied.getStatus().getMessage()).isEqualTo("configmaps is forbidden: User "
+        + "\"system:serviceaccount:team-a:quotagate\" cannot create resource \"configmaps\" in API group \"\" "
+        + "in the namespace \"team-a\"");
+    assertThat(denied.getStatus().getDetails().getGroup()).isNull();
+  }
+
+  @Test
+  void createsCanFindTheirNamespaceTerminatingUntilCleared(KubernetesApiEmulation api, KubernetesClient client) {
+    api.failCreatesWithNamespaceTerminating(-1);
+
+    for (int i = 0; i < 3; i++) {
+      KubernetesClientException denied = catchThrowableOfType(KubernetesClientException.class,
+          () -> Workflows.create(client, NS, "wf-1"));
+      assertThat(denied.getCode()).isEqualTo(403);
+      assertThat(denied.getStatus().getReason()).isEqualTo("Forbidden");
+      assertThat(denied.getStatus().getMessage()).isEqualTo("workflows.argoproj.io \"wf-1\" is forbidden: "
+          + "unable to create new content in namespace default because it is being terminated");
+      assertThat(denied.getStatus().getDetails().getName()).isEqualTo("wf-1");
+      assertThat(denied.getStatus().getDetails().getCauses()).singleElement().satisfies(cause -> {
+        assertThat(cause.getReason()).isEqualTo("NamespaceTerminating");
+        assertThat(cause.getMessage()).isEqualTo("namespace default is being terminated");
+        assertThat(cause.getField()).isEqualTo("metadata.namespace");
+      });
+    }
+    assertThat(api.used(NS, "workflows", RESOURCE)).isZero();
+    api.clearCreateFailures();
+
+    Workflows.create(client, NS, "wf-1");
+    assertThat(api.namespaceTerminatingDenials()).isEqualTo(3);
+  }
+
+  @Test
+  void createsCanBeDeniedByAnAdmissionWebhook(KubernetesApiEmulation api, KubernetesClient client) {
+    api.denyCreatesByWebhook("policy.example.com", "workflows must name an owner", 1);
+
+    KubernetesClientException denied = catchThrowableOfType(KubernetesClientException.class,
+        () -> Workflows.create(client, NS, "wf-1"));
+    Workflows.create(client, NS, "wf-2");
+
+    assertThat(denied.getCode()).isEqualTo(403);
+    assertThat(denied.getStatus().getReason()).isEqualTo("Forbidden");
+    assertThat(denied.getStatus().getMessage()).isEqualTo("workflows.argoproj.io \"wf-1\" is forbidden: "
+        + "admission webhook \"policy.example.com\" denied the request: workflows must name an owner");
+    assertThat(denied.getStatus().getDetails().getName()).isEqualTo("wf-1");
+    assertThat(api.webhookDenials()).isEqualTo(1);
+    assertThat(api.used(NS, "workflows", RESOURCE)).isEqualTo(1);
+  }
+
+  @Test
+  void aNewFaultReplacesTheOneBefore(KubernetesApiEmulation api, KubernetesClient client) {
+    api.failCreates(500);
+    api.failCreatesWithRbacDenial(1);
+
+    assertThat(catchThrowableOfType(KubernetesClientException.class,
+        () -> Workflows.create(client, NS, "wf-1")).getStatus().getMessage()).contains("cannot create resource");
     assertThat(Workflows.create(client, NS, "wf-1")).isNotNull();
   }
 

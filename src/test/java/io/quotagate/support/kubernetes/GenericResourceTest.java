@@ -42,6 +42,23 @@ class GenericResourceTest {
   }
 
   @Test
+  void aCreatedWorkflowCanBeReadBackByNameWithItsAnnotations(KubernetesClient client) {
+    GenericKubernetesResource workflow = Workflows.workflow("wf-1");
+    workflow.getMetadata().setAnnotations(Map.of("quotagate.io/stream", "jobs", "quotagate.io/stream-sequence", "7"));
+    GenericKubernetesResource created = client.resource(workflow).inNamespace(NS).create();
+
+    GenericKubernetesResource read = client.genericKubernetesResources("argoproj.io/v1alpha1", "Workflow")
+        .inNamespace(NS).withName("wf-1").get();
+
+    assertThat(read.getMetadata().getUid()).isEqualTo(created.getMetadata().getUid());
+    assertThat(read.getMetadata().getAnnotations())
+        .containsEntry("quotagate.io/stream", "jobs")
+        .containsEntry("quotagate.io/stream-sequence", "7");
+    assertThat(client.genericKubernetesResources("argoproj.io/v1alpha1", "Workflow").inNamespace(NS)
+        .withName("wf-2").get()).isNull();
+  }
+
+  @Test
   void aFreshClientStillResolvesThePluralOnceWorkflowsExist(KubernetesApiEmulation api) {
     Workflows.create(api.client(), NS, "wf-1");
 

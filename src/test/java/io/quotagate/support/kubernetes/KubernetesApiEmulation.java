@@ -41,10 +41,20 @@ import java.util.logging.Level;
  *       count/workflows.argoproj.io=1, used: ...=75, limited: ...=75}). Otherwise {@code status.used} is charged
  *       before the object is stored and before the create is answered, so a quota read sent after the create
  *       returned includes it; watchers of the quota see MODIFIED. Admission and create are one atomic step, so
- *       parallel creates never push {@code used} past {@code hard}.</li>
- *   <li><b>409 AlreadyExists</b> with the apiserver's reason and message; it charges nothing.</li>
- *   <li><b>The quota controller's lag</b>: after a delete, {@code used} drops only after
- *       {@link #setQuotaControllerLag(Duration)} (default 500 ms), with a MODIFIED event then.</li>
+ *       parallel creates never push {@code used} past {@code hard}. Admission comes before the name check, so a
+ *       create at a full quota is refused as exceeded quota even when its name is taken.</li>
+ *   <li><b>409 AlreadyExists</b> with the apiserver's reason and message. Admission has charged it by then, and the
+ *       charge stays in {@code used} until the quota controller next recounts that quota.</li>
+ *   <li><b>The quota controller</b> recounts {@code used} from the stored objects: a deleted object's usage goes
+ *       only {@link #setQuotaControllerLag(Duration)} (default 500 ms) after its delete, with a MODIFIED event then;
+ *       a change of {@code spec.hard} recounts at once; every {@link #setQuotaResync(Duration)} (default 5 min)
+ *       all quotas are recounted. A status-only change triggers nothing, as in the real controller.</li>
+ *   <li><b>Injected create denials</b> worded as the apiserver words them: RBAC, namespace terminating, an
+ *       admission webhook's denial, or any status ({@link #failCreatesWithRbacDenial(int)} and its neighbours).
+ *       None charges the quota: they all come before quota admission.</li>
+ *   <li><b>Dry-run creates</b> ({@code ?dryRun=All}): injected denials and quota admission apply (a full quota is
+ *       403 exceeded quota) but nothing is charged or stored, a taken name is 409, and the answer is 201 with the
+ *       object (a generateName filled in, a uid); no watch event, not in {@link #successfulCreates()}.</li>
  *   <li><b>status.hard</b> mirrors {@code spec.hard}; a quota (or a resource newly added to it) starts with
  *       {@code used} = the objects already there. A 403 from RBAC ({@link #failQuotaReads(int)}) is worded as the
  *       apiserver words it.</li>
@@ -67,9 +77,11 @@ import java.util.logging.Level;
  * <ul>
  *   <li>Compute-resource quotas (cpu, memory), scopes, scope selectors, legacy unprefixed names ({@code pods}),
  *       quotas that are "not yet observed" (here status is filled at once), LimitRanges.</li>
- *   <li>The quota controller's full recount: it only gives back one unit per deleted object; usage charged for an
- *       object created before the quota listed the resource is not recounted later.</li>
- *   <li>Authentication, RBAC, validation (beyond name/kind/apiVersion), defaulting, server-side apply, dryRun,
+ *   <li>The quota controller's informer-cache races (a recount missing an object admission just charged), and its
+ *       recounting of compute resources; a recount after a {@code spec.hard} change comes at once, not after the
+ *       lag.</li>
+ *   <li>Authentication, RBAC beyond the injected denials, validation (beyond name/kind/apiVersion), defaulting,
+ *       server-side apply, dryRun of updates, patches and deletes, dryRun values other than {@code All},
  *       resourceVersion semantics of watches (a new watch replays current objects as ADDED), bookmarks,
  *       pagination, garbage collection of owned objects, group discovery ({@code /apis}).</li>
  *   <li>Mock-server wording on errors not listed above (e.g. a 409 on a stale update has reason Invalid).</li>
@@ -78,6 +90,7 @@ import java.util.logging.Level;
 public final class KubernetesApiEmulation implements AutoCloseable {
 
   public static final Duration DEFAULT_QUOTA_CONTROLLER_LAG = Duration.ofMillis(500);
+  public static final Duration DEFAULT_QUOTA_RESYNC = QuotaController.DEFAULT_RESYNC;
 
   // Strong reference: a JUL logger that is only configured, never held, can be collected and lose its level.
   private static final java.util.logging.Logger MOCK_WEB_SERVER_LOG =
@@ -108,6 +121,7 @@ public final class KubernetesApiEmulation implements AutoCloseable {
     server.start(loopback(), 0);
     url = "http://127.0.0.1:" + server.getPort();
     registerCustomResource("argoproj.io/v1alpha1", "Workflow", "workflows");
+    dispatcher.quotaController.setResync(DEFAULT_QUOTA_RESYNC);
     // The mock web server keeps every request it received; a long-running sandbox would grow without bound.
     controller.scheduleWithFixedDelay(webServer::reset, 5, 5, TimeUnit.SECONDS);
   }
@@ -171,7 +185,16 @@ public final class KubernetesApiEmulation implements AutoCloseable {
 
   /** How long after a delete the quota controller gives the usage back; zero means before the delete answers. */
   public void setQuotaControllerLag(Duration lag) {
-    dispatcher.quotaControllerLag = requireNonNegative(lag);
+    dispatcher.quotaController.lag = requireNonNegative(lag);
+  }
+
+  /**
+   * How often the quota controller recounts every quota from the stored objects, as its
+   * {@code --resource-quota-sync-period} (default {@link #DEFAULT_QUOTA_RESYNC}, 5 min); {@link Duration#ZERO}
+   * turns the periodic recount off. The first one comes one period after this call.
+   */
+  public void setQuotaResync(Duration period) {
+    dispatcher.quotaController.setResync(requireNonNegative(period));
   }
 
   // ---- objects ----------------------------------------------------------------------------------------------
@@ -226,31 +249,84 @@ public final class KubernetesApiEmulation implements AutoCloseable {
     dispatcher.quotaReadFault = null;
   }
 
+  /*
+   * Injected create failures: one at a time, a new one replaces the one before; none of them charges the quota
+   * (they stand for steps before quota admission). Dry-run creates get them too, without using up their times.
+   */
+
   /** The next {@code times} creates (other than of ResourceQuotas) fail with {@code status}, e.g. 500 or 422. */
   public void failNextCreates(int status, int times) {
     if (times < 1) {
       throw new IllegalArgumentException("times must be at least 1");
     }
-    dispatcher.failCreates(status, times);
+    dispatcher.createFaults.failWithStatus(status, times);
   }
 
   /** Every create (other than of ResourceQuotas) fails with {@code status} until {@link #clearCreateFailures()}. */
   public void failCreates(int status) {
-    dispatcher.failCreates(status, -1);
+    dispatcher.createFaults.failWithStatus(status, -1);
   }
 
+  /**
+   * The next {@code times} creates ({@code times} below 0: every create until {@link #clearCreateFailures()}) are
+   * denied by RBAC: 403, reason Forbidden, {@code workflows.argoproj.io is forbidden: User
+   * "system:serviceaccount:<namespace>:quotagate" cannot create resource "workflows" in API group "argoproj.io" in
+   * the namespace "<namespace>"} (API group {@code ""} for core resources).
+   */
+  public void failCreatesWithRbacDenial(int times) {
+    dispatcher.createFaults.denyByRbac(times);
+  }
+
+  /**
+   * The next {@code times} creates (below 0: until cleared) find their namespace being deleted: 403, reason
+   * Forbidden, {@code workflows.argoproj.io "wf-1" is forbidden: unable to create new content in namespace
+   * <namespace> because it is being terminated}, with {@code details.causes[0].reason} {@code NamespaceTerminating}.
+   */
+  public void failCreatesWithNamespaceTerminating(int times) {
+    dispatcher.createFaults.denyAsNamespaceTerminating(times);
+  }
+
+  /**
+   * The next {@code times} creates (below 0: until cleared) are denied by the validating admission webhook
+   * {@code webhook}, which gives {@code text} and no code of its own: 403, reason Forbidden, {@code
+   * workflows.argoproj.io "wf-1" is forbidden: admission webhook "<webhook>" denied the request: <text>}.
+   */
+  public void denyCreatesByWebhook(String webhook, String text, int times) {
+    dispatcher.createFaults.denyByWebhook(Objects.requireNonNull(webhook), Objects.requireNonNull(text), times);
+  }
+
+  /** Ends whichever create failure was injected. */
   public void clearCreateFailures() {
-    dispatcher.clearCreateFailures();
+    dispatcher.createFaults.clear();
   }
 
   // ---- counters ---------------------------------------------------------------------------------------------
 
-  /** Creates refused with 403 "exceeded quota". */
+  /** Creates refused with 403 "exceeded quota"; dry-run creates not counted. */
   public long exceededQuotaRejections() {
     return dispatcher.exceededQuotaRejections.get();
   }
 
-  /** Creates that stored an object (ResourceQuotas not counted). */
+  /** Dry-run creates ({@code ?dryRun=All}) answered, whatever the answer. */
+  public long dryRunCreates() {
+    return dispatcher.dryRunCreates.get();
+  }
+
+  /** Creates denied by {@link #failCreatesWithRbacDenial(int)}, dry-run creates included. */
+  public long rbacDenials() {
+    return dispatcher.createFaults.rbacDenials.get();
+  }
+
+  /** Creates denied by {@link #failCreatesWithNamespaceTerminating(int)}, dry-run creates included. */
+  public long namespaceTerminatingDenials() {
+    return dispatcher.createFaults.namespaceTerminatingDenials.get();
+  }
+
+  /** Creates denied by {@link #denyCreatesByWebhook(String, String, int)}, dry-run creates included. */
+  public long webhookDenials() {
+    return dispatcher.createFaults.webhookDenials.get();
+  }
+
   /** Names of every object created (not quotas), in creation order, including those deleted since. */
   public List<String> createdNames() {
     return List.copyOf(dispatcher.createdNames);
@@ -264,6 +340,7 @@ public final class KubernetesApiEmulation implements AutoCloseable {
     return List.copyOf(dispatcher.createdAnnotations);
   }
 
+  /** Creates that stored an object (ResourceQuotas and dry-run creates not counted). */
   public long successfulCreates() {
     return dispatcher.successfulCreates.get();
   }

@@ -3,6 +3,7 @@ package io.quotagate.support.kubernetes;
 import static io.quotagate.support.kubernetes.Workflows.RESOURCE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -102,8 +103,10 @@ class QuotaAdmissionTest {
   }
 
   @Test
-  void alreadyExistsCarriesItsReasonAndChargesNothing(KubernetesApiEmulation api, KubernetesClient client) {
+  void alreadyExistsKeepsItsChargeUntilTheQuotaControllerRecounts(KubernetesApiEmulation api,
+      KubernetesClient client) {
     api.createQuota(NS, "workflows", RESOURCE, 5);
+    api.setQuotaControllerLag(Duration.ofMillis(50));
     Workflows.create(client, NS, "wf-1");
 
     KubernetesClientException conflict = catchThrowableOfType(KubernetesClientException.class,
@@ -112,6 +115,29 @@ class QuotaAdmissionTest {
     assertThat(conflict.getCode()).isEqualTo(409);
     assertThat(conflict.getStatus().getReason()).isEqualTo("AlreadyExists");
     assertThat(conflict.getStatus().getMessage()).isEqualTo("workflows.argoproj.io \"wf-1\" already exists");
+    assertThat(api.used(NS, "workflows", RESOURCE)).isEqualTo(2);
+    // A status write is no reason for the controller to recount, however long its lag has passed.
+    await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(3))
+        .until(() -> api.used(NS, "workflows", RESOURCE) == 2);
+
+    api.setQuotaResync(Duration.ofMillis(100));
+    await().atMost(Duration.ofSeconds(5)).until(() -> api.used(NS, "workflows", RESOURCE) == 1);
+    assertThat(api.maxUsed(NS, "workflows", RESOURCE)).isEqualTo(2);
+  }
+
+  @Test
+  void aFullQuotaIsExceededQuotaEvenForATakenName(KubernetesApiEmulation api, KubernetesClient client) {
+    api.createQuota(NS, "workflows", RESOURCE, 1);
+    Workflows.create(client, NS, "wf-1");
+
+    KubernetesClientException rejected = catchThrowableOfType(KubernetesClientException.class,
+        () -> Workflows.create(client, NS, "wf-1"));
+
+    assertThat(rejected.getCode()).isEqualTo(403);
+    assertThat(rejected.getStatus().getMessage()).isEqualTo("workflows.argoproj.io \"wf-1\" is forbidden: "
+        + "exceeded quota: workflows, requested: count/workflows.argoproj.io=1, used: count/workflows.argoproj.io=1, "
+        + "limited: count/workflows.argoproj.io=1");
+    assertThat(api.exceededQuotaRejections()).isEqualTo(1);
     assertThat(api.used(NS, "workflows", RESOURCE)).isEqualTo(1);
   }
 

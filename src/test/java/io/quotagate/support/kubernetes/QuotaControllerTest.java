@@ -2,10 +2,12 @@ package io.quotagate.support.kubernetes;
 
 import static io.quotagate.support.kubernetes.Workflows.RESOURCE;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.ResourceQuota;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
@@ -99,6 +101,63 @@ class QuotaControllerTest {
     assertThat(api.objects(NS, "Workflow")).extracting(w -> w.getMetadata().getName())
         .containsExactly("wf-3", "wf-4");
     assertThat(api.used(NS, "workflows", RESOURCE)).isEqualTo(2);
+  }
+
+  @Test
+  void aDeleteRecountsFromTheStoredObjectsAndTakesBackAChargeA409Left() {
+    api.createQuota(NS, "workflows", RESOURCE, 10);
+    api.setQuotaControllerLag(Duration.ofMillis(100));
+    Workflows.create(client, NS, "wf-1");
+    Workflows.create(client, NS, "wf-2");
+    assertThatThrownBy(() -> Workflows.create(client, NS, "wf-1")).isInstanceOf(KubernetesClientException.class);
+    assertThat(api.used(NS, "workflows", RESOURCE)).isEqualTo(3);
+
+    client.resource(Workflows.workflow("wf-2")).inNamespace(NS).delete();
+
+    await().atMost(Duration.ofSeconds(3)).until(() -> api.used(NS, "workflows", RESOURCE) == 1);
+    assertThat(api.objects(NS, "Workflow")).hasSize(1);
+  }
+
+  @Test
+  void aRecountForOneDeleteDoesNotGiveBackALaterDeleteEarly() {
+    Duration lag = Duration.ofMillis(400);
+    api.createQuota(NS, "workflows", RESOURCE, 10);
+    api.setQuotaControllerLag(lag);
+    Workflows.create(client, NS, "wf-1");
+    Workflows.create(client, NS, "wf-2");
+
+    long firstDeletedAt = System.nanoTime();
+    client.resource(Workflows.workflow("wf-1")).inNamespace(NS).delete();
+    // The second delete must fall inside the first one's lag: that is what a coalesced recount could get wrong.
+    await().until(() -> System.nanoTime() - firstDeletedAt >= lag.toNanos() / 2);
+    long secondDeletedAt = System.nanoTime();
+    client.resource(Workflows.workflow("wf-2")).inNamespace(NS).delete();
+
+    await().atMost(Duration.ofSeconds(3)).until(() -> api.used(NS, "workflows", RESOURCE) < 2);
+    assertThat(api.used(NS, "workflows", RESOURCE)).isEqualTo(1);
+    await().atMost(Duration.ofSeconds(3)).until(() -> api.used(NS, "workflows", RESOURCE) == 0);
+    assertThat(Duration.ofNanos(System.nanoTime() - secondDeletedAt)).isGreaterThanOrEqualTo(lag);
+  }
+
+  @Test
+  void theResyncRecountsEveryQuotaAndCanBeTurnedOff() {
+    api.setQuotaControllerLag(Duration.ofMillis(20));
+    api.createQuota(NS, "workflows", RESOURCE, 10);
+    api.createQuota("elsewhere", "workflows", RESOURCE, 10);
+    for (String namespace : new String[] {NS, "elsewhere"}) {
+      Workflows.create(client, namespace, "wf-1");
+      assertThatThrownBy(() -> Workflows.create(client, namespace, "wf-1"))
+          .isInstanceOf(KubernetesClientException.class);
+    }
+    api.setQuotaResync(Duration.ofMillis(100));
+    api.setQuotaResync(Duration.ZERO);
+    await().during(Duration.ofMillis(400)).atMost(Duration.ofSeconds(3))
+        .until(() -> api.used(NS, "workflows", RESOURCE) == 2 && api.used("elsewhere", "workflows", RESOURCE) == 2);
+
+    api.setQuotaResync(Duration.ofMillis(100));
+
+    await().atMost(Duration.ofSeconds(5))
+        .until(() -> api.used(NS, "workflows", RESOURCE) == 1 && api.used("elsewhere", "workflows", RESOURCE) == 1);
   }
 
   private long usedAsRead() {

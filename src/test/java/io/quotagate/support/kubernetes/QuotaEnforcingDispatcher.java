@@ -34,10 +34,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import tools.jackson.core.JacksonException;
-import tools.jackson.core.JsonParser;
-import tools.jackson.core.JsonToken;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The fabric8 CRUD dispatcher plus the parts of the apiserver QuotaGate depends on: ResourceQuota admission, a
@@ -62,10 +58,6 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   record QuotaReadFault(int status, Duration delay) {
   }
 
-  /** {@code remaining} below 0 means "until cleared". */
-  private record CreateFault(int status, int remaining) {
-  }
-
   /**
    * Serialises every write: admission, the create it admits and the quota usage it charges must be one step, or
    * parallel creates could overshoot {@code hard}; the quota controller's read-modify-write must not lose updates.
@@ -77,7 +69,6 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   /** Paths of the objects in {@code trackedByUid}: a name check that does not scan every stored object. */
   private final Set<String> livePaths = ConcurrentHashMap.newKeySet();
   private final Map<String, Long> maxUsed = new ConcurrentHashMap<>();
-  private CreateFault createFault; // guarded by writes
   /**
    * Charges not yet written to the quota objects, by quota path and resource (guarded by {@code writes}). Admission
    * counts from here at once; the status write that makes a watch event follows on the controller thread, and a
@@ -100,6 +91,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   static final Duration STATUS_WRITE_DELAY = Duration.ofMillis(10);
 
   final AtomicLong exceededQuotaRejections = new AtomicLong();
+  final AtomicLong dryRunCreates = new AtomicLong();
   final AtomicLong successfulCreates = new AtomicLong();
   /** Names of every object created (not quotas), in creation order: duplicates would show up here. */
   final List<String> createdNames = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -109,13 +101,28 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   /** Requests answered, and the time spent deciding the answers (not reading or writing HTTP, not delays). */
   final AtomicLong requests = new AtomicLong();
   final AtomicLong dispatchNanos = new AtomicLong();
-  volatile Duration quotaControllerLag = Duration.ofMillis(500);
   volatile Duration createLatency = Duration.ZERO;
   volatile Completion completion;
   volatile QuotaReadFault quotaReadFault;
 
+  final CreateFaults createFaults = new CreateFaults();
+  final QuotaController quotaController;
+
   QuotaEnforcingDispatcher(ScheduledExecutorService controller) {
     this.controller = controller;
+    quotaController = new QuotaController(controller, writes, new QuotaController.Recounter() {
+      @Override
+      public void recount(String namespace, Set<String> resources) {
+        quotasIn(namespace).stream()
+            .filter(quota -> resources.stream().anyMatch(nonNull(quota.getSpec().getHard())::containsKey))
+            .forEach(QuotaEnforcingDispatcher.this::recount);
+      }
+
+      @Override
+      public void recountAll() {
+        quotasIn(null).forEach(QuotaEnforcingDispatcher.this::recount);
+      }
+    });
   }
 
   // ---- request handling -------------------------------------------------------------------------------------
@@ -187,23 +194,29 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     return response;
   }
 
+  /**
+   * The steps of the real create path that the product can tell apart, in the real order: authorization, mutating
+   * admission (NamespaceLifecycle), validation, validating admission (webhooks, then ResourceQuota, always last),
+   * storage (the name check). So a create at a full quota is 403 exceeded quota even when its name is taken.
+   */
   private MockResponse admitAndCreate(RecordedRequest request) {
     ApiPath target = ApiPath.parse(request.getPath());
     ObjectMeta object = ObjectMeta.of(request.getBody().getBytes());
-    if (target == null || !target.isNamespacedCollection() || object == null) {
-      return super.handleCreate(request); // cluster-scoped, subresource or malformed: the CRUD mock answers
+    boolean newObject = target != null && target.name() == null && target.subresource() == null && object != null;
+    boolean dryRun = newObject && DryRun.requested(request.getPath());
+    if (dryRun) {
+      dryRunCreates.incrementAndGet();
+    }
+    if (!newObject || target.namespace() == null) {
+      // Cluster-scoped, subresource or malformed: the CRUD mock answers (no quota is cluster-scoped).
+      return dryRun ? DryRun.answer(target, request, this::find) : super.handleCreate(request);
     }
     String name = Objects.requireNonNullElse(object.name(), "");
     if (!target.isResourceQuota()) {
-      Status injected = nextInjectedCreateFailure(target, name);
+      Status injected = createFaults.failure(target, object, dryRun);
       if (injected != null) {
         return ApiStatus.response(injected);
       }
-    }
-    // Known names answer at once, without a scan of every stored object; a name stored without a create request
-    // (KubernetesApiEmulation.createQuota) still gets the same answer from the CRUD mock's own check, below.
-    if (!name.isEmpty() && livePaths.contains(target.withName(name).path())) {
-      return ApiStatus.response(ApiStatus.alreadyExists(target, name));
     }
     String resource = target.countResourceName();
     List<ResourceQuota> counting = quotasIn(target.namespace()).stream()
@@ -213,19 +226,36 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
       long hard = amount(quota.getSpec().getHard(), resource);
       long used = currentUsed(quota, resource);
       if (used + 1 > hard) {
-        exceededQuotaRejections.incrementAndGet();
+        if (!dryRun) {
+          exceededQuotaRejections.incrementAndGet();
+        }
         return ApiStatus.response(ApiStatus.exceededQuota(target,
             name.isEmpty() ? Objects.toString(object.generateName(), "") : name,
             quota.getMetadata().getName(), resource, used, hard));
       }
     }
+    if (dryRun) {
+      return DryRun.answer(target, request, this::find); // admitted, but charges nothing (quota admission skips it)
+    }
     // Like the real admission plugin: charge first, persist second, so no reader ever sees more objects than used.
     counting.forEach(quota -> adjustUsed(quota, resource, +1));
+    // Storage refuses a taken name after admission charged, and nothing gives that charge back: only the quota
+    // controller's next recount of the quota (a delete it counts, a change of spec.hard, the periodic resync) does.
+    // Known names answer at once, without a scan of every stored object; a name stored without a create request
+    // (KubernetesApiEmulation.createQuota) still gets the same answer from the CRUD mock's own check, below.
+    if (!name.isEmpty() && livePaths.contains(target.withName(name).path())) {
+      return ApiStatus.response(ApiStatus.alreadyExists(target, name));
+    }
     MockResponse created = super.handleCreate(request);
-    if (created.code() / 100 != 2) {
-      counting.forEach(quota -> adjustUsed(reread(quota), resource, -1));
+    if (created.code() == 409) {
       // The mock answers 409 with reason Invalid; QuotaGate tells AlreadyExists from other conflicts by reason.
-      return created.code() == 409 ? ApiStatus.response(ApiStatus.alreadyExists(target, name)) : created;
+      return ApiStatus.response(ApiStatus.alreadyExists(target, name));
+    }
+    if (created.code() / 100 != 2) {
+      // What the mock refuses otherwise (a malformed object) the real apiserver refuses in validation, before
+      // quota admission: there is nothing to keep.
+      counting.forEach(quota -> adjustUsed(reread(quota), resource, -1));
+      return created;
     }
     ObjectMeta stored = ObjectMeta.of(created.getBody().getBytes());
     String path = target.withName(stored.name()).path();
@@ -240,17 +270,6 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
       scheduleCompletion(stored.kind(), path);
     }
     return created;
-  }
-
-  private Status nextInjectedCreateFailure(ApiPath target, String name) {
-    CreateFault fault = createFault;
-    if (fault == null) {
-      return null;
-    }
-    if (fault.remaining() > 0) {
-      createFault = fault.remaining() == 1 ? null : new CreateFault(fault.status(), fault.remaining() - 1);
-    }
-    return ApiStatus.injected(fault.status(), target, "create", name);
   }
 
   @Override
@@ -303,7 +322,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
             livePaths.remove(tracked.path());
           }
           if (!target.isResourceQuota() && object != null && object.namespace() != null) {
-            releaseLater(object.namespace(), target.countResourceName());
+            quotaController.deleted(object.namespace(), target.countResourceName());
           }
         }
       });
@@ -312,24 +331,6 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   }
 
   // ---- quota controller -------------------------------------------------------------------------------------
-
-  /** Usage is given back only when the controller recalculates, {@code quotaControllerLag} after the delete. */
-  private void releaseLater(String namespace, String resource) {
-    Duration lag = quotaControllerLag;
-    if (lag.isZero()) {
-      release(namespace, resource);
-    } else {
-      controller.schedule(() -> logFailure(() -> release(namespace, resource)), lag.toNanos(), TimeUnit.NANOSECONDS);
-    }
-  }
-
-  private void release(String namespace, String resource) {
-    synchronized (writes) {
-      quotasIn(namespace).stream()
-          .filter(quota -> amount(quota.getSpec().getHard(), resource) != null)
-          .forEach(quota -> adjustUsed(quota, resource, -1));
-    }
-  }
 
   private void scheduleCompletion(String kind, String path) {
     Completion c = completion;
@@ -340,7 +341,10 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     controller.schedule(() -> logFailure(() -> handleDelete(path)), delay, TimeUnit.NANOSECONDS);
   }
 
-  /** Mirrors spec.hard into status; a resource new to the quota starts from the objects that exist already. */
+  /**
+   * Mirrors a new or changed spec.hard into status and recounts the quota, as the real controller does on a spec
+   * change (here at once, not after its lag). Holds {@code writes}.
+   */
   private void syncQuotaStatus(ApiPath quotaPath) {
     writeUnwrittenUsed();
     ResourceQuota quota = readQuota(quotaPath);
@@ -349,25 +353,42 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     }
     Map<String, Quantity> hard = new LinkedHashMap<>(nonNull(quota.getSpec().getHard()));
     ResourceQuotaStatus status = Objects.requireNonNullElseGet(quota.getStatus(), ResourceQuotaStatus::new);
-    Map<String, Quantity> oldUsed = nonNull(status.getUsed());
-    Map<String, Quantity> used = new LinkedHashMap<>();
-    hard.keySet().forEach(resource -> used.put(resource,
-        oldUsed.containsKey(resource) ? oldUsed.get(resource) : new Quantity(Long.toString(count(quotaPath, resource)))));
-    if (hard.equals(status.getHard()) && used.equals(oldUsed)) {
-      return;
+    if (hard.equals(status.getHard())) {
+      return; // the controller ignores status-only changes
     }
+    Map<String, Quantity> used = new LinkedHashMap<>();
+    hard.keySet().forEach(resource -> used.put(resource, new Quantity(Long.toString(observed(quotaPath, resource)))));
     status.setHard(hard);
     status.setUsed(used);
     quota.setStatus(status);
     write(quota);
   }
 
-  private void adjustUsed(ResourceQuota quota, String resource, long delta) {
-    if (quota == null) {
-      return;
+  /** The quota controller's recount: {@code used} becomes what it counts, whatever admission charged. */
+  private void recount(ResourceQuota quota) {
+    ApiPath path = ApiPath.ofQuota(quota.getMetadata().getNamespace(), quota.getMetadata().getName());
+    for (String resource : nonNull(quota.getSpec().getHard()).keySet()) {
+      long observed = observed(path, resource);
+      if (resource.startsWith("count/") && observed != currentUsed(quota, resource)) {
+        setUsed(quota, resource, observed);
+      }
     }
+  }
+
+  /** What the quota controller counts now: stored objects and deleted ones it has not seen go yet. */
+  private long observed(ApiPath quotaPath, String resource) {
+    return count(quotaPath, resource) + quotaController.unobservedDeletes(quotaPath.namespace(), resource);
+  }
+
+  private void adjustUsed(ResourceQuota quota, String resource, long delta) {
+    if (quota != null) {
+      setUsed(quota, resource, Math.max(0, currentUsed(quota, resource) + delta));
+    }
+  }
+
+  /** Records {@code used} for admission at once; the status write (and its watch event) follows shortly. */
+  private void setUsed(ResourceQuota quota, String resource, long used) {
     String key = ApiPath.ofQuota(quota.getMetadata().getNamespace(), quota.getMetadata().getName()).path();
-    long used = Math.max(0, currentUsed(quota, resource) + delta);
     unwrittenUsed.computeIfAbsent(key, k -> new LinkedHashMap<>()).put(resource, used);
     maxUsed.merge(maxUsedKey(quota.getMetadata().getNamespace(), quota.getMetadata().getName(), resource), used, Math::max);
     if (!flushScheduled) {
@@ -438,7 +459,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
         group == null
             ? new Attribute(KubernetesAttributesExtractor.API, "", AttributeType.NOT_EXISTS)
             : new Attribute(KubernetesAttributesExtractor.API, group));
-    return matching(query).size();
+    return countMatching(query);
   }
 
   // ---- operations for KubernetesApiEmulation ----------------------------------------------------------------
@@ -481,18 +502,6 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     return maxUsed.getOrDefault(maxUsedKey(namespace, name, resourceName), 0L);
   }
 
-  void failCreates(int status, int times) {
-    synchronized (writes) {
-      createFault = new CreateFault(status, times);
-    }
-  }
-
-  void clearCreateFailures() {
-    synchronized (writes) {
-      createFault = null;
-    }
-  }
-
   /** Objects of {@code kind} in {@code namespace}, oldest first. */
   List<GenericKubernetesResource> objects(String namespace, String kind) {
     List<String> stored;
@@ -527,11 +536,12 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     return tracked == null ? Long.MAX_VALUE : tracked.sequence();
   }
 
+  /** The quotas of {@code namespace}, or of every namespace when it is {@code null}. */
   private List<ResourceQuota> quotasIn(String namespace) {
-    AttributeSet query = new AttributeSet(
-        new Attribute(KubernetesAttributesExtractor.NAMESPACE, namespace),
-        new Attribute(KubernetesAttributesExtractor.PLURAL, ApiPath.RESOURCE_QUOTAS),
-        new Attribute(KubernetesAttributesExtractor.API, "", AttributeType.NOT_EXISTS));
+    Attribute quotaPlural = new Attribute(KubernetesAttributesExtractor.PLURAL, ApiPath.RESOURCE_QUOTAS);
+    Attribute coreGroup = new Attribute(KubernetesAttributesExtractor.API, "", AttributeType.NOT_EXISTS);
+    AttributeSet query = namespace == null ? new AttributeSet(quotaPlural, coreGroup)
+        : new AttributeSet(new Attribute(KubernetesAttributesExtractor.NAMESPACE, namespace), quotaPlural, coreGroup);
     List<ResourceQuota> quotas = new ArrayList<>();
     synchronized (map) {
       map.forEach((key, json) -> {
@@ -581,6 +591,19 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     }
   }
 
+  /** Counts without parsing: the quota controller's recounts scan every stored object. */
+  private int countMatching(AttributeSet query) {
+    int count = 0;
+    synchronized (map) {
+      for (AttributeSet key : map.keySet()) {
+        if (key.matches(query)) {
+          count++;
+        }
+      }
+    }
+    return count;
+  }
+
   private Map<String, ObjectMeta> matching(AttributeSet query) {
     Map<String, ObjectMeta> byUid = new LinkedHashMap<>();
     synchronized (map) {
@@ -610,81 +633,6 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
 
   private static String maxUsedKey(String namespace, String name, String resource) {
     return namespace + "/" + name + "/" + resource;
-  }
-
-  /**
-   * The few fields admission and tracking need, read by streaming past everything else: the emulated apiserver
-   * answers every request on one event-loop thread, and binding (or even tree-parsing) whole objects twice per create
-   * was a tenth of that thread's time, which bounded how fast the emulation could admit creates.
-   */
-  record ObjectMeta(String kind, String name, String generateName, String namespace, String uid,
-      Map<String, String> annotations) {
-
-    private static final JsonMapper JSON = JsonMapper.builder().build();
-
-    /** Null when the body is not a JSON object with metadata. */
-    static ObjectMeta of(byte[] json) {
-      if (json == null || json.length == 0) {
-        return null;
-      }
-      try (JsonParser parser = JSON.createParser(json)) {
-        if (parser.nextToken() != JsonToken.START_OBJECT) {
-          return null;
-        }
-        String kind = null;
-        ObjectMeta metadata = null;
-        for (String field = parser.nextName(); field != null; field = parser.nextName()) {
-          JsonToken value = parser.nextToken();
-          if ("kind".equals(field) && value.isScalarValue()) {
-            kind = parser.getString();
-          } else if ("metadata".equals(field) && value == JsonToken.START_OBJECT) {
-            metadata = readMetadata(parser);
-          } else {
-            parser.skipChildren();
-          }
-        }
-        return metadata == null ? null : new ObjectMeta(kind, metadata.name(), metadata.generateName(),
-            metadata.namespace(), metadata.uid(), metadata.annotations());
-      } catch (JacksonException notJson) {
-        return null;
-      }
-    }
-
-    static ObjectMeta of(String json) {
-      return json == null ? null : of(json.getBytes(UTF_8));
-    }
-
-    /** Reads the metadata object the parser is at the start of, up to and including its end. */
-    private static ObjectMeta readMetadata(JsonParser parser) {
-      String name = null;
-      String generateName = null;
-      String namespace = null;
-      String uid = null;
-      Map<String, String> annotations = Map.of();
-      for (String field = parser.nextName(); field != null; field = parser.nextName()) {
-        JsonToken value = parser.nextToken();
-        if (value.isScalarValue() && value != JsonToken.VALUE_NULL) {
-          switch (field) {
-            case "name" -> name = parser.getString();
-            case "generateName" -> generateName = parser.getString();
-            case "namespace" -> namespace = parser.getString();
-            case "uid" -> uid = parser.getString();
-            default -> { }
-          }
-        } else if ("annotations".equals(field) && value == JsonToken.START_OBJECT) {
-          Map<String, String> read = new LinkedHashMap<>();
-          for (String key = parser.nextName(); key != null; key = parser.nextName()) {
-            JsonToken annotation = parser.nextToken();
-            read.put(key, annotation.isScalarValue() && annotation != JsonToken.VALUE_NULL ? parser.getString() : "");
-            parser.skipChildren();
-          }
-          annotations = Map.copyOf(read);
-        } else {
-          parser.skipChildren();
-        }
-      }
-      return new ObjectMeta(null, name, generateName, namespace, uid, annotations);
-    }
   }
 
   private static GenericKubernetesResource parse(String json) {
