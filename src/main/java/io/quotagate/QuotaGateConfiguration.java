@@ -12,6 +12,7 @@ import io.quotagate.gate.CapacityGate;
 import io.quotagate.kubernetes.KubernetesClientProperties;
 import io.quotagate.kubernetes.KubernetesClients;
 import io.quotagate.observability.ConsumerHealthIndicator;
+import io.quotagate.observability.DeadLetterHealthIndicator;
 import io.quotagate.observability.JetStreamHealthIndicator;
 import io.quotagate.observability.QuotaGateMetrics;
 import io.quotagate.observability.QuotaHealthIndicator;
@@ -83,7 +84,7 @@ class QuotaGateConfiguration {
 
     @Bean
     QuotaGatedConsumer quotaGatedConsumer(JetStreamProperties p, NatsConnection nats, CapacityGate gate, Trigger trigger,
-                                          TriggerProperties t, MeterRegistry registry) {
+                                          TriggerProperties t, BackpressureProperties b, MeterRegistry registry) {
         if (p.stallTimeout().compareTo(t.requestTimeout()) <= 0) {
             // One legitimately slow create must never look like a stuck loop and get the pod restarted.
             throw new InvalidConfigurationException("jetstream.stall-timeout",
@@ -91,7 +92,14 @@ class QuotaGateConfiguration {
                             + t.requestTimeout() + ")",
                     "Raise jetstream.stall-timeout or lower trigger.kubernetes.request-timeout", null);
         }
-        return new QuotaGatedConsumer(p, nats, gate, trigger, t.concurrency(), registry);
+        if (p.ackWait().compareTo(t.requestTimeout()) <= 0) {
+            // A create still running when ack-wait ends is handed to another delivery: two creates of one message.
+            throw new InvalidConfigurationException("jetstream.ack-wait",
+                    "jetstream.ack-wait (" + p.ackWait() + ") must be longer than trigger.kubernetes.request-timeout ("
+                            + t.requestTimeout() + ")",
+                    "Raise jetstream.ack-wait or lower trigger.kubernetes.request-timeout", null);
+        }
+        return new QuotaGatedConsumer(p, nats, gate, trigger, t.concurrency(), b.forbiddenProbeInterval(), registry);
     }
 
     @Bean
@@ -107,6 +115,11 @@ class QuotaGateConfiguration {
     @Bean
     JetStreamHealthIndicator jetstreamHealthIndicator(QuotaGatedConsumer consumer, JetStreamProperties p) {
         return new JetStreamHealthIndicator(consumer, p.stream(), p.durable());
+    }
+
+    @Bean
+    DeadLetterHealthIndicator deadLettersHealthIndicator(QuotaGatedConsumer consumer, JetStreamProperties p) {
+        return new DeadLetterHealthIndicator(consumer, p.deadLetterSubject());
     }
 
     @Bean

@@ -42,6 +42,8 @@ class NatsRestartIT {
     static void properties(DynamicPropertyRegistry registry) {
         env.register(registry, 1.0);
         registry.add("jetstream.ack-wait", () -> "5s");
+        // Shorter than ack-wait, as start-up requires: a create still running at ack-wait would be handed out again.
+        registry.add("trigger.kubernetes.request-timeout", () -> "2s");
         registry.add("jetstream.batch-size", () -> 16);
     }
 

@@ -46,6 +46,11 @@ class OperabilityIT {
     static final KubernetesApiEmulation kubernetes = env.kubernetes;
     static final JetStreamTestClient producer = env.producer;
 
+    static {
+        // A dead letter counts only once a stream stores it; without one the poison message would stay pending.
+        producer.createStream("DEADLETTER", "deadletter.>");
+    }
+
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
         env.register(registry, 0.5);

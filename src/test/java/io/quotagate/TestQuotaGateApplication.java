@@ -42,6 +42,8 @@ public final class TestQuotaGateApplication {
 
         JetStreamTestClient publisher = new JetStreamTestClient(nats.url());
         publisher.createStream("EVENTS", "events.>");
+        // Dead letters are stored, so the sandbox shows them (and a poison message is not kept pending for want of one).
+        publisher.createStream("DEADLETTER", "deadletter.>");
 
         List<String> all = new ArrayList<>(List.of(
                 "--jetstream.url=" + nats.url(),

@@ -1,5 +1,7 @@
 package io.quotagate.gate;
 
+import java.util.Locale;
+
 /** Why the gate lets nothing through. The lower-case names are the metric and API labels. */
 public enum BlockedReason {
     /** used + in-flight reached the threshold (or the apiserver just answered "exceeded quota"). */
@@ -7,9 +9,14 @@ public enum BlockedReason {
     /** The quota could not be read (or is misconfigured) and fail-mode is closed. */
     QUOTA_UNKNOWN,
     /** An operator paused the consumer. */
-    PAUSED;
+    PAUSED,
+    /**
+     * Creates are denied by authorization (a Role missing during an upgrade) or the namespace is terminating: no
+     * message can succeed, so none is tried until a probe create is allowed again.
+     */
+    FORBIDDEN;
 
     public String label() {
-        return name().toLowerCase(java.util.Locale.ROOT);
+        return name().toLowerCase(Locale.ROOT);
     }
 }

@@ -9,6 +9,7 @@ import java.util.ArrayDeque;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
@@ -19,15 +20,28 @@ import org.slf4j.LoggerFactory;
 /**
  * Decides how many messages may be fetched now. Pure bookkeeping in memory: no I/O, no Spring.
  *
- * <p>Headroom = threshold − used(last read) − held − createdUnobserved, where <em>held</em> are
- * permits handed out and not yet resolved (fetched, being created) and <em>createdUnobserved</em> are
- * objects this process created after the newest applied quota read was <em>started</em>. The apiserver's
- * quota admission updates {@code status.used} before a create returns, so a read started after a create
- * returned includes it; a read started earlier may not. Counting both ways errs only towards
+ * <p>Headroom = threshold − used(last read) − reserved − held − createdUnobserved, where <em>reserved</em> are
+ * permits of a fetch under way, <em>held</em> are permits of fetched messages not yet settled, and
+ * <em>createdUnobserved</em> are objects this process created after the newest applied quota read was
+ * <em>started</em>. The apiserver's quota admission updates {@code status.used} before a create returns, so a read
+ * started after a create returned includes it; a read started earlier may not. Counting both ways errs only towards
  * over-counting, which is why a burst cannot overshoot even at capacity-ratio 1.0.
  *
- * <p>Every method is thread-safe; one lock guards all state and one condition wakes the fetch loop
- * the moment headroom appears.
+ * <h2>Two callers, two protocols</h2>
+ * <ul>
+ *   <li>The fetch loop takes a {@link Lease} for one fetch ({@link #lease}); each fetched message takes a
+ *       {@link Permit} from it, and each permit is resolved once: {@linkplain Permit#created() created},
+ *       {@linkplain Permit#returned() returned} or {@linkplain Permit#quotaRejected() rejected for quota}.
+ *       Closing the lease gives back what no message took. A permit resolved twice counts once, so no path can leak
+ *       or double-free one.</li>
+ *   <li>The quota monitor reads: {@link #beginRead()} immediately before the request, then {@link #apply} or
+ *       {@link #readFailed} with that ticket. A read overtaken by a newer applied one is ignored.</li>
+ * </ul>
+ * Everything else is operator input ({@link #pause()}, {@link #resume()}, {@link #forbidden}, {@link #createAllowed})
+ * or a read-only view ({@link #state()}, {@link #blockedSeconds}, {@link #batchesFetched()}).
+ *
+ * <p>Thread-safe; one lock guards all state and one condition wakes the fetch loop the moment headroom appears.
+ * Transitions are logged after the lock is released.
  */
 public final class CapacityGate {
 
@@ -51,10 +65,7 @@ public final class CapacityGate {
     private final Condition capacityChanged = lock.newCondition();
     private volatile Runnable refreshRequester = () -> { };
     private volatile Runnable acquireListener = () -> { };
-    /**
-     * {@link #permitsRevoked()}, kept by {@link #changed()}: every worker asks once per message, so it is read
-     * without the lock.
-     */
+    /** {@link #permitsRevoked()}, kept by {@link #changed()}: asked once per message, so read without the lock. */
     private volatile boolean revoked;
 
     // All below guarded by lock.
@@ -64,14 +75,16 @@ public final class CapacityGate {
     private String lastError;
     private boolean configurationError;
     private Instant lastCheckedAt;
-    /** Permits taken for a fetch that has not returned yet. */
+    /**
+     * The apiserver's words while creates are denied (authorization, terminating namespace); null when allowed. Written
+     * under the lock; volatile so {@link #createAllowed()} can skip the lock in the common case.
+     */
+    private volatile String forbidden;
     private long reserved;
-    /** Permits of fetched messages that are not settled yet. */
     private long held;
     private long createdTotal;
-    /** Fetches that returned at least one message. */
     private long batchesFetched;
-    /** The {@code max} of the latest acquire: the batch the loop wants. */
+    /** The {@code max} of the latest lease: the batch the loop wants. */
     private int lastRequested = 1;
     private long createdObserved;
     private long readsStarted;
@@ -88,7 +101,7 @@ public final class CapacityGate {
     private int unlogged;
 
     /**
-     * @param enabled       false when no quota is configured: only pause blocks
+     * @param enabled       false when no quota is configured: only pause and forbidden block
      * @param capacityRatio fraction of the hard limit this process may fill, in (0, 1]
      * @param failMode      what an unreadable quota means
      * @param clock         source of timestamps for the state view
@@ -128,17 +141,243 @@ public final class CapacityGate {
         return enabled;
     }
 
+    // ---- the fetch loop's protocol ------------------------------------------------------------------------------
+
+    /**
+     * The permits of one fetch. Take one {@link Permit} per message received; {@link #close()} gives back what was
+     * not taken. Used by one thread (the fetch loop); the permits it hands out may be resolved on any thread.
+     */
+    public final class Lease implements AutoCloseable {
+        private final int permits;
+        private int untaken;
+        private boolean closed;
+
+        private Lease(int permits) {
+            this.permits = permits;
+            this.untaken = permits;
+        }
+
+        /** Permits granted; 0 when the gate stayed closed for the whole wait. */
+        public int permits() {
+            return permits;
+        }
+
+        /** Permits not yet taken by a message. */
+        public int untaken() {
+            return untaken;
+        }
+
+        /** One fetched message takes one permit; it is held until resolved. */
+        public Permit take() {
+            if (untaken == 0) {
+                throw new IllegalStateException("all " + permits + " permits of this lease are taken");
+            }
+            untaken--;
+            mutate(() -> {
+                reserved--;
+                held++;
+            });
+            return new Permit();
+        }
+
+        /** Gives back the permits no message took. Idempotent. */
+        @Override
+        public void close() {
+            if (closed || permits == 0) {
+                return;
+            }
+            closed = true;
+            int back = untaken;
+            untaken = 0;
+            boolean[] refresh = new boolean[1];
+            mutate(() -> {
+                reserved = Math.max(0, reserved - back);
+                if (back < permits) {
+                    batchesFetched++;
+                }
+                // The permits of this fetch may all have resolved before it closed: the check a permit makes when it
+                // resolves last is then made here.
+                refresh[0] = onlyOwnUnobservedCreatesBlock();
+            });
+            if (refresh[0]) {
+                refreshRequester.run();
+            }
+        }
+    }
+
+    /** One message's permit: resolved exactly once; later calls do nothing. Thread-safe. */
+    public final class Permit {
+        private final AtomicBoolean resolved = new AtomicBoolean();
+
+        private Permit() {
+        }
+
+        /** The message became an object: it stays counted until a read started after this moment. */
+        public void created() {
+            resolve(1, false);
+        }
+
+        /** The message did not become an object (acked as existing, nak'd, dead-lettered): the permit goes back. */
+        public void returned() {
+            resolve(0, false);
+        }
+
+        /**
+         * The apiserver refused the create with "exceeded quota" (another writer filled it, or our read was stale):
+         * the gate closes at once, before the permit goes back, until a read started after this moment says
+         * otherwise.
+         */
+        public void quotaRejected() {
+            resolve(0, true);
+        }
+
+        public boolean resolved() {
+            return resolved.get();
+        }
+
+        private void resolve(int created, boolean rejected) {
+            if (!resolved.compareAndSet(false, true)) {
+                return;
+            }
+            boolean[] refresh = new boolean[1];
+            mutate(() -> {
+                held = Math.max(0, held - 1);
+                createdTotal += created;
+                if (rejected) {
+                    rejectedAtRead = readsStarted;
+                }
+                refresh[0] = rejected || onlyOwnUnobservedCreatesBlock();
+            });
+            if (refresh[0]) {
+                refreshRequester.run();
+            }
+        }
+    }
+
+    /**
+     * Takes up to {@code max} permits for one fetch, waiting up to {@code maxWait} for headroom.
+     *
+     * @param keepWaiting checked on every wake-up; return false to give up early (shutdown)
+     * @return a lease, with 0 permits when none became available in time
+     */
+    public Lease lease(int max, Duration maxWait, BooleanSupplier keepWaiting) throws InterruptedException {
+        if (max <= 0) {
+            return new Lease(0);
+        }
+        acquireListener.run();
+        long nanos = maxWait.toNanos();
+        int n;
+        Runnable logLine;
+        lock.lockInterruptibly();
+        try {
+            lastRequested = max;
+            long headroom;
+            while ((headroom = headroom()) <= 0) {
+                if (nanos <= 0 || !keepWaiting.getAsBoolean()) {
+                    return new Lease(0);
+                }
+                nanos = capacityChanged.awaitNanos(nanos);
+            }
+            n = (int) Math.min(max, headroom);
+            reserved += n;
+            logLine = changed();
+        } finally {
+            lock.unlock();
+        }
+        if (logLine != null) {
+            logLine.run();
+        }
+        return new Lease(n);
+    }
+
+    /** Non-blocking {@link #lease}. */
+    public Lease tryLease(int max) {
+        try {
+            return lease(max, Duration.ZERO, () -> false);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Lease(0);
+        }
+    }
+
+    /**
+     * True while permits handed out earlier must not be used any more: paused, forbidden, the quota unknown in
+     * fail-mode closed, or a create just answered "exceeded quota". A fetch still waiting for messages takes nothing
+     * more, and fetched messages not yet started go back to JetStream.
+     */
+    public boolean permitsRevoked() {
+        return revoked;
+    }
+
+    /** Wakes a waiting {@link #lease} so it re-checks its {@code keepWaiting} condition. */
+    public void wakeWaiters() {
+        lock.lock();
+        try {
+            capacityChanged.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Called (outside the lock) when the gate needs a fresh quota read, e.g. after "exceeded quota". */
     public void onRefreshNeeded(Runnable requester) {
         this.refreshRequester = requester == null ? () -> { } : requester;
     }
 
     /**
-     * Called on the fetch thread at the start of every {@link #acquire}, outside the lock, so the quota monitor can
+     * Called on the fetch thread at the start of every {@link #lease}, outside the lock, so the quota monitor can
      * take one deferred read per fetch. Must be cheap and must not block.
      */
     public void onAcquire(Runnable listener) {
         this.acquireListener = listener == null ? () -> { } : listener;
+    }
+
+    // ---- the quota monitor's protocol ---------------------------------------------------------------------------
+
+    /** Starts a quota read. Take the ticket immediately before sending the request. */
+    public ReadTicket beginRead() {
+        lock.lock();
+        try {
+            return new ReadTicket(++readsStarted, createdTotal);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Applies a successful read; a read overtaken by a newer applied one is ignored. */
+    public void apply(ReadTicket ticket, QuotaReading newReading) {
+        mutate(() -> {
+            if (ticket.sequence() <= newestAppliedRead) {
+                return;
+            }
+            newestAppliedRead = ticket.sequence();
+            createdObserved = Math.max(createdObserved, ticket.createdBefore());
+            if (rejectedAtRead >= 0 && ticket.sequence() > rejectedAtRead) {
+                rejectedAtRead = -1;
+            }
+            reading = newReading;
+            threshold = thresholdFor(newReading.hard(), capacityRatio);
+            unknown = false;
+            lastError = null;
+            configurationError = false;
+            lastCheckedAt = clock.instant();
+        });
+    }
+
+    /**
+     * Records a failed read. The gate treats the quota as unknown until the next good read.
+     *
+     * @param configuration true when retrying cannot help (quota or resource missing, RBAC)
+     */
+    public void readFailed(ReadTicket ticket, String error, boolean configuration) {
+        mutate(() -> {
+            if (ticket.sequence() <= newestAppliedRead) {
+                return;
+            }
+            unknown = true;
+            lastError = error;
+            configurationError = configuration;
+        });
     }
 
     /**
@@ -162,215 +401,30 @@ public final class CapacityGate {
         }
     }
 
-    /**
-     * Takes up to {@code max} permits, waiting up to {@code maxWait} for headroom.
-     *
-     * @param keepWaiting checked on every wake-up; return false to give up early (shutdown)
-     * @return the number of permits taken, 0 when none became available in time
-     */
-    public int acquire(int max, Duration maxWait, BooleanSupplier keepWaiting) throws InterruptedException {
-        if (max <= 0) {
-            return 0;
-        }
-        acquireListener.run();
-        long nanos = maxWait.toNanos();
-        lock.lockInterruptibly();
-        try {
-            lastRequested = max;
-            long headroom;
-            while ((headroom = headroom()) <= 0) {
-                if (nanos <= 0 || !keepWaiting.getAsBoolean()) {
-                    return 0;
-                }
-                nanos = capacityChanged.awaitNanos(nanos);
-            }
-            int n = (int) Math.min(max, headroom);
-            reserved += n;
-            changed();
-            return n;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Non-blocking {@link #acquire}. */
-    public int tryAcquire(int max) {
-        try {
-            return acquire(max, Duration.ZERO, () -> false);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return 0;
-        }
-    }
-
-    /**
-     * The fetch for {@code acquired} permits returned {@code received} messages: those keep a permit each
-     * until settled, the rest go back. Kept apart from {@link #settled} so that permits reserved for a
-     * fetch that finds nothing never show as "quota full".
-     */
-    public void fetched(int acquired, int received) {
-        lock.lock();
-        try {
-            reserved = Math.max(0, reserved - acquired);
-            held += Math.min(acquired, Math.max(0, received));
-            if (received > 0) {
-                batchesFetched++;
-            }
-            changed();
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Fetches that returned at least one message since start (a read-only statistic). */
-    public long batchesFetched() {
-        lock.lock();
-        try {
-            return batchesFetched;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /**
-     * Reports permits settled since the last report in one go: {@code created} became objects (they stay counted
-     * until a read started after this moment), {@code returned} did not (nak, dead-letter, already exists). The
-     * consumer reports per worker and batch rather than per message, so that workers do not queue on this lock once
-     * per message; until reported, a permit still counts as held, which can only make the gate fetch less, never
-     * more.
-     */
-    public void settled(int created, int returned) {
-        if (created <= 0 && returned <= 0) {
-            return;
-        }
-        lock.lock();
-        try {
-            held = Math.max(0, held - Math.max(0, created) - Math.max(0, returned));
-            createdTotal += Math.max(0, created);
-            changed();
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /**
-     * The apiserver refused a create with "exceeded quota" (another writer filled it, or our last read
-     * was stale): close at once until a read started after this moment says otherwise.
-     */
-    public void quotaRejected() {
-        lock.lock();
-        try {
-            held = Math.max(0, held - 1);
-            rejectedAtRead = readsStarted;
-            changed();
-        } finally {
-            lock.unlock();
-        }
-        refreshRequester.run();
-    }
-
-    /**
-     * A fetched batch is settled. If only our own not-yet-observed creates stand between the gate and
-     * more headroom, ask for a read now: the watch event for the last create can arrive (and its read
-     * start) before that create's response did, and no further event would come to correct it.
-     */
-    public void batchSettled() {
-        boolean refresh;
-        lock.lock();
-        try {
-            refresh = createdTotal > createdObserved && headroom() <= 0;
-        } finally {
-            lock.unlock();
-        }
-        if (refresh) {
-            refreshRequester.run();
-        }
-    }
-
-    /** Starts a quota read. Take the ticket immediately before sending the request. */
-    public ReadTicket beginRead() {
-        lock.lock();
-        try {
-            return new ReadTicket(++readsStarted, createdTotal);
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Applies a successful read; a read overtaken by a newer applied one is ignored. */
-    public void update(ReadTicket ticket, QuotaReading newReading) {
-        lock.lock();
-        try {
-            if (ticket.sequence() <= newestAppliedRead) {
-                return;
-            }
-            newestAppliedRead = ticket.sequence();
-            createdObserved = Math.max(createdObserved, ticket.createdBefore());
-            if (rejectedAtRead >= 0 && ticket.sequence() > rejectedAtRead) {
-                rejectedAtRead = -1;
-            }
-            reading = newReading;
-            threshold = thresholdFor(newReading.hard(), capacityRatio);
-            unknown = false;
-            lastError = null;
-            configurationError = false;
-            lastCheckedAt = clock.instant();
-            changed();
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /**
-     * Records a failed read. The gate treats the quota as unknown until the next good read.
-     *
-     * @param configuration true when retrying cannot help (quota or resource missing, RBAC)
-     */
-    public void readFailed(ReadTicket ticket, String error, boolean configuration) {
-        lock.lock();
-        try {
-            if (ticket.sequence() <= newestAppliedRead) {
-                return;
-            }
-            unknown = true;
-            lastError = error;
-            configurationError = configuration;
-            changed();
-        } finally {
-            lock.unlock();
-        }
-    }
+    // ---- operator input -----------------------------------------------------------------------------------------
 
     public void pause() {
-        setPaused(true);
+        mutate(() -> paused = true);
     }
 
     public void resume() {
-        setPaused(false);
+        mutate(() -> paused = false);
     }
 
-    private void setPaused(boolean value) {
-        lock.lock();
-        try {
-            paused = value;
-            changed();
-        } finally {
-            lock.unlock();
+    /** Creates are denied for a reason no retry of the same message fixes by itself; closes until {@link #createAllowed}. */
+    public void forbidden(String apiserverMessage) {
+        mutate(() -> forbidden = apiserverMessage == null || apiserverMessage.isBlank() ? "forbidden" : apiserverMessage);
+    }
+
+    /** A create (or a probe create) was allowed: reopens a gate closed by {@link #forbidden}. */
+    public void createAllowed() {
+        if (forbidden == null) { // racy read on purpose: the common case is "never forbidden" and costs no lock
+            return;
         }
+        mutate(() -> forbidden = null);
     }
 
-    /**
-     * True while permits handed out earlier must not be used any more: paused, the quota unknown in fail-mode
-     * closed, or a create just answered "exceeded quota". A fetch that took its permits while the gate was open
-     * and is still waiting for its first message must then take nothing more, and what it got goes back.
-     */
-    public boolean permitsRevoked() {
-        return revoked;
-    }
-
-    private boolean computeRevoked() {
-        return paused || (enabled && unknown && failMode == FailMode.CLOSED) || (enabled && rejectedAtRead >= 0);
-    }
+    // ---- read-only view -----------------------------------------------------------------------------------------
 
     public boolean paused() {
         lock.lock();
@@ -381,11 +435,11 @@ public final class CapacityGate {
         }
     }
 
-    /** Wakes a waiting {@link #acquire} so it re-checks its {@code keepWaiting} condition. */
-    public void wakeWaiters() {
+    /** Fetches that returned at least one message since start (a read-only statistic). */
+    public long batchesFetched() {
         lock.lock();
         try {
-            capacityChanged.signalAll();
+            return batchesFetched;
         } finally {
             lock.unlock();
         }
@@ -408,19 +462,24 @@ public final class CapacityGate {
     public GateState state() {
         lock.lock();
         try {
-            long headroom = headroom();
+            // A fetch waiting for messages reserves permits, but nothing is in flight until a message arrives: the
+            // view shows what messages hold and what they could still take.
+            long headroom = headroomIgnoringReservation();
             return new GateState(enabled, reason != null, reason,
                     reading == null ? -1 : reading.hard(), reading == null ? -1 : reading.used(), threshold,
-                    held + reserved, createdTotal - createdObserved,
+                    held, createdTotal - createdObserved,
                     headroom == Long.MAX_VALUE ? -1 : headroom,
-                    blockedSince, lastCheckedAt, lastError, configurationError, List.copyOf(transitions));
+                    blockedSince, lastCheckedAt, forbidden != null ? forbidden : lastError, configurationError,
+                    List.copyOf(transitions));
         } finally {
             lock.unlock();
         }
     }
 
+    // ---- internals (hold the lock) ------------------------------------------------------------------------------
+
     private long headroom() {
-        if (paused) {
+        if (paused || forbidden != null) {
             return 0;
         }
         if (!enabled) {
@@ -435,14 +494,42 @@ public final class CapacityGate {
         return Math.max(0, threshold - reading.used() - reserved - held - (createdTotal - createdObserved));
     }
 
+    private long headroomIgnoringReservation() {
+        if (paused || forbidden != null) {
+            return 0;
+        }
+        if (!enabled || unknown) {
+            return headroom();
+        }
+        return rejectedAtRead >= 0 ? 0 : headroomForMessages();
+    }
+
     /** Headroom ignoring an outstanding fetch's reservation: what decides whether the quota is full. */
     private long headroomForMessages() {
         return Math.max(0, threshold - reading.used() - held - (createdTotal - createdObserved));
     }
 
+    /**
+     * Nothing is in flight and only our own creates, not yet seen by a read, keep the gate closed: the watch event of
+     * the last create can arrive (and its read start) before that create's response did, and no further event would
+     * come to correct it, so a read must be asked for.
+     */
+    private boolean onlyOwnUnobservedCreatesBlock() {
+        return enabled && !unknown && reading != null && held == 0 && reserved == 0
+                && createdTotal > createdObserved && headroomForMessages() <= 0;
+    }
+
+    private boolean computeRevoked() {
+        return paused || forbidden != null || (enabled && unknown && failMode == FailMode.CLOSED)
+                || (enabled && rejectedAtRead >= 0);
+    }
+
     private BlockedReason computeReason() {
         if (paused) {
             return BlockedReason.PAUSED;
+        }
+        if (forbidden != null) {
+            return BlockedReason.FORBIDDEN;
         }
         if (!enabled) {
             return null;
@@ -456,26 +543,30 @@ public final class CapacityGate {
         return headroomForMessages() <= 0 ? BlockedReason.QUOTA_FULL : null;
     }
 
-    private void logState(long nanoNow) {
-        long used = reading == null ? -1 : reading.used();
-        long holding = reserved + held + (createdTotal - createdObserved);
-        String flapping = unlogged == 0 ? ""
-                : " (" + unlogged + " more transitions in the last " + (nanoNow - lastLoggedNanos) / 1_000_000_000L + "s)";
-        lastLoggedNanos = nanoNow;
-        unlogged = 0;
-        if (reason == null) {
-            log.info("Quota gate open: used {} + held {} of threshold {}{}", used, holding, threshold, flapping);
-        } else if (reason == BlockedReason.QUOTA_UNKNOWN) {
-            log.warn("Quota gate closed ({}): {}{}", reason.label(), lastError == null ? "quota not read yet" : lastError, flapping);
-        } else {
-            log.info("Quota gate closed ({}): used {} + held {} of threshold {}{}", reason.label(), used, holding, threshold, flapping);
+    /** Runs {@code change} under the lock, re-derives the state, and logs a transition after unlocking. */
+    private void mutate(Runnable change) {
+        Runnable logLine;
+        lock.lock();
+        try {
+            change.run();
+            logLine = changed();
+        } finally {
+            lock.unlock();
+        }
+        if (logLine != null) {
+            logLine.run();
         }
     }
 
-    /** Re-derives the blocked reason after any change; records and logs a transition, wakes the loop. */
-    private void changed() {
+    /**
+     * Re-derives the blocked reason after any change; records a transition, wakes the loop.
+     *
+     * @return the log line to write once the lock is released, or null
+     */
+    private Runnable changed() {
         revoked = computeRevoked();
         BlockedReason now = computeReason();
+        Runnable logLine = null;
         if (now != reason) {
             long nanoNow = System.nanoTime();
             Instant at = clock.instant();
@@ -498,19 +589,45 @@ public final class CapacityGate {
             while (transitions.size() > TRANSITIONS_KEPT) {
                 transitions.removeFirst();
             }
-            // Only open <-> full can flap with every fetch; an outage or a pause is always reported at once.
+            // Only open <-> full can flap with every fetch; an outage, a denial or a pause is reported at once.
             boolean routine = (now == null || now == BlockedReason.QUOTA_FULL)
                     && (previous == null || previous == BlockedReason.QUOTA_FULL);
             if (!routine || nanoNow - lastLoggedNanos >= LOG_WINDOW_NANOS) {
-                logState(nanoNow);
+                logLine = logState(nanoNow);
             } else {
                 unlogged++;
             }
         } else if (unlogged > 0 && System.nanoTime() - lastLoggedNanos >= LOG_WINDOW_NANOS) {
-            logState(System.nanoTime());
+            logLine = logState(System.nanoTime());
         }
         if (headroom() > 0) {
             capacityChanged.signalAll();
         }
+        return logLine;
+    }
+
+    /** Captures the state to log now; the returned line is written after the lock is released. */
+    private Runnable logState(long nanoNow) {
+        long used = reading == null ? -1 : reading.used();
+        long holding = reserved + held + (createdTotal - createdObserved);
+        String flapping = unlogged == 0 ? ""
+                : " (" + unlogged + " more transitions in the last " + (nanoNow - lastLoggedNanos) / 1_000_000_000L + "s)";
+        lastLoggedNanos = nanoNow;
+        unlogged = 0;
+        BlockedReason r = reason;
+        long t = threshold;
+        String error = lastError;
+        String denied = forbidden;
+        if (r == null) {
+            return () -> log.info("Quota gate open: used {} + held {} of threshold {}{}", used, holding, t, flapping);
+        }
+        if (r == BlockedReason.QUOTA_UNKNOWN) {
+            return () -> log.warn("Quota gate closed ({}): {}{}", r.label(), error == null ? "quota not read yet" : error, flapping);
+        }
+        if (r == BlockedReason.FORBIDDEN) {
+            return () -> log.warn("Quota gate closed ({}): creates are denied, retrying with a dry-run create until "
+                    + "allowed: {}", r.label(), denied);
+        }
+        return () -> log.info("Quota gate closed ({}): used {} + held {} of threshold {}{}", r.label(), used, holding, t, flapping);
     }
 }

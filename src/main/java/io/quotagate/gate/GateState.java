@@ -12,7 +12,7 @@ import java.util.List;
  * @param hard             last read hard limit, -1 before the first successful read
  * @param used             last read used count, -1 before the first successful read
  * @param threshold        floor(hard × capacity-ratio) (at least 1 while hard ≥ 1), -1 before the first read
- * @param inFlight         permits held: reserved for a fetch in progress, or held by fetched messages not yet settled
+ * @param inFlight         permits held by fetched messages not yet settled (a fetch still waiting for messages holds none)
  * @param createdUnobserved objects this process created that no quota read has included yet
  * @param headroom         how many messages the gate would let through now
  * @param blockedSince     when the current blocked period began, null while open

@@ -11,7 +11,8 @@ import org.springframework.boot.health.contributor.Status;
  * The {@code quota} health component. A full quota is the service doing its job: UP. An unreadable
  * quota is UNKNOWN (the gate fails closed or open as configured; restarting the pod would not help).
  * A configuration error (quota or resource missing, RBAC) is DOWN in the overall health so it is seen,
- * but the component is in neither probe group, so it never restarts or unreadies the pod.
+ * but the component is in neither probe group, so it never restarts or unreadies the pod. Creates denied by
+ * authorization or a terminating namespace ({@code forbidden}) are DOWN too, with the apiserver's words.
  */
 public class QuotaHealthIndicator implements HealthIndicator {
 
@@ -24,6 +25,12 @@ public class QuotaHealthIndicator implements HealthIndicator {
     @Override
     public Health health() {
         GateState s = gate.state();
+        if (s.blockedFor(BlockedReason.FORBIDDEN)) {
+            // Nothing can be created until someone fixes RBAC or the namespace: make it loud, but it is in no probe
+            // group, so the pod is neither restarted nor unreadied for it.
+            return Health.down().withDetail("blocked", true).withDetail("reason", s.reason().label())
+                    .withDetail("lastError", s.lastError()).build();
+        }
         if (!s.enabled()) {
             return Health.up().withDetail("enabled", false).withDetail("blocked", s.blocked()).build();
         }

@@ -28,6 +28,9 @@ import org.springframework.validation.annotation.Validated;
  * @param failMode      What an unreadable quota means: {@code closed} (fetch nothing) or {@code open} (fetch anyway).
  * @param readTimeout   Time allowed for one quota read before it counts as failed; keep it short so an
  *                      unreachable apiserver is noticed in seconds.
+ * @param forbiddenProbeInterval While creates are denied by authorization or a terminating namespace (the gate's
+ *                      {@code forbidden} reason), how often a dry-run create asks whether they are allowed again.
+ *                      Between 1s and 10m.
  */
 @Validated
 @ConfigurationProperties(prefix = "backpressure")
@@ -40,7 +43,8 @@ public record BackpressureProperties(
         @DefaultValue("30s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration pollInterval,
         @DefaultValue("") String namespace,
         @DefaultValue("closed") @NotNull FailMode failMode,
-        @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration readTimeout) {
+        @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration readTimeout,
+        @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration forbiddenProbeInterval) {
 
     /** True when a quota is configured; otherwise the consumer runs ungated. */
     public boolean gateEnabled() {
@@ -50,6 +54,12 @@ public record BackpressureProperties(
     @AssertTrue(message = "backpressure.poll-interval must be at least 1s")
     boolean isPollIntervalValid() {
         return pollInterval == null || pollInterval.compareTo(Duration.ofSeconds(1)) >= 0;
+    }
+
+    @AssertTrue(message = "backpressure.forbidden-probe-interval must be between 1s and 10m")
+    boolean isForbiddenProbeIntervalValid() {
+        return forbiddenProbeInterval == null || (forbiddenProbeInterval.compareTo(Duration.ofSeconds(1)) >= 0
+                && forbiddenProbeInterval.compareTo(Duration.ofMinutes(10)) <= 0);
     }
 
     @AssertTrue(message = "backpressure.read-timeout must be between 100ms and 60s")

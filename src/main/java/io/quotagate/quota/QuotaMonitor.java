@@ -18,6 +18,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.GateState;
 import io.quotagate.gate.QuotaReading;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,6 +39,14 @@ import org.springframework.context.SmartLifecycle;
  * permits — at most one read per fetched batch while flowing, and never a stale decision that a read could change.
  * The scheduled poll (the safety net for a watch that silently stopped) runs one poll-interval after the latest
  * read, so no read is ever older than poll-interval and a flowing consumer pays no extra polls.
+ *
+ * <p>At the edge (the gate full or short of two batches, its quota known and its permits not revoked) each freed
+ * slot is an event that matters, but reading on each would cost a GET per object again. There an event, a fetch's
+ * deferred read or the gate's request after its last in-flight create is read no sooner than {@link EdgeReadSpacing}
+ * allows after the previous read started: a spacing that follows the observed rate of freed slots, so a flood is
+ * batched and a trickle is read at once. Reads that make the gate usable again are never spaced: after a 403
+ * "exceeded quota", while the quota is unknown, while the gate is paused or forbidden (all of them revoke its
+ * permits), or while it is not at the edge.
  */
 public class QuotaMonitor implements SmartLifecycle {
 
@@ -52,6 +61,9 @@ public class QuotaMonitor implements SmartLifecycle {
     private final AtomicBoolean readRequested = new AtomicBoolean();
     /** A watch event arrived that no read started since covers. */
     private final AtomicBoolean changePending = new AtomicBoolean();
+    /** A spaced read is scheduled ({@link #edgeReadDue}). */
+    private final AtomicBoolean edgeReadScheduled = new AtomicBoolean();
+    private final EdgeReadSpacing spacing;
     private final AtomicLong readsOk = new AtomicLong();
     private final AtomicLong readsFailed = new AtomicLong();
     private volatile ScheduledExecutorService executor;
@@ -68,11 +80,16 @@ public class QuotaMonitor implements SmartLifecycle {
     }
 
     /**
-     * @param watch false: no informer, only the scheduled poll (as the original sensor did); used by the
-     *              benchmarks to measure what the watch buys
+     * @param watch false: no informer, only the scheduled poll (as the original sensor did)
      */
     public QuotaMonitor(KubernetesClient client, BackpressureProperties properties, String namespace, CapacityGate gate,
                         boolean watch) {
+        this(client, properties, namespace, gate, watch, new EdgeReadSpacing());
+    }
+
+    QuotaMonitor(KubernetesClient client, BackpressureProperties properties, String namespace, CapacityGate gate,
+                 boolean watch, EdgeReadSpacing spacing) {
+        this.spacing = spacing;
         this.watch = watch;
         this.client = client;
         this.properties = properties;
@@ -90,6 +107,16 @@ public class QuotaMonitor implements SmartLifecycle {
 
     public long readsFailed() {
         return readsFailed.get();
+    }
+
+    /** How long after a read started the next may start while the gate is at the edge (see {@link EdgeReadSpacing}). */
+    public Duration edgeSpacing() {
+        return spacing.spacing();
+    }
+
+    /** Freed quota slots per second, as the reads last measured them. */
+    public double freedPerSecond() {
+        return spacing.freedPerSecond();
     }
 
     /** True while the informer's watch on the quota is established. */
@@ -111,7 +138,7 @@ public class QuotaMonitor implements SmartLifecycle {
             return t;
         });
         running = true;
-        gate.onRefreshNeeded(this::requestRead);
+        gate.onRefreshNeeded(this::refreshNeeded);
         gate.onAcquire(this::readIfChanged);
         requestRead();
         if (watch) {
@@ -157,19 +184,71 @@ public class QuotaMonitor implements SmartLifecycle {
         }
     }
 
-    /** A watch event: read now if the gate's decision may depend on it, else at the next fetch. */
+    /** A watch event: read soon if the gate's decision may depend on it, else at the next fetch. */
     void quotaChanged() {
         changePending.set(true);
         if (gate.wantsFreshRead()) {
-            requestRead();
+            readWhenDue();
         }
     }
 
     /** On the fetch thread before each acquire: one read for whatever changed since the last read started. */
     private void readIfChanged() {
-        if (changePending.get() && changePending.compareAndSet(true, false)) {
-            requestRead();
+        if (changePending.get()) {
+            readWhenDue();
         }
+    }
+
+    /**
+     * The gate asks for a read: after a 403 "exceeded quota" (its permits are revoked until a read started after
+     * it), or when its last in-flight create resolved while our unobserved creates keep it closed. The first is
+     * what makes the gate usable again and is read at once; the second only stands in for an event that may not
+     * come, so it is spaced like one.
+     */
+    private void refreshNeeded() {
+        if (gate.permitsRevoked()) {
+            requestRead();
+        } else {
+            changePending.set(true);
+            readWhenDue();
+        }
+    }
+
+    /** Reads now, or at the edge no sooner than the spacing after the previous read started. */
+    private void readWhenDue() {
+        long wait = atEdge() ? spacing.waitNanos() : 0;
+        if (wait <= 0) {
+            requestRead();
+            return;
+        }
+        ScheduledExecutorService ex = executor;
+        if (ex != null && running && edgeReadScheduled.compareAndSet(false, true)) {
+            try {
+                ex.schedule(this::edgeReadDue, wait, TimeUnit.NANOSECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                edgeReadScheduled.set(false);
+            }
+        }
+    }
+
+    /** A spaced read's time came: read unless a read started since covers what was pending. */
+    private void edgeReadDue() {
+        edgeReadScheduled.set(false);
+        if (changePending.get()) {
+            readWhenDue();
+        }
+    }
+
+    /**
+     * Full or near-full with a known quota and usable permits: where freed slots decide and reads are spaced.
+     * Not while the gate is closed for any other reason (its permits are revoked then) or the quota is unknown.
+     */
+    private boolean atEdge() {
+        if (!gate.wantsFreshRead() || gate.permitsRevoked()) {
+            return false;
+        }
+        GateState s = gate.state();
+        return s.hard() >= 0 && s.lastError() == null;
     }
 
     /** Asks for a fresh read as soon as possible; requests made while one is queued coalesce. */
@@ -201,12 +280,14 @@ public class QuotaMonitor implements SmartLifecycle {
                 // stopping
             }
         }
+        spacing.readStarted();
         CapacityGate.ReadTicket ticket = gate.beginRead();
         try {
             ResourceQuota quota = client.resourceQuotas().inNamespace(namespace).withName(properties.quotaName()).get();
             QuotaReading reading = interpret(quota);
             readsOk.incrementAndGet();
-            gate.update(ticket, reading);
+            gate.apply(ticket, reading);
+            spacing.readApplied(ticket.createdBefore(), reading.used());
             if (consecutiveFailures > 0) {
                 log.info("Quota {}/{} readable again after {} failed read(s)", namespace, properties.quotaName(), consecutiveFailures);
             }

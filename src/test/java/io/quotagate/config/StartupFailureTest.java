@@ -52,6 +52,20 @@ class StartupFailureTest {
     }
 
     @Test
+    void anAckWaitNotLongerThanOneCreateIsRefused(CapturedOutput output) {
+        assertThatThrownBy(() -> start("--trigger.kubernetes.template=classpath:templates/workflow.yaml",
+                "--jetstream.ack-wait=10s", "--trigger.kubernetes.request-timeout=10s")).isNotNull();
+        assertThat(output).contains("Invalid setting jetstream.ack-wait")
+                .contains("must be longer than trigger.kubernetes.request-timeout");
+    }
+
+    @Test
+    void aForbiddenProbeIntervalOutOfRangeNamesTheRange(CapturedOutput output) {
+        assertThatThrownBy(() -> start("--backpressure.forbidden-probe-interval=0")).isNotNull();
+        assertThat(output).contains("backpressure.forbidden-probe-interval must be between 1s and 10m");
+    }
+
+    @Test
     void anUnknownFailModeListsTheAllowedValues(CapturedOutput output) {
         assertThatThrownBy(() -> start("--backpressure.fail-mode=sometimes")).isNotNull();
         assertThat(output).contains("backpressure.fail-mode").containsIgnoringCase("closed").containsIgnoringCase("open");

@@ -64,14 +64,14 @@ class LostAckIT {
                 "jetstream.reconnect-wait", "200ms", "jetstream.ack-wait", ackWait)))
                 .bindOrCreate("jetstream", Bindable.of(JetStreamProperties.class));
         CapacityGate gate = new CapacityGate(true, 1.0, FailMode.CLOSED, Clock.systemUTC());
-        gate.update(gate.beginRead(), new QuotaReading(1_000, 0));
+        gate.apply(gate.beginRead(), new QuotaReading(1_000, 0));
         try (NatsConnection nats = new NatsConnection(properties)) {
             nats.open();
             QuotaGatedConsumer consumer = new QuotaGatedConsumer(properties, nats, gate, message -> {
                 inCreate.accept(nats);
                 created.incrementAndGet();
                 return TriggerResult.created("obj-" + message.streamSequence());
-            }, 1, new SimpleMeterRegistry());
+            }, 1, Duration.ofSeconds(5), new SimpleMeterRegistry());
             consumer.start();
             try {
                 await().atMost(Duration.ofSeconds(10)).until(() -> created.get() == 1);

@@ -440,12 +440,12 @@ class HelmChartTest {
     }
 
     @Test
-    void prometheusRuleHoldsTheFiveAlerts() {
+    void prometheusRuleHoldsTheSixAlerts() {
         GenericKubernetesResource rule = REALISTIC.generic("PrometheusRule").orElseThrow();
 
         List<Map<String, Object>> rules = rule.get("spec", "groups", 0, "rules");
         assertThat(rules).extracting(r -> r.get("alert")).containsExactly(
-                "QuotaGateBlockedTooLong", "QuotaGateQuotaUnknown", "QuotaGateDeadLettersRising",
+                "QuotaGateBlockedTooLong", "QuotaGateQuotaUnknown", "QuotaGateCreatesForbidden", "QuotaGateDeadLettersRising",
                 "QuotaGateConsumerStalled", "QuotaGateBacklogGrowing");
         assertThat(rules.get(0)).containsEntry("for", "20m")
                 .containsEntry("labels", Map.of("severity", "warning", "team", "platform"));

@@ -13,7 +13,17 @@ class CapacityGateReadDemandTest {
     private final CapacityGate gate = new CapacityGate(true, 1.0, FailMode.CLOSED, Clock.systemUTC());
 
     private void read(long hard, long used) {
-        gate.update(gate.beginRead(), new QuotaReading(hard, used));
+        gate.apply(gate.beginRead(), new QuotaReading(hard, used));
+    }
+
+    /** One fetch of {@code max} that receives {@code received} messages, each left holding its permit. */
+    private static int fetch(CapacityGate g, int max, int received) {
+        try (CapacityGate.Lease lease = g.tryLease(max)) {
+            for (int i = 0; i < Math.min(received, lease.permits()); i++) {
+                lease.take();
+            }
+            return lease.permits();
+        }
     }
 
     @Test
@@ -24,18 +34,28 @@ class CapacityGateReadDemandTest {
     @Test
     void doesNotWantAReadWhileAWholeBatchFits() {
         read(1_000, 0);
-        gate.fetched(gate.tryAcquire(64), 64);
+        fetch(gate, 64, 64);
         assertThat(gate.wantsFreshRead()).isFalse();
     }
 
     @Test
     void wantsAReadOnceTheHeadroomNoLongerCoversTwoBatches() {
         read(200, 0);
-        int n = gate.tryAcquire(64);
-        gate.fetched(n, n);
+        fetch(gate, 64, 64);
         assertThat(gate.wantsFreshRead()).as("136 left, the loop asks for 64").isFalse();
-        gate.fetched(gate.tryAcquire(64), 64);
+        fetch(gate, 64, 64);
         assertThat(gate.wantsFreshRead()).as("72 left, the loop asks for 64").isTrue();
+    }
+
+    @Test
+    void permitsOfAnOpenLeaseDoNotMakeItWantARead() {
+        read(200, 0);
+        try (CapacityGate.Lease lease = gate.tryLease(64)) {
+            assertThat(lease.permits()).isEqualTo(64);
+            fetch(gate, 64, 64);
+            assertThat(gate.wantsFreshRead()).as("136 left for messages; the waiting fetch's 64 are no message yet")
+                    .isFalse();
+        }
     }
 
     @Test
@@ -46,6 +66,9 @@ class CapacityGateReadDemandTest {
         gate.pause();
         read(1_000, 0);
         assertThat(gate.wantsFreshRead()).as("paused").isTrue();
+        gate.resume();
+        gate.forbidden("denied");
+        assertThat(gate.wantsFreshRead()).as("forbidden").isTrue();
     }
 
     @Test
@@ -54,27 +77,54 @@ class CapacityGateReadDemandTest {
         AtomicInteger calls = new AtomicInteger();
         off.onAcquire(calls::incrementAndGet);
         assertThat(off.wantsFreshRead()).isFalse();
-        assertThat(off.tryAcquire(64)).isEqualTo(64);
+        try (CapacityGate.Lease lease = off.tryLease(64)) {
+            assertThat(lease.permits()).isEqualTo(64);
+        }
         assertThat(calls).hasValue(1);
+        off.forbidden("denied");
+        assertThat(off.wantsFreshRead()).as("no quota to read, even while forbidden").isFalse();
     }
 
     @Test
-    void callsTheAcquireHookOncePerAcquireEvenWhenNothingFits() {
+    void callsTheAcquireHookOncePerLeaseEvenWhenNothingFits() {
         AtomicInteger calls = new AtomicInteger();
         gate.onAcquire(calls::incrementAndGet);
-        assertThat(gate.tryAcquire(64)).isZero();
+        assertThat(fetch(gate, 64, 0)).isZero();
         read(1_000, 0);
-        gate.fetched(gate.tryAcquire(64), 0);
-        assertThat(gate.tryAcquire(0)).isZero();
-        assertThat(calls).as("acquire(0) asks for nothing and is no fetch").hasValue(2);
+        fetch(gate, 64, 0);
+        try (CapacityGate.Lease none = gate.tryLease(0)) {
+            assertThat(none.permits()).isZero();
+        }
+        assertThat(calls).as("a lease of 0 asks for nothing and is no fetch").hasValue(2);
     }
 
     @Test
     void countsOnlyFetchesThatReturnedMessages() {
         read(1_000, 0);
-        gate.fetched(gate.tryAcquire(64), 0);
-        gate.fetched(gate.tryAcquire(64), 3);
-        gate.fetched(gate.tryAcquire(64), 64);
+        fetch(gate, 64, 0);
+        fetch(gate, 64, 3);
+        fetch(gate, 64, 64);
         assertThat(gate.batchesFetched()).isEqualTo(2);
+    }
+
+    @Test
+    void aFetchIsCountedWhenItsLeaseIsClosedNotWhenItsPermitsAreTaken() {
+        read(1_000, 0);
+        CapacityGate.Lease lease = gate.tryLease(64);
+        lease.take();
+        assertThat(gate.batchesFetched()).isZero();
+        lease.close();
+        assertThat(gate.batchesFetched()).isEqualTo(1);
+    }
+
+    /** {@link CapacityGate.Lease#close()} promises to be idempotent; a second close is no second fetch. */
+    @Test
+    void closingALeaseTwiceCountsOneFetch() {
+        read(1_000, 0);
+        CapacityGate.Lease lease = gate.tryLease(64);
+        lease.take();
+        lease.close();
+        lease.close();
+        assertThat(gate.batchesFetched()).isEqualTo(1);
     }
 }

@@ -2,7 +2,9 @@ package io.quotagate.quota;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
@@ -73,31 +75,56 @@ class QuotaMonitorReadCoalescingTest {
                 .endMetadata().build()).create();
     }
 
+    /** One fetch that finds nothing: it only gives the quota monitor its per-fetch chance to read. */
+    private static void emptyFetch(CapacityGate gate) {
+        gate.tryLease(64).close();
+    }
+
+    /** Waits until no quota read has happened for {@code quiet}: the reads a watch event may cause are over. */
+    private static void awaitReadsSettle(KubernetesApiEmulation kubernetes, Duration quiet) {
+        long[] last = {kubernetes.quotaReads()};
+        await().during(quiet).atMost(Duration.ofSeconds(10)).until(() -> {
+            long now = kubernetes.quotaReads();
+            boolean same = now == last[0];
+            last[0] = now;
+            return same;
+        });
+    }
+
     @Test
-    void eventsWhileAWholeBatchFitsAreReadOnceAtTheNextFetch(KubernetesApiEmulation kubernetes) throws Exception {
+    void eventsWhileAWholeBatchFitsAreReadOnceAtTheNextFetch(KubernetesApiEmulation kubernetes) {
         CapacityGate gate = start(kubernetes, 1_000, 0);
         KubernetesClient client = kubernetes.client();
         // The informer's initial ADDED event may still be pending: let one fetch read it, before counting.
-        gate.fetched(gate.tryAcquire(64), 0);
-        Thread.sleep(500);
-        int n = gate.tryAcquire(64);
-        gate.fetched(n, 20);
+        emptyFetch(gate);
+        awaitReadsSettle(kubernetes, Duration.ofMillis(500));
+        List<CapacityGate.Permit> permits = new ArrayList<>();
+        try (CapacityGate.Lease lease = gate.tryLease(64)) {
+            assertThat(lease.permits()).isEqualTo(64);
+            for (int i = 0; i < 20; i++) {
+                permits.add(lease.take());
+            }
+        }
+        // An event that arrived meanwhile is read at this lease, asynchronously: let that read land before counting.
+        awaitReadsSettle(kubernetes, Duration.ofMillis(300));
         long reads0 = kubernetes.quotaReads();
         for (int i = 0; i < 20; i++) {
             create(client, "wf-" + i);
-            gate.settled(1, 0);
+            permits.get(i).created();
         }
         // Give the watch time to deliver all 20 events; none of them may turn into a read by itself.
         await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5))
                 .until(() -> kubernetes.used(NS, QUOTA, RESOURCE) == 20);
-        Thread.sleep(300);
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2))
+                .until(() -> kubernetes.quotaReads() == reads0);
         assertThat(kubernetes.quotaReads() - reads0).as("reads without a fetch").isZero();
 
-        gate.fetched(gate.tryAcquire(64), 0);
+        emptyFetch(gate);
         await().atMost(Duration.ofSeconds(5)).until(() -> kubernetes.quotaReads() - reads0 == 1);
         await().atMost(Duration.ofSeconds(5)).until(() -> gate.state().used() == 20 && gate.state().createdUnobserved() == 0);
-        gate.fetched(gate.tryAcquire(64), 0);
-        Thread.sleep(300);
+        emptyFetch(gate);
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2))
+                .until(() -> kubernetes.quotaReads() - reads0 == 1);
         assertThat(kubernetes.quotaReads() - reads0).as("no change, no read").isEqualTo(1);
     }
 
@@ -106,8 +133,24 @@ class QuotaMonitorReadCoalescingTest {
         CapacityGate gate = start(kubernetes, 3, 3);
         assertThat(gate.state().blocked()).isTrue();
         kubernetes.deleteOldest(NS, "Workflow", 1);
-        // No acquire in between: only the watch event can have caused the read that reopens the gate.
+        // No lease in between: only the watch event can have caused the read that reopens the gate.
         await().atMost(Duration.ofSeconds(5)).until(() -> !gate.state().blocked());
-        assertThat(gate.tryAcquire(64)).isEqualTo(1);
+        try (CapacityGate.Lease lease = gate.tryLease(64)) {
+            assertThat(lease.permits()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void anExceededQuotaAnswerAsksForAReadThatReopensTheGate(KubernetesApiEmulation kubernetes) {
+        CapacityGate gate = start(kubernetes, 10, 0);
+        long reads0 = kubernetes.quotaReads();
+        try (CapacityGate.Lease lease = gate.tryLease(1)) {
+            // Another writer filled the quota meanwhile; the apiserver answered "exceeded quota".
+            lease.take().quotaRejected();
+        }
+        assertThat(gate.state().blocked()).isTrue();
+        // No lease in between: only the gate's refresh request can have caused the read that reopens it.
+        await().atMost(Duration.ofSeconds(5)).until(() -> !gate.state().blocked());
+        assertThat(kubernetes.quotaReads()).isGreaterThan(reads0);
     }
 }

@@ -56,6 +56,8 @@ class BadInputIT {
         registry.add("jetstream.retry-backoff-initial", () -> "100ms");
         registry.add("jetstream.retry-backoff-max", () -> "200ms");
         registry.add("jetstream.ack-wait", () -> "5s");
+        // Shorter than ack-wait, as start-up requires: a create still running at ack-wait would be handed out again.
+        registry.add("trigger.kubernetes.request-timeout", () -> "2s");
         // One create at a time: an injected create failure hits the message the test means.
         registry.add("trigger.kubernetes.concurrency", () -> 1);
     }

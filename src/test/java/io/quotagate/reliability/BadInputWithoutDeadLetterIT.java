@@ -48,6 +48,8 @@ class BadInputWithoutDeadLetterIT {
     static void properties(DynamicPropertyRegistry registry) {
         QuotaGateTestProperties.register(registry, nats, kubernetes, 1.0);
         registry.add("jetstream.ack-wait", () -> "2s");
+        // Shorter than ack-wait, as start-up requires: a create still running at ack-wait would be handed out again.
+        registry.add("trigger.kubernetes.request-timeout", () -> "1s");
     }
 
 

@@ -60,6 +60,8 @@ class ConnectionDroppedDuringSlowCreateIT {
         env.register(registry, 1.0);
         registry.add("jetstream.url", () -> natsLink.url("nats"));
         registry.add("jetstream.ack-wait", () -> ACK_WAIT.toSeconds() + "s");
+        // Shorter than ack-wait, as start-up requires: a create still running at ack-wait would be handed out again.
+        registry.add("trigger.kubernetes.request-timeout", () -> "3900ms");
         // One batch, every create of it in flight at once: the drop hits all of them.
         registry.add("jetstream.batch-size", () -> MESSAGES);
         registry.add("trigger.kubernetes.concurrency", () -> MESSAGES);

@@ -59,6 +59,8 @@ class NatsFaultsIT {
     static void properties(DynamicPropertyRegistry registry) {
         env.register(registry, 1.0);
         registry.add("jetstream.ack-wait", () -> "5s");
+        // Shorter than ack-wait, as start-up requires: a create still running at ack-wait would be handed out again.
+        registry.add("trigger.kubernetes.request-timeout", () -> "2s");
         registry.add("jetstream.batch-size", () -> 16);
     }
 

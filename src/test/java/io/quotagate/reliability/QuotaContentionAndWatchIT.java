@@ -63,6 +63,8 @@ class QuotaContentionAndWatchIT {
         registry.add("backpressure.poll-interval", () -> "60s");
         registry.add("jetstream.quota-rejected-delay", () -> "1s");
         registry.add("jetstream.ack-wait", () -> "5s");
+        // Shorter than ack-wait, as start-up requires: a create still running at ack-wait would be handed out again.
+        registry.add("trigger.kubernetes.request-timeout", () -> "2s");
     }
 
     @LocalServerPort

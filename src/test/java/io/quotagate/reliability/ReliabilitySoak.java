@@ -53,6 +53,8 @@ class ReliabilitySoak {
         registry.add("backpressure.poll-interval", () -> "5s");
         registry.add("backpressure.read-timeout", () -> "2s");
         registry.add("jetstream.ack-wait", () -> "10s");
+        // Shorter than ack-wait, as start-up requires: a create still running at ack-wait would be handed out again.
+        registry.add("trigger.kubernetes.request-timeout", () -> "5s");
         registry.add("trigger.kubernetes.concurrency", () -> 8);
     }
 

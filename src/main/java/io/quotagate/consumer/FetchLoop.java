@@ -1,0 +1,151 @@
+package io.quotagate.consumer;
+
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
+
+import io.nats.client.Message;
+import io.quotagate.gate.CapacityGate;
+import io.quotagate.logging.ThrottledLog;
+
+/**
+ * The fetch loop, on its own thread: wait until NATS is connected, the durable is set up and the worker pool has
+ * room; take a lease of at most that many permits from the gate; fetch at most that many messages; hand each, with
+ * its permit, to the pool; repeat. Nothing is fetched while the gate is closed, so a blocked quota costs no memory.
+ */
+final class FetchLoop implements Runnable {
+
+    /** Longest the loop blocks in one place, so it notices shutdown and proves it is alive. */
+    static final Duration IDLE_TICK = Duration.ofSeconds(1);
+    /** After a reconnect, how long the acks of before the cut may take to be confirmed before new work is pulled. */
+    static final Duration CONFIRM_AFTER_RECONNECT = Duration.ofSeconds(5);
+
+    private final NatsConnection nats;
+    private final DurableConsumerSetup setup;
+    private final PermitBoundedFetcher fetcher;
+    private final CapacityGate gate;
+    private final WorkerPool pool;
+    private final AckConfirmer acks;
+    private final Settler settler;
+    private final DeadLetterPublisher deadLetters;
+    private final int batchSize;
+    private final BooleanSupplier running;
+    private final CountDownLatch stopped;
+    private final Runnable progress;
+    private final ThrottledLog throttled;
+    /** Set by the backlog refresher when the durable consumer was deleted; the loop then sets it up again. */
+    final AtomicBoolean consumerGone = new AtomicBoolean();
+    private volatile String streamIdentity;
+
+    FetchLoop(NatsConnection nats, DurableConsumerSetup setup, PermitBoundedFetcher fetcher, CapacityGate gate,
+              WorkerPool pool, AckConfirmer acks, Settler settler, DeadLetterPublisher deadLetters, int batchSize,
+              BooleanSupplier running, CountDownLatch stopped, Runnable progress, ThrottledLog throttled) {
+        this.nats = nats;
+        this.setup = setup;
+        this.fetcher = fetcher;
+        this.gate = gate;
+        this.pool = pool;
+        this.acks = acks;
+        this.settler = settler;
+        this.deadLetters = deadLetters;
+        this.batchSize = batchSize;
+        this.running = running;
+        this.stopped = stopped;
+        this.progress = progress;
+        this.throttled = throttled;
+    }
+
+    @Override
+    public void run() {
+        long seenDisconnects = nats.disconnects();
+        while (running.getAsBoolean()) {
+            progress.run();
+            try {
+                if (!nats.awaitConnected(IDLE_TICK)) {
+                    continue;
+                }
+                if (nats.disconnects() != seenDisconnects) {
+                    // What the server had not taken (or not kept) before the cut reaches it before it hands out new work.
+                    seenDisconnects = nats.disconnects();
+                    acks.afterReconnect(CONFIRM_AFTER_RECONNECT);
+                }
+                if (consumerGone.getAndSet(false)) {
+                    fetcher.drop(this::giveBack);
+                }
+                if (!fetcher.attached() && !subscribe()) {
+                    continue;
+                }
+                int room = pool.awaitRoom(IDLE_TICK);
+                if (room == 0) {
+                    continue;
+                }
+                try (CapacityGate.Lease lease = gate.lease(Math.min(batchSize, room), IDLE_TICK, running)) {
+                    progress.run();
+                    if (lease.permits() == 0) {
+                        // Closed (full, unknown, forbidden, paused) or stopping: nothing waits in memory without a permit.
+                        fetcher.returnLateArrivals(this::giveBack);
+                        continue;
+                    }
+                    long disconnects = nats.disconnects();
+                    fetcher.fetch(lease.permits(), gate::permitsRevoked,
+                            m -> handOver(new Delivery(m, lease.take(), streamIdentity, System.nanoTime(), disconnects)),
+                            this::giveBack);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (RuntimeException e) {
+                throttled.warn("loop", "Fetch loop error: " + e);
+                pause(Duration.ofSeconds(1));
+            }
+        }
+        fetcher.drop(this::giveBack);
+    }
+
+    String streamIdentity() {
+        return streamIdentity;
+    }
+
+    private boolean subscribe() {
+        DurableConsumerSetup.Ready ready = setup.setUp();
+        if (ready == null) {
+            pause(Duration.ofSeconds(2));
+            return false;
+        }
+        streamIdentity = ready.streamIdentity();
+        fetcher.attach(ready.subscription());
+        if (deadLetters != null) {
+            String problem = deadLetters.captureProblem();
+            settler.deadLetterProblem(problem);
+            if (problem != null) {
+                throttled.warn("dlq-capture", problem);
+            }
+        }
+        return true;
+    }
+
+    private void handOver(Delivery d) {
+        try {
+            pool.submit(d);
+        } catch (RuntimeException e) {
+            settler.settle(d, null, Attempt.unexpected(e));
+        }
+    }
+
+    /** A message fetched without a permit (a late arrival) or stranded in a dropped subscription: back to JetStream. */
+    private void giveBack(Message m) {
+        settler.settle(new Delivery(m, null, streamIdentity, System.nanoTime(), nats.disconnects()), null,
+                Attempt.of(Attempt.Kind.UNSTARTED));
+    }
+
+    /** Waits before a retry; a stop ends the wait at once. */
+    private void pause(Duration d) {
+        try {
+            stopped.await(d.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

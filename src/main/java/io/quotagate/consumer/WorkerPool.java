@@ -1,0 +1,161 @@
+package io.quotagate.consumer;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+/**
+ * {@code trigger.kubernetes.concurrency} threads, each working one message at a time, and a queue in front of them
+ * that holds at most {@code capacity − running} fetched messages. A slow or hung create holds one worker, never a
+ * batch. Messages in the pool (queued or being worked) are kept alive with in-progress acks by
+ * {@link #keepAlive}, however long they wait. With concurrency 1 messages are worked in fetch order.
+ */
+final class WorkerPool {
+
+    private final int capacity;
+    private final LinkedBlockingQueue<Delivery> queue = new LinkedBlockingQueue<>();
+    private final Set<Delivery> inPool = ConcurrentHashMap.newKeySet();
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition roomMade = lock.newCondition();
+    private final List<Thread> workers = new ArrayList<>();
+    private final Consumer<Delivery> work;
+    private volatile boolean stopping;
+    private volatile long lastFinishedNanos = System.nanoTime();
+
+    /**
+     * @param concurrency workers
+     * @param capacity    messages the pool holds at most, queued and running together; at least {@code concurrency}
+     * @param work        what a worker does with one message: must settle it, must not throw
+     */
+    WorkerPool(int concurrency, int capacity, Consumer<Delivery> work) {
+        this.capacity = Math.max(concurrency, capacity);
+        this.work = work;
+        for (int i = 1; i <= concurrency; i++) {
+            Thread t = new Thread(this::run, "quotagate-worker-" + i);
+            t.setDaemon(true);
+            workers.add(t);
+        }
+    }
+
+    void start() {
+        workers.forEach(Thread::start);
+    }
+
+    /** Messages fetched and not yet settled: queued plus being worked. */
+    int outstanding() {
+        return inPool.size();
+    }
+
+    /** When a worker last finished a message (or the pool started). */
+    long lastFinishedNanos() {
+        return lastFinishedNanos;
+    }
+
+    /**
+     * Waits until the pool can take at least one more message, at most {@code max}.
+     *
+     * @return how many it can take now (0 after the wait ran out)
+     */
+    int awaitRoom(Duration max) throws InterruptedException {
+        long nanos = max.toNanos();
+        lock.lockInterruptibly();
+        try {
+            int room;
+            while ((room = capacity - inPool.size()) <= 0 && nanos > 0 && !stopping) {
+                nanos = roomMade.awaitNanos(nanos);
+            }
+            return Math.max(0, room);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    int workers() {
+        return workers.size();
+    }
+
+    /** Queues a message; the single producer checked for room first. */
+    void submit(Delivery d) {
+        if (inPool.isEmpty()) {
+            // Idle workers are not silent workers: their clock starts with this message.
+            lastFinishedNanos = System.nanoTime();
+        }
+        inPool.add(d);
+        queue.add(d);
+    }
+
+    /** In-progress acks for every message in the pool fetched longer than {@code olderThan} ago. */
+    void keepAlive(Duration olderThan) {
+        long before = System.nanoTime() - olderThan.toNanos();
+        for (Delivery d : inPool) {
+            if (d.fetchedNanos() - before < 0) {
+                try {
+                    d.message().inProgress();
+                } catch (RuntimeException e) {
+                    // disconnected: the message is redelivered after ack-wait and meets its object or its record
+                }
+            }
+        }
+    }
+
+    /**
+     * Lets the workers finish what they hold and what is queued (the work function settles queued messages quickly
+     * once the consumer is stopping), then waits for them, at most {@code max}.
+     *
+     * @return true when every worker ended
+     */
+    boolean stop(Duration max) throws InterruptedException {
+        stopping = true;
+        lock.lock();
+        try {
+            roomMade.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        long deadline = System.nanoTime() + max.toNanos();
+        for (Thread t : workers) {
+            long left = deadline - System.nanoTime();
+            if (left > 0) {
+                t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+            }
+        }
+        return workers.stream().noneMatch(Thread::isAlive);
+    }
+
+    private void run() {
+        while (true) {
+            Delivery d;
+            try {
+                d = queue.poll(200, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            if (d == null) {
+                if (stopping) {
+                    return;
+                }
+                continue;
+            }
+            try {
+                work.accept(d);
+            } finally {
+                inPool.remove(d);
+                lastFinishedNanos = System.nanoTime();
+                lock.lock();
+                try {
+                    roomMade.signal();
+                } finally {
+                    lock.unlock();
+                }
+            }
+        }
+    }
+}
