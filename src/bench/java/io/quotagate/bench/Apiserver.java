@@ -7,19 +7,14 @@ import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
-import io.fabric8.kubernetes.api.model.ResourceQuota;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.nats.client.Connection;
-import io.nats.client.JetStreamSubscription;
-import io.nats.client.Message;
-import io.nats.client.impl.NatsJetStreamMetaData;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.trigger.InboundMessage;
 import io.quotagate.trigger.KubernetesResourceTrigger;
 import io.quotagate.trigger.TriggerProperties;
 import io.quotagate.trigger.TriggerResult;
 
-/** Parts 3, 4 and 5: QuotaGate against the Kubernetes API emulation, and the original sensor's pattern beside it. */
+/** Parts 3, 4 and 5: QuotaGate against the Kubernetes API emulation: draining, the full-quota burst, resume latency. */
 final class Apiserver {
 
     record Drain(int concurrency, int messages, double seconds, long quotaReads, long creates, long batches,
@@ -29,7 +24,24 @@ final class Apiserver {
         }
     }
 
-    record Resume(String mode, List<Double> latenciesMs, long quotaReads) {
+    record Resume(List<Double> latenciesMs, long quotaReads) {
+    }
+
+    /**
+     * @param quotaReads    quota GETs and lists from the first message to the last create
+     * @param maxUsed       the highest {@code status.used} the quota ever had
+     * @param spacingMs     the quota monitor's edge spacing at the end
+     * @param freedPerSecond freed slots per second as the monitor last measured them
+     */
+    record Burst(int messages, long created, long rejections, long maxUsed, double seconds, long quotaReads,
+                 double cpuMsPerMessage, double spacingMs, double freedPerSecond) {
+        double rate() {
+            return created / seconds;
+        }
+
+        double readsPerCreate() {
+            return (double) quotaReads / Math.max(1, created);
+        }
     }
 
     private final String natsUrl;
@@ -49,7 +61,7 @@ final class Apiserver {
         kubernetes.createQuota(ns, Bench.QUOTA, Bench.RESOURCE, 1_000_000);
         long creates0 = kubernetes.successfulCreates();
         long rejections0 = kubernetes.exceededQuotaRejections();
-        try (Rig rig = new Rig(natsUrl, stream, "drain-" + runs, kubernetes.url(), ns, 0.95, "30s", true, null,
+        try (Rig rig = new Rig(natsUrl, stream, "drain-" + runs, kubernetes.url(), ns, 0.95, "30s", null,
                 concurrency)) {
             // Counted while flowing: from the first message on (set-up reads, such as the one for the informer's
             // initial ADDED event, are not), like the batches.
@@ -119,98 +131,43 @@ final class Apiserver {
                 new io.quotagate.kubernetes.KubernetesClientProperties(kubernetes.url())).create(tp.requestTimeout(), concurrency);
     }
 
-    /** One create at a time: milliseconds per create, and of that the emulation's dispatcher per request. */
-    record RoundTrip(Duration latency, int creates, double msPerCreate, double dispatchMsPerRequest, double requestsPerCreate) {
-    }
-
     /**
-     * Part 3's yardstick: {@code creates} creates one after the other with the same client and trigger code as the
-     * drains, at the given create latency, after {@code warmup} untimed ones. What is left over the latency is the
-     * round trip through the client, the HTTP stack and the emulation on this machine.
+     * Part 4, the full-quota burst: {@code messages} published at once to {@code stream} against a quota of
+     * {@code hard} at capacity-ratio 1.0, QuotaGate with its Kubernetes trigger at {@code concurrency}. The caller
+     * sets the emulation up (completion, controller lag). Quota reads are counted from the first message to the
+     * last create, like the drains' (the informer's set-up list is not).
      */
-    RoundTrip roundTrip(Duration latency, int warmup, int creates) throws Exception {
-        String ns = "roundtrip-" + (++runs);
-        kubernetes.createQuota(ns, Bench.QUOTA, Bench.RESOURCE, 1_000_000);
-        kubernetes.setCreateLatency(latency);
-        TriggerProperties tp = Bench.workflowTrigger(1);
-        KubernetesClient client = triggerClient(tp, 1);
-        try {
-            KubernetesResourceTrigger trigger = Bench.workflowTrigger(client, ns, tp);
-            for (int i = 0; i < warmup; i++) {
-                trigger.fire(new InboundMessage("ROUNDTRIP", i, "roundtrip", Bench.payload(i, 200), Map.of(), 1));
-            }
-            Bench.awaitJitQuiet(Duration.ofSeconds(15));
-            long requests0 = kubernetes.requests();
-            long dispatch0 = kubernetes.dispatchNanos();
-            long t0 = System.nanoTime();
-            for (int i = warmup; i < warmup + creates; i++) {
-                trigger.fire(new InboundMessage("ROUNDTRIP", i, "roundtrip", Bench.payload(i, 200), Map.of(), 1));
-            }
-            double ms = (System.nanoTime() - t0) / 1e6 / creates;
-            long requests = kubernetes.requests() - requests0;
-            return new RoundTrip(latency, creates, ms, (kubernetes.dispatchNanos() - dispatch0) / 1e6 / Math.max(1, requests),
-                    (double) requests / creates);
-        } finally {
-            client.close();
-        }
-    }
-
-    /**
-     * Part 5, the original sensor's pattern with real creates: GET the quota, fetch 1 (1 s max wait), create the
-     * object with QuotaGate's own trigger code, ack; one pull subscription, as in part 2's (c).
-     */
-    Drain originalSensor(String stream, int messages) throws Exception {
-        String ns = "sensor-" + (++runs);
-        kubernetes.createQuota(ns, Bench.QUOTA, Bench.RESOURCE, 1_000_000);
-        long reads0 = kubernetes.quotaReads();
+    Burst burst(String stream, int messages, long hard, int concurrency) throws Exception {
+        String ns = "burst-" + (++runs);
+        kubernetes.createQuota(ns, Bench.QUOTA, Bench.RESOURCE, hard);
         long creates0 = kubernetes.successfulCreates();
-        KubernetesClient client = kubernetes.client();
-        TriggerProperties tp = Bench.workflowTrigger(1);
-        KubernetesResourceTrigger trigger = Bench.workflowTrigger(client, ns, tp);
-        String durable = "sensor-" + runs;
-        int n = 0;
-        long t0 = 0;
-        long t1 = 0;
-        try (Connection c = Bench.connect(natsUrl, durable)) {
-            Bench.createDurable(c, stream, durable);
-            JetStreamSubscription sub = Bench.pullSubscription(c, stream, durable);
-            while (n < messages) {
-                ResourceQuota q = client.resourceQuotas().inNamespace(ns).withName(Bench.QUOTA).get();
-                if (!Throughput.hasRoom(q)) {
-                    Thread.sleep(30_000);
-                    continue;
-                }
-                for (Message m : sub.fetch(1, Duration.ofSeconds(1))) {
-                    if (n == 0) {
-                        t0 = System.nanoTime();
-                    }
-                    NatsJetStreamMetaData meta = m.metaData();
-                    TriggerResult r = trigger.fire(new InboundMessage(meta.getStream(), meta.streamSequence(),
-                            m.getSubject(), m.getData(), Map.of(), meta.deliveredCount()));
-                    if (r.outcome() == TriggerResult.Outcome.CREATED || r.outcome() == TriggerResult.Outcome.ALREADY_EXISTS) {
-                        m.ack();
-                        if (++n == messages) {
-                            t1 = System.nanoTime();
-                        }
-                    } else {
-                        m.nakWithDelay(Duration.ofSeconds(1));
-                    }
-                }
+        long rejections0 = kubernetes.exceededQuotaRejections();
+        try (Rig rig = new Rig(natsUrl, stream, "burst-" + runs, kubernetes.url(), ns, 1.0, "30s", null, concurrency)) {
+            long[] atFirst = new long[2];
+            rig.trigger.onFirst = () -> {
+                atFirst[0] = kubernetes.quotaReads();
+                atFirst[1] = Bench.processCpuNanos();
+            };
+            rig.start().awaitGateOpen(Duration.ofSeconds(10));
+            if (!rig.trigger.awaitCreated(messages, Duration.ofMinutes(10))) {
+                throw new IllegalStateException("burst: only " + rig.trigger.created.get() + " of " + messages + " created");
             }
-            c.flush(Duration.ofSeconds(5));
-            sub.unsubscribe();
+            long reads = kubernetes.quotaReads() - atFirst[0];
+            double cpuMs = (Bench.processCpuNanos() - atFirst[1]) / 1e6 / messages;
+            double seconds = (rig.trigger.lastCreatedNanos - rig.trigger.firstFireNanos) / 1e9;
+            return new Burst(messages, kubernetes.successfulCreates() - creates0,
+                    kubernetes.exceededQuotaRejections() - rejections0, kubernetes.maxUsed(ns, Bench.QUOTA, Bench.RESOURCE),
+                    seconds, reads, cpuMs, rig.monitor.edgeSpacing().toNanos() / 1e6, rig.monitor.freedPerSecond());
         }
-        return new Drain(1, messages, (t1 - t0) / 1e9, kubernetes.quotaReads() - reads0,
-                kubernetes.successfulCreates() - creates0, messages, 0, Double.NaN);
     }
 
     /**
-     * Part 4: a full quota (hard 10, capacity-ratio 1.0, a backlog waiting); each cycle frees one unit by
+     * Part 5: a full quota (hard 10, capacity-ratio 1.0, a backlog waiting); each cycle frees one unit by
      * deleting an object (quota controller lag 0: the quota update happens inside that call) and times how long
-     * until the next object is created. Cycles start at a random moment so polling is not phase-locked.
+     * until the next object is created. Cycles start 100–300 ms after the previous create, at random.
      */
-    Resume resume(String stream, boolean watch, int cycles, Duration pollInterval) throws Exception {
-        String ns = "resume-" + (watch ? "watch" : "poll") + "-" + (++runs);
+    Resume resume(String stream, int cycles, Duration pollInterval) throws Exception {
+        String ns = "resume-" + (++runs);
         kubernetes.createQuota(ns, Bench.QUOTA, Bench.RESOURCE, 10);
         kubernetes.setQuotaControllerLag(Duration.ZERO);
         kubernetes.setCreateLatency(Duration.ZERO);
@@ -218,7 +175,7 @@ final class Apiserver {
         List<Double> latencies = new ArrayList<>();
         long reads0;
         try (Rig rig = new Rig(natsUrl, stream, "resume-" + runs, kubernetes.url(), ns, 1.0,
-                pollInterval.toSeconds() + "s", watch, null, 4)) {
+                pollInterval.toSeconds() + "s", null, 4)) {
             rig.trigger.signalEachCreate = true;
             rig.start();
             long end = System.nanoTime() + Duration.ofMinutes(2).toNanos();
@@ -230,9 +187,7 @@ final class Apiserver {
             }
             reads0 = kubernetes.quotaReads();
             for (int i = 0; i < cycles; i++) {
-                long pause = watch ? ThreadLocalRandom.current().nextLong(100, 300)
-                        : ThreadLocalRandom.current().nextLong(0, pollInterval.toMillis());
-                Thread.sleep(pause);
+                Thread.sleep(ThreadLocalRandom.current().nextLong(100, 300));
                 rig.trigger.createdSignal.drainPermits();
                 long before = rig.trigger.created.get();
                 long t0 = System.nanoTime();
@@ -245,11 +200,8 @@ final class Apiserver {
                 if (rig.trigger.created.get() != before + 1) {
                     throw new IllegalStateException("cycle " + i + " created " + (rig.trigger.created.get() - before));
                 }
-                if (!watch) {
-                    Bench.log("resume (polling only) cycle %d: %.0f ms", i + 1, latencies.get(i));
-                }
             }
-            return new Resume(watch ? "watch + poll 30 s" : "poll 30 s only", latencies, kubernetes.quotaReads() - reads0);
+            return new Resume(latencies, kubernetes.quotaReads() - reads0);
         } finally {
             kubernetes.setQuotaControllerLag(KubernetesApiEmulation.DEFAULT_QUOTA_CONTROLLER_LAG);
         }

@@ -117,37 +117,6 @@ final class Bench {
         }
     }
 
-    /**
-     * Waits (up to maxWait) until the machine's CPUs are at least {@code idleShare} idle over half a second, so that a
-     * start-up is not timed against the tail of the previous run (a JVM exiting, nats-server purging a stream).
-     * Returns the idle share last seen.
-     */
-    static double awaitIdleCpu(double idleShare, Duration maxWait) throws InterruptedException {
-        long end = System.nanoTime() + maxWait.toNanos();
-        double idle;
-        do {
-            long[] a = cpuTicks();
-            Thread.sleep(500);
-            long[] b = cpuTicks();
-            idle = b[0] == a[0] ? 1 : (double) (b[1] - a[1]) / (b[0] - a[0]);
-        } while (idle < idleShare && System.nanoTime() < end);
-        return idle;
-    }
-
-    /** {total, idle + iowait} jiffies of all CPUs, from /proc/stat. */
-    private static long[] cpuTicks() {
-        try {
-            String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
-            long total = 0;
-            for (int i = 1; i < f.length; i++) {
-                total += Long.parseLong(f[i]);
-            }
-            return new long[] {total, Long.parseLong(f[4]) + Long.parseLong(f[5])};
-        } catch (IOException | RuntimeException e) {
-            return new long[] {0, 0};
-        }
-    }
-
     /** The trigger settings of every Kubernetes part: the Workflow template with one parameter, as the application's. */
     static io.quotagate.trigger.TriggerProperties workflowTrigger(int concurrency) {
         return bind("trigger.kubernetes", io.quotagate.trigger.TriggerProperties.class,

@@ -22,8 +22,8 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 /**
- * What the fetch loop pays before each fetch: {@code acquire(batch-size)} on an open gate (the check and the
- * reservation) plus {@code fetched(permits, 0)}, which hands the permits back so every operation sees the same
+ * What the fetch loop pays before each fetch: {@code lease(batch-size)} on an open gate (the check and the
+ * reservation) plus closing the lease untaken, which hands the permits back so every operation sees the same
  * state. That pair is the gate's whole share of one fetch; settling each message is counted elsewhere.
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -42,7 +42,7 @@ public class GateBenchmark {
         @Setup(Level.Trial)
         public void setUp() {
             gate = new CapacityGate(true, 0.95, FailMode.CLOSED, Clock.systemUTC());
-            gate.update(gate.beginRead(), new QuotaReading(1_000_000, 0));
+            gate.apply(gate.beginRead(), new QuotaReading(1_000_000, 0));
         }
     }
 
@@ -67,7 +67,7 @@ public class GateBenchmark {
     @GroupThreads(1)
     public void update_contended(Shared s) {
         s.used = (s.used + 1) & 1023;
-        s.gate.update(s.gate.beginRead(), new QuotaReading(1_000_000, s.used));
+        s.gate.apply(s.gate.beginRead(), new QuotaReading(1_000_000, s.used));
     }
 
     /** The fetch thread while a background thread applies a quota read every millisecond (1,000 reads/s). */
@@ -80,13 +80,13 @@ public class GateBenchmark {
         @Setup(Level.Trial)
         public void setUp() {
             gate = new CapacityGate(true, 0.95, FailMode.CLOSED, Clock.systemUTC());
-            gate.update(gate.beginRead(), new QuotaReading(1_000_000, 0));
+            gate.apply(gate.beginRead(), new QuotaReading(1_000_000, 0));
             running = true;
             updater = new Thread(() -> {
                 long used = 0;
                 while (running) {
                     used = (used + 1) & 1023;
-                    gate.update(gate.beginRead(), new QuotaReading(1_000_000, used));
+                    gate.apply(gate.beginRead(), new QuotaReading(1_000_000, used));
                     LockSupport.parkNanos(1_000_000);
                 }
             }, "quota-updater");
@@ -107,8 +107,8 @@ public class GateBenchmark {
     }
 
     static int acquireAndReturn(CapacityGate gate) throws InterruptedException {
-        int n = gate.acquire(BATCH, WAIT, RUNNING);
-        gate.fetched(n, 0);
-        return n;
+        try (CapacityGate.Lease lease = gate.lease(BATCH, WAIT, RUNNING)) {
+            return lease.permits();
+        }
     }
 }

@@ -103,15 +103,14 @@ final class Rig implements AutoCloseable {
 
     /**
      * @param trigger     null: QuotaGate's KubernetesResourceTrigger on a client sized for {@code concurrency}
-     * @param watch       false: the monitor only polls (the original sensor's behaviour)
      */
     Rig(String natsUrl, String stream, String durable, String kubernetesUrl, String namespace, double ratio,
-        String pollInterval, boolean watch, Trigger trigger, int concurrency) throws Exception {
+        String pollInterval, Trigger trigger, int concurrency) throws Exception {
         KubernetesClients clients = new KubernetesClients(new KubernetesClientProperties(kubernetesUrl));
         BackpressureProperties bp = Bench.backpressure(namespace, ratio, pollInterval);
         gate = new CapacityGate(true, ratio, bp.failMode(), Clock.systemUTC());
         quotaClient = clients.create(bp.readTimeout(), 2);
-        monitor = new QuotaMonitor(quotaClient, bp, namespace, gate, watch);
+        monitor = new QuotaMonitor(quotaClient, bp, namespace, gate);
         if (trigger == null) {
             TriggerProperties tp = Bench.workflowTrigger(concurrency);
             triggerClient = clients.create(tp.requestTimeout(), concurrency);
@@ -125,7 +124,7 @@ final class Rig implements AutoCloseable {
         nats.open();
         // The registry production runs with (Spring Boot's Prometheus one, no exemplars): meters cost per message,
         // and a SimpleMeterRegistry's percentile histogram costs several times what Prometheus' fixed buckets do.
-        consumer = new QuotaGatedConsumer(jp, nats, gate, this.trigger, concurrency,
+        consumer = new QuotaGatedConsumer(jp, nats, gate, this.trigger, concurrency, bp.forbiddenProbeInterval(),
                 new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
     }
 

@@ -2,8 +2,6 @@ package io.quotagate.bench;
 
 import java.time.Duration;
 
-import io.fabric8.kubernetes.api.model.ResourceQuota;
-import io.fabric8.kubernetes.client.KubernetesClient;
 import io.nats.client.Connection;
 import io.nats.client.JetStreamSubscription;
 import io.nats.client.Message;
@@ -12,8 +10,9 @@ import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.trigger.TriggerResult;
 
 /**
- * Part 2: the same stream of messages drained three ways, each by a fresh durable consumer on the same
- * nats-server. Timed from the first message received to the last one settled, so set-up is not counted.
+ * Part 2, the regression guard: the same stream of messages drained by bare jnats and by QuotaGate's consumer with
+ * a no-op trigger, each with a fresh durable consumer on the same nats-server. Timed from the first message
+ * received to the last one settled, so set-up is not counted.
  */
 final class Throughput {
 
@@ -42,12 +41,7 @@ final class Throughput {
 
     /** (a) The ceiling: jnats' simplified pull API, batches of 64, ack() each, one thread. */
     Run bare() throws Exception {
-        return pullAndAck("a", "bare", 64, () -> true);
-    }
-
-    /** Decides before each fetch whether to fetch at all (the original sensor's quota check). */
-    private interface BeforeFetch {
-        boolean mayFetch() throws Exception;
+        return pullAndAck("a", "bare", 64);
     }
 
     /**
@@ -57,7 +51,7 @@ final class Throughput {
      * subscribes per fetch, and messages the server sends after a fetch's window then come back only after
      * ack-wait, which stalled whole runs of (a) for 30 s in the first runs of stop 11.
      */
-    private Run pullAndAck(String variant, String durablePrefix, int batch, BeforeFetch beforeFetch) throws Exception {
+    private Run pullAndAck(String variant, String durablePrefix, int batch) throws Exception {
         String durable = durablePrefix + "-" + (++durables);
         long reads0 = kubernetes.quotaReads();
         try (Connection c = Bench.connect(natsUrl, durable)) {
@@ -71,9 +65,6 @@ final class Throughput {
             java.util.Map<String, Long> threads0 = java.util.Map.of();
             String threads = "";
             while (n < messages) {
-                if (!beforeFetch.mayFetch()) {
-                    continue;
-                }
                 for (Message m : sub.fetch(batch, Duration.ofSeconds(1))) {
                     if (n == messages) {
                         break;
@@ -103,7 +94,7 @@ final class Throughput {
     Run quotaGate(int concurrency) throws Exception {
         String durable = "quotagate-" + (++durables);
         long reads0 = kubernetes.quotaReads();
-        try (Rig rig = new Rig(natsUrl, stream, durable, kubernetes.url(), namespace, 0.95, "30s", true,
+        try (Rig rig = new Rig(natsUrl, stream, durable, kubernetes.url(), namespace, 0.95, "30s",
                 m -> TriggerResult.created("noop"), concurrency)) {
             long[] cpu0 = new long[1];
             @SuppressWarnings("unchecked")
@@ -125,28 +116,6 @@ final class Throughput {
                         created >= messages && drained(c, durable), (cpu1 - cpu0[0]) / 1e6 / Math.max(1, created), threads);
             }
         }
-    }
-
-    /**
-     * (c) The original sensor's pattern: before every fetch one ResourceQuota GET, then fetch 1 message with a
-     * 1 s max wait, then ack.
-     */
-    Run originalSensor() throws Exception {
-        KubernetesClient client = kubernetes.client();
-        return pullAndAck("c", "sensor", 1, () -> {
-            ResourceQuota q = client.resourceQuotas().inNamespace(namespace).withName(Bench.QUOTA).get();
-            if (!hasRoom(q)) {
-                Thread.sleep(30_000); // the original sensor's poll interval
-                return false;
-            }
-            return true;
-        });
-    }
-
-    static boolean hasRoom(ResourceQuota q) {
-        long hard = q.getStatus().getHard().get(Bench.RESOURCE).getNumericalAmount().longValue();
-        long used = q.getStatus().getUsed().get(Bench.RESOURCE).getNumericalAmount().longValue();
-        return used < Math.floor(hard * 0.95);
     }
 
     static boolean drained(Connection c, String stream, String durable) throws Exception {
