@@ -6,6 +6,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -55,10 +56,15 @@ final class AckConfirmer {
     private final Condition work = lock.newCondition();
     private final Condition confirmed = lock.newCondition();
     // Guarded by lock.
-    private long added;
+    /** Acks sent (and confirmation requests) so far; written without the lock, so that an ack costs no lock. */
+    private final AtomicLong added = new AtomicLong();
     private long done;
     private boolean urgent;
     private boolean resendRecent;
+    /** The thread waits with nothing to confirm; the next ack must wake it. Set under the lock. */
+    private volatile boolean idle = true;
+    /** When the oldest ack not yet taken for confirmation was sent. */
+    private long firstPendingNanos;
     private volatile boolean running;
     private Thread thread;
 
@@ -94,12 +100,21 @@ final class AckConfirmer {
         }
         unconfirmed.add(List.of(m), disconnectsAtFetch);
         remember(m.getReplyTo());
-        lock.lock();
-        try {
-            added++;
-            work.signal();
-        } finally {
-            lock.unlock();
+        added.incrementAndGet();
+        if (idle) {
+            // Only the first ack after a quiet spell wakes the thread; it then waits out `within` for the rest, so one
+            // flush confirms them all instead of one flush per ack. (The thread sets idle before it looks at added
+            // for the last time, and this reads idle after adding: one of the two sees the other.)
+            lock.lock();
+            try {
+                if (idle) {
+                    idle = false;
+                    firstPendingNanos = System.nanoTime();
+                    work.signal();
+                }
+            } finally {
+                lock.unlock();
+            }
         }
     }
 
@@ -128,7 +143,7 @@ final class AckConfirmer {
         long deadline = System.nanoTime() + max.toNanos();
         lock.lock();
         try {
-            long target = ++added; // one more: the turn that handles this call (and a resend it asked for)
+            long target = added.incrementAndGet(); // one more: the turn that handles this call (and a resend)
             urgent = true;
             work.signal();
             while (done < target) {
@@ -200,16 +215,23 @@ final class AckConfirmer {
     private long awaitDue() throws InterruptedException {
         lock.lock();
         try {
-            if (done >= added) {
-                urgent = false;
-                work.awaitNanos(Duration.ofSeconds(1).toNanos());
-                return -1;
+            if (done >= added.get() && !urgent) {
+                idle = true;
+                if (done >= added.get()) {
+                    work.awaitNanos(Duration.ofSeconds(1).toNanos());
+                    return -1;
+                }
+                idle = false; // an ack came in between: no one will wake us for it
+                firstPendingNanos = System.nanoTime();
             }
-            if (!urgent) {
-                work.awaitNanos(within.toNanos());
+            long wait = within.toNanos() - (System.nanoTime() - firstPendingNanos);
+            if (!urgent && wait > 0) {
+                work.awaitNanos(wait);
+                return -1; // woken early (a waiter) or on time: look again
             }
             urgent = false;
-            return added;
+            firstPendingNanos = System.nanoTime();
+            return added.get();
         } finally {
             lock.unlock();
         }

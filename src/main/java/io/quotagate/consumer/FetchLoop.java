@@ -77,7 +77,7 @@ final class FetchLoop implements Runnable {
                 if (!fetcher.attached() && !subscribe()) {
                     continue;
                 }
-                int room = pool.awaitRoom(IDLE_TICK);
+                int room = pool.awaitRoom(Math.max(1, batchSize / 2), IDLE_TICK);
                 if (room == 0) {
                     continue;
                 }
