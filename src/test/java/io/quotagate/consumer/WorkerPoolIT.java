@@ -45,6 +45,8 @@ class WorkerPoolIT {
     private final LongAdder created = new LongAdder();
     private String stream;
     private String subject;
+    /** Far beyond every wait here unless a test says otherwise: a message that waits for it shows as missing. */
+    private String ackWait = "2m";
     private CapacityGate gate;
     private QuotaGatedConsumer consumer;
     private NatsConnection nats;
@@ -120,7 +122,7 @@ class WorkerPoolIT {
     private JetStreamProperties properties() {
         return new Binder(new MapConfigurationPropertySource(Map.of(
                 "jetstream.url", server.url(), "jetstream.stream", stream, "jetstream.durable", "fanout",
-                "jetstream.reconnect-wait", "200ms", "jetstream.ack-wait", "2m")))
+                "jetstream.reconnect-wait", "200ms", "jetstream.ack-wait", ackWait)))
                 .bindOrCreate("jetstream", Bindable.of(JetStreamProperties.class));
     }
 
@@ -221,5 +223,22 @@ class WorkerPoolIT {
             release.countDown();
         }
         await().atMost(Duration.ofSeconds(30)).until(() -> created.sum() == 2);
+    }
+
+    @Test
+    void messagesWaitingLongerThanAckWaitForAWorkerAreKeptAlive() throws Exception {
+        // One worker, 12 creates of 500 ms: the last waits about 6 s in the pool's queue, twice the ack-wait of 3 s.
+        // Without in-progress acks JetStream would hand the waiting ones out again meanwhile.
+        ackWait = "3s";
+        consume(12, trigger(Duration.ofMillis(500), null, 0, 0), 1);
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> created.sum() == 12);
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(
+                producer.consumerInfo(stream, "fanout").getNumAckPending()).isZero());
+        // Every delivery, redeliveries included, advances the consumer sequence; a redelivery would meet this
+        // process's memory of the create (acked as exists), so only the count shows it.
+        assertThat(producer.consumerInfo(stream, "fanout").getDelivered().getConsumerSequence())
+                .as("deliveries").isEqualTo(12);
+        assertThat(created.sum()).as("creates").isEqualTo(12);
     }
 }
