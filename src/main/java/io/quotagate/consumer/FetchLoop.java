@@ -104,10 +104,6 @@ final class FetchLoop implements Runnable {
         fetcher.drop(this::giveBack);
     }
 
-    String streamIdentity() {
-        return streamIdentity;
-    }
-
     private boolean subscribe() {
         DurableConsumerSetup.Ready ready = setup.setUp();
         if (ready == null) {

@@ -188,7 +188,8 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         try {
             inbound = inbound(d);
             attempt = attempt(d, inbound);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | StackOverflowError e) {
+            // A careless producer's payload can nest deep enough to overflow a parser's stack: still an outcome.
             attempt = Attempt.unexpected(e);
         }
         settler.settle(d, inbound, attempt);
@@ -330,12 +331,6 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     /** Why dead letters cannot be stored ({@code jetstream.dead-letter-subject} captured by no stream), else null. */
     public String deadLetterError() {
         return settler.deadLetterProblem();
-    }
-
-    /** The identity (creation time) of the stream being consumed, null until set up. */
-    public String streamIdentity() {
-        FetchLoop l = loop;
-        return l == null ? null : l.streamIdentity();
     }
 
     /**

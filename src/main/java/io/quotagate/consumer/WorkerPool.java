@@ -11,6 +11,9 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 /**
  * {@code trigger.kubernetes.concurrency} threads, each working one message at a time, and a queue in front of them
  * that holds at most {@code capacity − running} fetched messages. A slow or hung create holds one worker, never a
@@ -18,6 +21,8 @@ import java.util.function.Consumer;
  * {@link #keepAlive}, however long they wait. With concurrency 1 messages are worked in fetch order.
  */
 final class WorkerPool {
+
+    private static final Logger log = LoggerFactory.getLogger(WorkerPool.class);
 
     private final int capacity;
     private final LinkedBlockingQueue<Delivery> queue = new LinkedBlockingQueue<>();
@@ -154,6 +159,10 @@ final class WorkerPool {
             }
             try {
                 work.accept(d);
+            } catch (RuntimeException | Error e) {
+                // The work function settles every message itself; whatever escaped it must not cost the pool a
+                // worker. The message's permit was resolved by the settler's finally.
+                log.error("A worker's message escaped settlement", e);
             } finally {
                 inPool.remove(d);
                 lastFinishedNanos = System.nanoTime();
