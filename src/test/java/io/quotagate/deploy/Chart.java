@@ -38,9 +38,13 @@ final class Chart {
         return new Helm(DIR);
     }
 
-    /** helm template RELEASE helm-chart/quotagate -n namespace [customizations]. */
+    /** The oldest Kubernetes the chart supports (Chart.yaml kubeVersion); helm template's default is older. */
+    static final String KUBE_VERSION = "1.25.0";
+
+    /** helm template RELEASE helm-chart/quotagate -n namespace --kube-version KUBE_VERSION [customizations]. */
     static String template(String namespace, Consumer<TemplateCommand> customize) {
-        TemplateCommand command = helm().template().withName(RELEASE).withNamespace(namespace);
+        TemplateCommand command = helm().template().withName(RELEASE).withNamespace(namespace)
+                .withKubeVersion(KUBE_VERSION);
         customize.accept(command);
         return command.call();
     }

@@ -1,6 +1,8 @@
 package io.quotagate.deploy;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.marcnuri.helm.LintResult;
 import io.fabric8.kubernetes.api.model.ConfigMap;
@@ -14,6 +16,10 @@ import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyEgressRule;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPeer;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPort;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
@@ -44,6 +50,18 @@ class HelmChartTest {
     }
 
     @Test
+    void chartDeclaresItsKubernetesRangeLicenseAndHome() {
+        Map<String, Object> chart = Chart.yaml(read(Chart.DIR.resolve("Chart.yaml")));
+
+        assertThat(chart).containsEntry("kubeVersion", ">=1.25.0-0")
+                .containsEntry("home", "https://github.com/quotagate/quotagate")
+                .containsEntry("sources", List.of("https://github.com/quotagate/quotagate"));
+        assertThatThrownBy(() -> Chart.render("default", c -> c.withKubeVersion("1.24.9")))
+                .hasMessageContaining("kubeVersion");
+        assertThatCode(() -> Chart.render("default", c -> c.withKubeVersion("1.31.2-gke.1000"))).doesNotThrowAnyException();
+    }
+
+    @Test
     void defaultValuesRenderOnlyTheCoreObjects() {
         assertThat(DEFAULTS.kinds()).containsExactlyInAnyOrder(
                 "ServiceAccount", "ConfigMap", "Role", "RoleBinding", "Service", "Deployment");
@@ -54,7 +72,7 @@ class HelmChartTest {
     void realisticValuesRenderEveryOptionalObject() {
         assertThat(REALISTIC.kinds()).containsExactlyInAnyOrder(
                 "ServiceAccount", "ConfigMap", "ConfigMap", "Role", "RoleBinding", "Service", "Deployment",
-                "PodDisruptionBudget", "ServiceMonitor", "PrometheusRule");
+                "PodDisruptionBudget", "ServiceMonitor", "PrometheusRule", "NetworkPolicy");
     }
 
     @Test
@@ -481,7 +499,91 @@ class HelmChartTest {
                 "auth can-i");
     }
 
+    // ------------------------------------------------------------------ NetworkPolicy
+
+    @Test
+    void networkPolicyLetsOnlyTheScraperReachTheHttpPort() {
+        NetworkPolicy policy = REALISTIC.one(NetworkPolicy.class);
+
+        assertThat(policy.getSpec().getPodSelector().getMatchLabels())
+                .isEqualTo(REALISTIC.one(Deployment.class).getSpec().getSelector().getMatchLabels());
+        assertThat(policy.getSpec().getPolicyTypes()).containsExactlyInAnyOrder("Ingress", "Egress");
+        assertThat(policy.getSpec().getIngress()).singleElement().satisfies(rule -> {
+            assertThat(rule.getPorts()).extracting(this::describe).containsExactly("TCP/http");
+            assertThat(rule.getFrom()).singleElement().satisfies(peer -> assertThat(
+                    peer.getNamespaceSelector().getMatchLabels()).isEqualTo(Map.of("kubernetes.io/metadata.name", "monitoring")));
+        });
+        // the named port the policy opens is the container's
+        assertThat(container(REALISTIC).getPorts()).extracting(p -> p.getName()).containsExactly("http");
+    }
+
+    @Test
+    void networkPolicyLetsThePodsReachOnlyDnsNatsAndTheApiServer() {
+        List<NetworkPolicyEgressRule> egress = REALISTIC.one(NetworkPolicy.class).getSpec().getEgress();
+
+        assertThat(egress).hasSize(3);
+        assertThat(egress.get(0).getPorts()).extracting(this::describe).containsExactly("UDP/53", "TCP/53");
+        assertThat(egress.get(0).getTo()).singleElement().satisfies(peer -> {
+            assertThat(peer.getNamespaceSelector().getMatchLabels()).isEqualTo(Map.of("kubernetes.io/metadata.name", "kube-system"));
+            assertThat(peer.getPodSelector().getMatchLabels()).isEqualTo(Map.of("k8s-app", "kube-dns"));
+        });
+        assertThat(egress.get(1).getPorts()).extracting(this::describe).containsExactly("TCP/4222");
+        assertThat(egress.get(1).getTo()).singleElement().satisfies(peer -> {
+            assertThat(peer.getNamespaceSelector().getMatchLabels()).isEqualTo(Map.of("kubernetes.io/metadata.name", "argo-events"));
+            assertThat(peer.getPodSelector().getMatchLabels()).containsEntry("eventbus-name", "default");
+        });
+        assertThat(egress.get(2).getPorts()).extracting(this::describe).containsExactly("TCP/443", "TCP/6443");
+        assertThat(egress.get(2).getTo()).extracting(p -> p.getIpBlock().getCidr()).containsExactly("172.18.0.2/32");
+    }
+
+    @Test
+    void networkPolicyWithoutPeersOpensOnlyItsPortsToAnyPeer() {
+        Chart.Rendered rendered = Chart.render("default", c -> c.set("networkPolicy.enabled", true)
+                .set("jetstream.url", "nats://user:secret@nats-0:4222,tls://nats-1:7422/,ws://nats-2")
+                .set("networkPolicy.egress.nats.ports[0]", 4222).set("networkPolicy.egress.nats.ports[1]", 7422));
+        NetworkPolicy policy = rendered.one(NetworkPolicy.class);
+
+        assertThat(policy.getSpec().getIngress()).singleElement().satisfies(rule -> {
+            assertThat(rule.getFrom()).isNullOrEmpty();
+            assertThat(rule.getPorts()).extracting(this::describe).containsExactly("TCP/http");
+        });
+        List<NetworkPolicyEgressRule> egress = policy.getSpec().getEgress();
+        assertThat(egress.get(1).getTo()).isNullOrEmpty();
+        assertThat(egress.get(1).getPorts()).extracting(this::describe).containsExactly("TCP/4222", "TCP/7422");
+        assertThat(egress.get(2).getTo()).isNullOrEmpty();
+        assertThat(egress).allSatisfy(rule -> assertThat(rule.getPorts()).isNotEmpty());
+        assertThat(DEFAULTS.kinds()).doesNotContain("NetworkPolicy");
+    }
+
+    @Test
+    void networkPolicyTakesExtraRules() {
+        Chart.Rendered rendered = Chart.render("default", c -> c.set("networkPolicy.enabled", true)
+                .set("networkPolicy.egress.extra[0].to[0].ipBlock.cidr", "10.20.0.0/16")
+                .set("networkPolicy.egress.extra[0].ports[0].port", 4317)
+                .set("networkPolicy.ingress.extra[0].from[0].podSelector.matchLabels.app", "admin"));
+        NetworkPolicy policy = rendered.one(NetworkPolicy.class);
+
+        assertThat(policy.getSpec().getEgress()).hasSize(4);
+        assertThat(policy.getSpec().getEgress().get(3).getTo()).extracting(p -> p.getIpBlock().getCidr())
+                .containsExactly("10.20.0.0/16");
+        assertThat(policy.getSpec().getIngress()).hasSize(2);
+        assertThat(policy.getSpec().getIngress().get(1).getFrom()).extracting(NetworkPolicyPeer::getPodSelector)
+                .extracting(s -> s.getMatchLabels()).containsExactly(Map.of("app", "admin"));
+    }
+
+    private String describe(NetworkPolicyPort port) {
+        return port.getProtocol() + "/" + (port.getPort().getStrVal() != null ? port.getPort().getStrVal() : port.getPort().getIntVal());
+    }
+
     // ------------------------------------------------------------------ helpers
+
+    private static String read(java.nio.file.Path file) {
+        try {
+            return Files.readString(file);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
 
     private static PolicyRule rule(String group, String resource, List<String> names, String... verbs) {
         PolicyRule rule = new PolicyRule();

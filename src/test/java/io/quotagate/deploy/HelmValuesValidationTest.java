@@ -49,7 +49,13 @@ class HelmValuesValidationTest {
                 bad("sensor env var through extraEnv", "BACKPRESSURE_QUOTA_NAME",
                         c -> c.set("extraEnv[0].name", "BACKPRESSURE_QUOTA_NAME").set("extraEnv[0].value", "q")),
                 bad("credential key without a Secret", "existingSecret", c -> c.set("jetstream.auth.tokenKey", "token")),
-                bad("template without a kind", "kind", c -> c.set("trigger.template.apiVersion", "v1")));
+                bad("template without a kind", "kind", c -> c.set("trigger.template.apiVersion", "v1")),
+                bad("network policy that would block the NATS port of jetstream.url", "networkPolicy.egress.nats.ports",
+                        c -> c.set("networkPolicy.enabled", true).set("jetstream.url", "nats://a:4222,tls://b:7422")),
+                bad("network policy port out of range", "ports", c -> c.set("networkPolicy.egress.nats.ports[0]", 70000)),
+                bad("network policy CIDR that is not one", "cidrs",
+                        c -> c.set("networkPolicy.egress.kubernetesApi.cidrs[0]", "apiserver")),
+                bad("typo in networkPolicy", "egres", c -> c.set("networkPolicy.egres.extra", "x")));
     }
 
     private static Path valuesFile(String yaml) {
