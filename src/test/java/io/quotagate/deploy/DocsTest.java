@@ -61,6 +61,27 @@ class DocsTest {
                 .containsPattern("(?m)^### " + Pattern.quote(name) + "\\s*$"));
     }
 
+    /** The README's install example is one the chart accepts, and its template frees quota slots. */
+    @Test
+    void theReadmeInstallExampleRendersWithTheChart(@TempDir Path tmp) throws IOException {
+        Matcher block = Pattern.compile("(?s)```yaml\\n(# quota\\.yaml\\n.*?)```").matcher(Files.readString(ROOT.resolve("README.md")));
+        assertThat(block.find()).as("README.md has a yaml block starting with '# quota.yaml'").isTrue();
+        String[] documents = block.group(1).split("(?m)^---\\s*$");
+        assertThat(documents).hasSize(2);
+
+        var quota = Chart.SERIALIZATION.unmarshal(documents[0], io.fabric8.kubernetes.api.model.ResourceQuota.class);
+        Path values = Files.writeString(tmp.resolve("values.yaml"), documents[1]);
+        Chart.Rendered rendered = Chart.render("quotagate", c -> c.withValuesFile(values));
+
+        assertThat(quota.getSpec().getHard()).containsKey("count/workflows.argoproj.io");
+        assertThat(HelmChartTest.applicationYaml(rendered)).extracting(app -> HelmChartTest.nested(app, "backpressure", "quota-name"))
+                .isEqualTo("${BACKPRESSURE_QUOTA_NAME:" + quota.getMetadata().getName() + "}");
+        String template = rendered.all(io.fabric8.kubernetes.api.model.ConfigMap.class).get(0).getData().get("template.yaml");
+        var workflow = Chart.SERIALIZATION.unmarshal(template, io.fabric8.kubernetes.api.model.GenericKubernetesResource.class);
+        assertThat(workflow.<Integer>get("spec", "ttlStrategy", "secondsAfterCompletion")).isPositive();
+        assertThat(workflow.getMetadata() == null ? null : workflow.getMetadata().getName()).as("QuotaGate derives the name").isNull();
+    }
+
     /** The checker itself: a missing file, a missing heading and a link that leaves the repository are caught. */
     @Test
     void theLinkCheckerCatchesWhatItShould(@TempDir Path repo) throws IOException {
