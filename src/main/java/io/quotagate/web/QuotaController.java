@@ -2,7 +2,11 @@ package io.quotagate.web;
 
 import java.util.List;
 
+import io.quotagate.backlog.BacklogMonitor;
+import io.quotagate.backlog.BacklogSnapshot;
+import io.quotagate.backlog.StreamRoom;
 import io.quotagate.consumer.ConsumerState;
+import io.quotagate.consumer.JetStreamProperties;
 import io.quotagate.consumer.QuotaGatedConsumer;
 import io.quotagate.gate.CapacityGate;
 import io.quotagate.gate.GateState;
@@ -18,9 +22,13 @@ public class QuotaController {
     private final QuotaGatedConsumer consumer;
     private final BackpressureProperties backpressure;
     private final String namespace;
+    private final BacklogMonitor backlogMonitor;
+    private final double streamRoomWarning;
 
     public QuotaController(CapacityGate gate, QuotaGatedConsumer consumer, BackpressureProperties backpressure,
-                           QuotaNamespace namespace) {
+                           QuotaNamespace namespace, BacklogMonitor backlogMonitor, JetStreamProperties jetstream) {
+        this.backlogMonitor = backlogMonitor;
+        this.streamRoomWarning = jetstream.streamRoomWarning();
         this.gate = gate;
         this.consumer = consumer;
         this.backpressure = backpressure;
@@ -51,8 +59,18 @@ public class QuotaController {
                 s.lastCheckedAt(),
                 s.lastError(),
                 backpressure.failMode().name().toLowerCase(),
-                new QuotaView.Backlog(known(consumer.backlog()), known(consumer.ackPending())),
+                backlog(),
                 transitions);
+    }
+
+    private QuotaView.Backlog backlog() {
+        BacklogSnapshot b = backlogMonitor.snapshot();
+        StreamRoom r = b.room();
+        QuotaView.StreamRoomView room = r == null ? null : new QuotaView.StreamRoomView(r.ratio(), r.messages(),
+                r.bytes(), r.ageSeconds(), b.roomLow(), streamRoomWarning, r.discardOld());
+        return new QuotaView.Backlog(known(b.pending()), known(b.ackPending()), b.oldestAgeSeconds(),
+                known(backlogMonitor.admissible()), room, b.timeToLossSeconds(),
+                b.refreshedAt() == null ? null : b.publishRate(), b.refreshedAt());
     }
 
     private static Long known(long v) {
