@@ -1,6 +1,12 @@
 package io.quotagate.web;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 
 import io.quotagate.backlog.BacklogMonitor;
 import io.quotagate.backlog.BacklogSnapshot;
@@ -24,9 +30,12 @@ public class QuotaController {
     private final String namespace;
     private final BacklogMonitor backlogMonitor;
     private final double streamRoomWarning;
+    private final MeterRegistry registry;
 
     public QuotaController(CapacityGate gate, QuotaGatedConsumer consumer, BackpressureProperties backpressure,
-                           QuotaNamespace namespace, BacklogMonitor backlogMonitor, JetStreamProperties jetstream) {
+                           QuotaNamespace namespace, BacklogMonitor backlogMonitor, JetStreamProperties jetstream,
+                           MeterRegistry registry) {
+        this.registry = registry;
         this.backlogMonitor = backlogMonitor;
         this.streamRoomWarning = jetstream.streamRoomWarning();
         this.gate = gate;
@@ -60,7 +69,39 @@ public class QuotaController {
                 s.lastError(),
                 backpressure.failMode().name().toLowerCase(),
                 backlog(),
-                transitions);
+                transitions,
+                outcomes(),
+                problems(s));
+    }
+
+    private Map<String, Long> outcomes() {
+        Map<String, Long> counts = new TreeMap<>();
+        for (Counter c : registry.find("quotagate.messages").counters()) {
+            counts.put(c.getId().getTag("outcome"), (long) c.count());
+        }
+        return counts;
+    }
+
+    private List<QuotaView.Problem> problems(GateState s) {
+        List<QuotaView.Problem> out = new ArrayList<>();
+        if (s.lastError() != null) {
+            out.add(new QuotaView.Problem(s.configurationError() ? "configuration" : "quota", s.lastError()));
+        }
+        if (!consumer.connected()) {
+            out.add(new QuotaView.Problem("jetstream", "not connected to NATS"));
+        }
+        if (consumer.setupError() != null) {
+            out.add(new QuotaView.Problem("jetstream", consumer.setupError()));
+        }
+        if (consumer.deadLetterError() != null) {
+            out.add(new QuotaView.Problem("dead letters", consumer.deadLetterError()));
+        }
+        BacklogSnapshot b = backlogMonitor.snapshot();
+        if (b.roomLow()) {
+            out.add(new QuotaView.Problem("stream", Math.round(b.room().ratio() * 100)
+                    + " % room left before the stream's limits reach unsettled messages"));
+        }
+        return out;
     }
 
     private QuotaView.Backlog backlog() {

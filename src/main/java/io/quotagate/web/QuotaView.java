@@ -2,12 +2,14 @@ package io.quotagate.web;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 
 import io.quotagate.gate.GateTransition;
 
 /**
  * The body of {@code GET /api/quota}: the gate as a person on call needs to see it.
- * Numbers that are not known yet are null.
+ * Numbers that are not known yet are null. {@code outcomes} counts messages by outcome since start
+ * ({@code quotagate_messages_total}); {@code problems} lists what is wrong now, empty when nothing is.
  */
 public record QuotaView(
         boolean enabled,
@@ -30,7 +32,13 @@ public record QuotaView(
         String lastError,
         String failMode,
         Backlog backlog,
-        List<Transition> transitions) {
+        List<Transition> transitions,
+        Map<String, Long> outcomes,
+        List<Problem> problems) {
+
+    /** A problem that stands now (quota read, stream set-up, dead-letter capture, connection), for people. */
+    public record Problem(String source, String message) {
+    }
 
     /**
      * The durable consumer's backlog, refreshed every few seconds; null fields until known.
