@@ -20,6 +20,7 @@ import io.quotagate.consumer.NatsConnection;
 import io.quotagate.consumer.QuotaGatedConsumer;
 import io.quotagate.gate.CapacityGate;
 import io.quotagate.gate.GateState;
+import io.quotagate.logging.ThrottledLog;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,6 +47,7 @@ public class BacklogMonitor {
     private final CapacityGate gate;
     private final QuotaGatedConsumer consumer;
     private final Clock clock;
+    private final ThrottledLog throttled = new ThrottledLog(log, Duration.ofMinutes(5));
     private final PublishRate rate = new PublishRate(RATE_WINDOW.toNanos());
 
     private volatile BacklogSnapshot snapshot = BacklogSnapshot.UNKNOWN;
@@ -90,39 +92,61 @@ public class BacklogMonitor {
 
     /** One refresh; a task that throws is never run again, so nothing escapes. */
     void refresh() {
+        try {
+            refreshOnce();
+        } catch (RuntimeException e) {
+            log.warn("Backlog refresh failed: {}", e.toString());
+        }
+    }
+
+    private void refreshOnce() {
         if (!nats.isConnected() || !consumer.attached()) {
             return;
         }
+        JetStreamManagement jsm;
+        ConsumerInfo info;
         try {
-            JetStreamManagement jsm = nats.connection().jetStreamManagement();
-            ConsumerInfo info = jsm.getConsumerInfo(properties.stream(), properties.durable());
-            consumer.backlogObserved(info.getNumPending(), info.getNumAckPending());
-            StreamFacts facts = facts(jsm.getStreamInfo(properties.stream()));
-            long firstPending = info.getAckFloor().getStreamSequence() + 1;
-            Instant now = clock.instant();
-            Duration oldestAge = info.getNumPending() + info.getNumAckPending() == 0 ? Duration.ZERO
-                    : oldestAge(jsm, Math.max(firstPending, facts.firstSeq()), now);
-            double msgsPerSecond = rate.record(System.nanoTime(), facts.lastSeq());
-            StreamRoom room = StreamRoom.of(facts, firstPending, oldestAge);
-            Double toLoss = null;
-            if (gate.state().blocked()) {
-                toLoss = room.secondsToLoss(msgsPerSecond,
-                        facts.messages() == 0 ? 0 : (double) facts.bytes() / facts.messages());
-            }
-            boolean low = room.ratio() != null && room.ratio() < properties.streamRoomWarning();
-            warnOnce(facts);
-            logCrossing(snapshot.roomLow(), low, room, toLoss);
-            snapshot = new BacklogSnapshot(info.getNumPending(), info.getNumAckPending(),
-                    oldestAge == null ? null : oldestAge.toMillis() / 1000.0, room, toLoss, msgsPerSecond, low, now);
+            jsm = nats.connection().jetStreamManagement();
+            info = jsm.getConsumerInfo(properties.stream(), properties.durable());
         } catch (JetStreamApiException e) {
             if (e.getApiErrorCode() == CONSUMER_NOT_FOUND) {
                 consumer.consumerGone();
             } else {
                 log.debug("Backlog unavailable: {}", e.toString());
             }
+            return;
         } catch (Exception e) {
             log.debug("Backlog unavailable: {}", e.toString());
+            return;
         }
+        consumer.backlogObserved(info.getNumPending(), info.getNumAckPending());
+        Instant now = clock.instant();
+        try {
+            snapshot = withStream(jsm, info, now);
+        } catch (Exception e) {
+            // Credentials allowed to consume but not to read stream info or get a message: the counts still show.
+            throttled.warn("stream-info", "Cannot read stream " + properties.stream()
+                    + " (limits, oldest message), so its room is unknown: " + e);
+            snapshot = new BacklogSnapshot(info.getNumPending(), info.getNumAckPending(), null, null, null, 0, false, now);
+        }
+    }
+
+    private BacklogSnapshot withStream(JetStreamManagement jsm, ConsumerInfo info, Instant now) throws Exception {
+        StreamFacts facts = facts(jsm.getStreamInfo(properties.stream()));
+        long firstPending = info.getAckFloor().getStreamSequence() + 1;
+        Duration oldestAge = info.getNumPending() + info.getNumAckPending() == 0 ? Duration.ZERO
+                : oldestAge(jsm, Math.max(firstPending, facts.firstSeq()), now);
+        double msgsPerSecond = rate.record(System.nanoTime(), facts.lastSeq());
+        StreamRoom room = StreamRoom.of(facts, firstPending, oldestAge);
+        Double toLoss = null;
+        if (gate.state().blocked()) {
+            toLoss = room.secondsToLoss(msgsPerSecond, facts.messages() == 0 ? 0 : (double) facts.bytes() / facts.messages());
+        }
+        boolean low = room.ratio() != null && room.ratio() < properties.streamRoomWarning();
+        warnOnce(facts);
+        logCrossing(snapshot.roomLow(), low, room, toLoss);
+        return new BacklogSnapshot(info.getNumPending(), info.getNumAckPending(),
+                oldestAge == null ? null : oldestAge.toMillis() / 1000.0, room, toLoss, msgsPerSecond, low, now);
     }
 
     private Duration oldestAge(JetStreamManagement jsm, long seq, Instant now) throws Exception {

@@ -351,6 +351,7 @@ class HelmChartTest {
                 .containsEntry("max-deliver", 10)
                 .containsEntry("ack-wait", "60s")
                 .containsEntry("dead-letter-subject", "quotagate.dead-letter")
+                .containsEntry("stream-room-warning", 0.2)
                 .doesNotContainKeys("password", "username", "token");
         assertThat(nested(app, "logging", "level", "io.quotagate")).isEqualTo("DEBUG");
         assertThat(nested(app, "management", "endpoints", "web", "exposure", "include"))
