@@ -177,11 +177,25 @@ public class BacklogMonitor {
         }
         discardWarned = true;
         if (facts.discardOld() && facts.limited() && gate.state().enabled()) {
-            log.warn("Stream {} discards its oldest messages at its limits (max_msgs {}, max_bytes {}, max_age {}): "
+            log.warn("Stream {} discards its oldest messages at its limits ({}): "
                             + "while the gate is blocked, waiting messages are deleted once the stream fills. "
                             + "Watch /api/quota backlog.streamRoom and quotagate_stream_room_ratio, or raise the limits",
-                    properties.stream(), facts.maxMsgs(), facts.maxBytes(), facts.maxAge());
+                    properties.stream(), limits(facts));
         }
+    }
+
+    private static String limits(StreamFacts f) {
+        StringBuilder b = new StringBuilder();
+        if (f.maxMsgs() > 0) {
+            b.append("max_msgs ").append(f.maxMsgs());
+        }
+        if (f.maxBytes() > 0) {
+            b.append(b.isEmpty() ? "" : ", ").append("max_bytes ").append(f.maxBytes());
+        }
+        if (f.maxAge().compareTo(Duration.ZERO) > 0) {
+            b.append(b.isEmpty() ? "" : ", ").append("max_age ").append(f.maxAge().toSeconds()).append(" s");
+        }
+        return b.toString();
     }
 
     private static String describe(StreamRoom room) {
