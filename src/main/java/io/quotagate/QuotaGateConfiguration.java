@@ -4,6 +4,7 @@ import java.time.Clock;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.quotagate.backlog.BacklogMonitor;
 import io.quotagate.config.InvalidConfigurationException;
 import io.quotagate.consumer.JetStreamProperties;
 import io.quotagate.consumer.NatsConnection;
@@ -102,9 +103,16 @@ class QuotaGateConfiguration {
         return new QuotaGatedConsumer(p, nats, gate, trigger, t.concurrency(), b.forbiddenProbeInterval(), registry);
     }
 
+    @Bean(initMethod = "start", destroyMethod = "stop")
+    BacklogMonitor backlogMonitor(JetStreamProperties p, NatsConnection nats, CapacityGate gate,
+                                  QuotaGatedConsumer consumer) {
+        return new BacklogMonitor(p, nats, gate, consumer, Clock.systemUTC());
+    }
+
     @Bean
-    QuotaGateMetrics quotaGateMetrics(CapacityGate gate, QuotaMonitor monitor, QuotaGatedConsumer consumer) {
-        return new QuotaGateMetrics(gate, monitor, consumer);
+    QuotaGateMetrics quotaGateMetrics(CapacityGate gate, QuotaMonitor monitor, QuotaGatedConsumer consumer,
+                                      BacklogMonitor backlog) {
+        return new QuotaGateMetrics(gate, monitor, consumer, backlog);
     }
 
     @Bean
@@ -113,8 +121,9 @@ class QuotaGateConfiguration {
     }
 
     @Bean
-    JetStreamHealthIndicator jetstreamHealthIndicator(QuotaGatedConsumer consumer, JetStreamProperties p) {
-        return new JetStreamHealthIndicator(consumer, p.stream(), p.durable());
+    JetStreamHealthIndicator jetstreamHealthIndicator(QuotaGatedConsumer consumer, BacklogMonitor backlog,
+                                                      JetStreamProperties p) {
+        return new JetStreamHealthIndicator(consumer, backlog, p.stream(), p.durable());
     }
 
     @Bean

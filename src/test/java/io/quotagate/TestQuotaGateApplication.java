@@ -9,10 +9,14 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import io.nats.client.api.DiscardPolicy;
+import io.nats.client.api.StorageType;
+import io.nats.client.api.StreamConfiguration;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.support.nats.JetStreamTestClient;
 import io.quotagate.support.nats.NatsServer;
 import org.springframework.boot.SpringApplication;
+import org.springframework.context.ConfigurableApplicationContext;
 
 /**
  * The sandbox, started by {@code ./mvnw spring-boot:test-run}: the real service against its own
@@ -41,7 +45,14 @@ public final class TestQuotaGateApplication {
         }, "sandbox-teardown"));
 
         JetStreamTestClient publisher = new JetStreamTestClient(nats.url());
-        publisher.createStream("EVENTS", "events.>");
+        // An Argo Events EventBus keeps messages by limits and discards the oldest: the status page shows the room left.
+        try {
+            publisher.connection().jetStreamManagement().addStream(StreamConfiguration.builder().name("EVENTS")
+                    .subjects("events.>").storageType(StorageType.File).maxMessages(1000)
+                    .discardPolicy(DiscardPolicy.Old).build());
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
         // Dead letters are stored, so the sandbox shows them (and a poison message is not kept pending for want of one).
         publisher.createStream("DEADLETTER", "deadletter.>");
 
@@ -59,15 +70,17 @@ public final class TestQuotaGateApplication {
                 "--trigger.kubernetes.parameters[0].src.data-key=message",
                 "--trigger.kubernetes.parameters[0].dest=spec.arguments.parameters.0.value"));
         all.addAll(List.of(args));
-        SpringApplication.run(QuotaGateApplication.class, all.toArray(String[]::new));
+        ConfigurableApplicationContext context = SpringApplication.run(QuotaGateApplication.class, all.toArray(String[]::new));
+        String port = context.getEnvironment().getProperty("local.server.port", "8080");
 
         publishDemo(publisher);
-        System.out.printf("%n  QuotaGate sandbox is up. NATS %s, Kubernetes emulation %s%n"
+        System.out.printf("%n  Status page:      http://localhost:%s/%n"
+                + "%n  QuotaGate sandbox is up. NATS %s, Kubernetes emulation %s%n"
                 + "  Quota %s/%s: hard 10, capacity-ratio 0.8 -> threshold 8; workflows complete after 5-15 s.%n"
-                + "  Watch the gate:   curl -s localhost:8080/api/quota%n"
-                + "  Blocked gauge:    curl -s localhost:8080/actuator/prometheus | grep quota_blocked%n"
-                + "  Pause / resume:   curl -s -XPOST -H 'Content-Type: application/json' -d '{\"state\":\"PAUSED\"}' localhost:8080/actuator/consumer%n%n",
-                nats.url(), kubernetes.url(), NAMESPACE, QUOTA);
+                + "  Watch the gate:   curl -s localhost:%s/api/quota%n"
+                + "  Blocked gauge:    curl -s localhost:%s/actuator/prometheus | grep quota_blocked%n"
+                + "  Pause / resume:   curl -s -XPOST -H 'Content-Type: application/json' -d '{\"state\":\"PAUSED\"}' localhost:%s/actuator/consumer%n%n",
+                port, nats.url(), kubernetes.url(), NAMESPACE, QUOTA, port, port, port);
     }
 
     /** A burst that fills the quota at once, then a steady trickle a little faster than workflows complete. */

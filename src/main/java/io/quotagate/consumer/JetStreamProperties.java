@@ -36,6 +36,9 @@ import org.springframework.validation.annotation.Validated;
  * @param stallTimeout      The consumer counts as stuck (liveness DOWN, so Kubernetes restarts the pod) when the
  *                          fetch loop, or the trigger workers while messages are in flight, have made no progress
  *                          for this long. At least 10s.
+ * @param streamRoomWarning Warn (log once per crossing, /api/quota backlog.streamRoomLow) when the room left before
+ *                          the stream's limits reach an unsettled message falls below this fraction of the limit.
+ *                          Between 0 and 1 (exclusive of 0); 0.2 = 20 %.
  * @param token             Token for NATS token authentication. Secret: never logged or shown.
  * @param username          User for NATS user/password authentication.
  * @param password          Password for NATS user/password authentication. Secret: never logged or shown.
@@ -63,6 +66,7 @@ public record JetStreamProperties(
         @DefaultValue("quotagate") String connectionName,
         @DefaultValue("1s") @NotNull Duration reconnectWait,
         @DefaultValue("2m") @NotNull Duration stallTimeout,
+        @DefaultValue("0.2") double streamRoomWarning,
         String token,
         String username,
         String password,
@@ -130,6 +134,11 @@ public record JetStreamProperties(
     @AssertTrue(message = "jetstream.stall-timeout must be at least 10s")
     boolean isStallTimeoutValid() {
         return stallTimeout == null || stallTimeout.compareTo(Duration.ofSeconds(10)) >= 0;
+    }
+
+    @AssertTrue(message = "jetstream.stream-room-warning must be a fraction above 0 and at most 1, e.g. 0.2 for 20 %")
+    boolean isStreamRoomWarningValid() {
+        return streamRoomWarning > 0 && streamRoomWarning <= 1;
     }
 
     @AssertTrue(message = "jetstream.ack-wait must be at least 1s")

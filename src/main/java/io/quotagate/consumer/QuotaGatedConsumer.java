@@ -12,9 +12,7 @@ import java.util.concurrent.TimeUnit;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import io.nats.client.JetStreamApiException;
 import io.nats.client.Message;
-import io.nats.client.api.ConsumerInfo;
 import io.nats.client.impl.NatsJetStreamMetaData;
 import io.quotagate.gate.BlockedReason;
 import io.quotagate.gate.CapacityGate;
@@ -44,12 +42,8 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private static final Logger log = LoggerFactory.getLogger(QuotaGatedConsumer.class);
     /** Longest {@link #stop} waits for creates already started. */
     static final Duration STOP_WAIT = Duration.ofSeconds(30);
-    /** How often the durable's num_pending and num_ack_pending are read for the backlog gauges. */
-    static final Duration BACKLOG_EVERY = Duration.ofSeconds(5);
     /** Longest an ack waits for its confirming flush while messages flow (see {@link AckConfirmer}). */
     static final Duration CONFIRM_ACKS_WITHIN = Duration.ofMillis(100);
-    /** JetStream API error code for "consumer not found". */
-    private static final int CONSUMER_NOT_FOUND = 10014;
     /** Failed create attempts remembered (see {@link FailedAttempts}). */
     private static final int ATTEMPTS_KEPT = 100_000;
 
@@ -117,7 +111,6 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         acks.start();
         pool.start();
         housekeeping = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "quotagate-housekeeping"));
-        housekeeping.scheduleWithFixedDelay(this::refreshBacklog, 1, BACKLOG_EVERY.toSeconds(), TimeUnit.SECONDS);
         Duration keepAliveAfter = properties.ackWait().dividedBy(3);
         long every = Math.max(1000, keepAliveAfter.toMillis());
         housekeeping.scheduleWithFixedDelay(() -> pool.keepAlive(keepAliveAfter), every, every, TimeUnit.MILLISECONDS);
@@ -274,30 +267,23 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         }
     }
 
-    private void refreshBacklog() {
-        if (!nats.isConnected() || !fetcher.attached()) {
-            return;
+    /**
+     * The durable was deleted under us (the backlog refresh found it missing): a pull on a deleted durable just comes
+     * back empty, so the loop would wait forever. It creates the durable again.
+     */
+    public void consumerGone() {
+        FetchLoop l = loop;
+        if (l != null) {
+            l.consumerGone.set(true);
         }
-        try {
-            ConsumerInfo info = nats.connection().jetStreamManagement()
-                    .getConsumerInfo(properties.stream(), properties.durable());
-            backlog = info.getNumPending();
-            ackPending = info.getNumAckPending();
-        } catch (JetStreamApiException e) {
-            if (e.getApiErrorCode() == CONSUMER_NOT_FOUND) {
-                // Deleted under us: a pull on a deleted durable just comes back empty, so the loop would wait forever.
-                FetchLoop l = loop;
-                if (l != null) {
-                    l.consumerGone.set(true);
-                }
-                throttled.warn("consumer-gone", "Durable consumer " + properties.durable() + " on " + properties.stream()
-                        + " was deleted; creating it again");
-            } else {
-                log.debug("Consumer info unavailable: {}", e.toString());
-            }
-        } catch (Exception e) {
-            log.debug("Consumer info unavailable: {}", e.toString());
-        }
+        throttled.warn("consumer-gone", "Durable consumer " + properties.durable() + " on " + properties.stream()
+                + " was deleted; creating it again");
+    }
+
+    /** Kept for {@code /actuator/consumer}; the backlog itself is read by io.quotagate.backlog.BacklogMonitor. */
+    public void backlogObserved(long pending, long ackPending) {
+        this.backlog = pending;
+        this.ackPending = ackPending;
     }
 
     private void progress() {
@@ -321,6 +307,11 @@ public class QuotaGatedConsumer implements SmartLifecycle {
 
     public boolean connected() {
         return nats.isConnected();
+    }
+
+    /** True once the durable consumer is set up and fetched from. */
+    public boolean attached() {
+        return fetcher.attached();
     }
 
     /** Why the consumer cannot be set up (stream missing, permissions), null when it is. */

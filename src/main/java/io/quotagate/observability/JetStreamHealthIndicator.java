@@ -1,5 +1,7 @@
 package io.quotagate.observability;
 
+import io.quotagate.backlog.BacklogMonitor;
+import io.quotagate.backlog.BacklogSnapshot;
 import io.quotagate.consumer.QuotaGatedConsumer;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
@@ -8,11 +10,13 @@ import org.springframework.boot.health.contributor.HealthIndicator;
 public class JetStreamHealthIndicator implements HealthIndicator {
 
     private final QuotaGatedConsumer consumer;
+    private final BacklogMonitor backlog;
     private final String stream;
     private final String durable;
 
-    public JetStreamHealthIndicator(QuotaGatedConsumer consumer, String stream, String durable) {
+    public JetStreamHealthIndicator(QuotaGatedConsumer consumer, BacklogMonitor backlog, String stream, String durable) {
         this.consumer = consumer;
+        this.backlog = backlog;
         this.stream = stream;
         this.durable = durable;
     }
@@ -24,8 +28,14 @@ public class JetStreamHealthIndicator implements HealthIndicator {
         if (consumer.setupError() != null) {
             b.withDetail("error", consumer.setupError());
         }
-        if (consumer.backlog() >= 0) {
-            b.withDetail("pending", consumer.backlog()).withDetail("ackPending", consumer.ackPending());
+        BacklogSnapshot s = backlog.snapshot();
+        if (s.pending() >= 0) {
+            b.withDetail("pending", s.pending()).withDetail("ackPending", s.ackPending());
+        }
+        if (s.roomLow()) {
+            // Still UP: the stream is reachable; the warning is what an operator must see.
+            b.withDetail("streamRoomLow", "stream " + stream + " has " + Math.round(s.room().ratio() * 100)
+                    + " % room left before its limits reach unsettled messages");
         }
         return b.build();
     }

@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
+import io.quotagate.backlog.BacklogMonitor;
 import io.quotagate.consumer.QuotaGatedConsumer;
 import io.quotagate.gate.BlockedReason;
 import io.quotagate.gate.CapacityGate;
@@ -21,11 +22,13 @@ public class QuotaGateMetrics implements MeterBinder {
     private final CapacityGate gate;
     private final QuotaMonitor monitor;
     private final QuotaGatedConsumer consumer;
+    private final BacklogMonitor backlog;
 
-    public QuotaGateMetrics(CapacityGate gate, QuotaMonitor monitor, QuotaGatedConsumer consumer) {
+    public QuotaGateMetrics(CapacityGate gate, QuotaMonitor monitor, QuotaGatedConsumer consumer, BacklogMonitor backlog) {
         this.gate = gate;
         this.monitor = monitor;
         this.consumer = consumer;
+        this.backlog = backlog;
     }
 
     @Override
@@ -52,14 +55,27 @@ public class QuotaGateMetrics implements MeterBinder {
         Gauge.builder("quotagate.consumer.stalled", consumer, c -> c.stalled() ? 1 : 0)
                 .description("1 while the fetch loop has made no progress for longer than jetstream.stall-timeout")
                 .register(registry);
-        Gauge.builder("quotagate.backlog.messages", consumer, c -> known(c.backlog()))
+        Gauge.builder("quotagate.backlog.messages", backlog, b -> known(b.snapshot().pending()))
                 .description("Messages in the stream not yet delivered to the durable consumer (num_pending)").register(registry);
-        Gauge.builder("quotagate.ack.pending.messages", consumer, c -> known(c.ackPending()))
+        Gauge.builder("quotagate.ack.pending.messages", backlog, b -> known(b.snapshot().ackPending()))
                 .description("Messages delivered and not yet acknowledged (num_ack_pending)").register(registry);
+        Gauge.builder("quotagate.backlog.oldest.age.seconds", backlog, b -> orNaN(b.snapshot().oldestAgeSeconds()))
+                .description("Age of the oldest message the durable has not settled; 0 when none waits").register(registry);
+        Gauge.builder("quotagate.backlog.admissible.messages", backlog, b -> known(b.admissible()))
+                .description("min(pending, headroom): messages that could be turned into objects now; scale on this")
+                .register(registry);
+        Gauge.builder("quotagate.stream.room.ratio", backlog,
+                        b -> b.snapshot().room() == null ? Double.NaN : orNaN(b.snapshot().room().ratio()))
+                .description("Room left before the stream's limits reach an unsettled message, as a fraction of the "
+                        + "tightest limit (NaN when the stream sets none)").register(registry);
     }
 
     private void gateGauge(MeterRegistry registry, String name, String description, ToDoubleFunction<GateState> f) {
         Gauge.builder(name, gate, g -> f.applyAsDouble(g.state())).description(description).register(registry);
+    }
+
+    private static double orNaN(Double value) {
+        return value == null ? Double.NaN : value;
     }
 
     private static double known(long value) {

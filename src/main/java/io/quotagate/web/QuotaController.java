@@ -1,8 +1,18 @@
 package io.quotagate.web;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+
+import io.quotagate.backlog.BacklogMonitor;
+import io.quotagate.backlog.BacklogSnapshot;
+import io.quotagate.backlog.StreamRoom;
 import io.quotagate.consumer.ConsumerState;
+import io.quotagate.consumer.JetStreamProperties;
 import io.quotagate.consumer.QuotaGatedConsumer;
 import io.quotagate.gate.CapacityGate;
 import io.quotagate.gate.GateState;
@@ -18,9 +28,16 @@ public class QuotaController {
     private final QuotaGatedConsumer consumer;
     private final BackpressureProperties backpressure;
     private final String namespace;
+    private final BacklogMonitor backlogMonitor;
+    private final double streamRoomWarning;
+    private final MeterRegistry registry;
 
     public QuotaController(CapacityGate gate, QuotaGatedConsumer consumer, BackpressureProperties backpressure,
-                           QuotaNamespace namespace) {
+                           QuotaNamespace namespace, BacklogMonitor backlogMonitor, JetStreamProperties jetstream,
+                           MeterRegistry registry) {
+        this.registry = registry;
+        this.backlogMonitor = backlogMonitor;
+        this.streamRoomWarning = jetstream.streamRoomWarning();
         this.gate = gate;
         this.consumer = consumer;
         this.backpressure = backpressure;
@@ -51,8 +68,50 @@ public class QuotaController {
                 s.lastCheckedAt(),
                 s.lastError(),
                 backpressure.failMode().name().toLowerCase(),
-                new QuotaView.Backlog(known(consumer.backlog()), known(consumer.ackPending())),
-                transitions);
+                backlog(),
+                transitions,
+                outcomes(),
+                problems(s));
+    }
+
+    private Map<String, Long> outcomes() {
+        Map<String, Long> counts = new TreeMap<>();
+        for (Counter c : registry.find("quotagate.messages").counters()) {
+            counts.put(c.getId().getTag("outcome"), (long) c.count());
+        }
+        return counts;
+    }
+
+    private List<QuotaView.Problem> problems(GateState s) {
+        List<QuotaView.Problem> out = new ArrayList<>();
+        if (s.lastError() != null) {
+            out.add(new QuotaView.Problem(s.configurationError() ? "configuration" : "quota", s.lastError()));
+        }
+        if (!consumer.connected()) {
+            out.add(new QuotaView.Problem("jetstream", "not connected to NATS"));
+        }
+        if (consumer.setupError() != null) {
+            out.add(new QuotaView.Problem("jetstream", consumer.setupError()));
+        }
+        if (consumer.deadLetterError() != null) {
+            out.add(new QuotaView.Problem("dead letters", consumer.deadLetterError()));
+        }
+        BacklogSnapshot b = backlogMonitor.snapshot();
+        if (b.roomLow()) {
+            out.add(new QuotaView.Problem("stream", Math.round(b.room().ratio() * 100)
+                    + " % room left before the stream's limits reach unsettled messages"));
+        }
+        return out;
+    }
+
+    private QuotaView.Backlog backlog() {
+        BacklogSnapshot b = backlogMonitor.snapshot();
+        StreamRoom r = b.room();
+        QuotaView.StreamRoomView room = r == null ? null : new QuotaView.StreamRoomView(r.ratio(), r.messages(),
+                r.bytes(), r.ageSeconds(), b.roomLow(), streamRoomWarning, r.discardOld());
+        return new QuotaView.Backlog(known(b.pending()), known(b.ackPending()), b.oldestAgeSeconds(),
+                known(backlogMonitor.admissible()), room, b.timeToLossSeconds(),
+                b.refreshedAt() == null ? null : b.publishRate(), b.refreshedAt());
     }
 
     private static Long known(long v) {

@@ -2,12 +2,14 @@ package io.quotagate.web;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 
 import io.quotagate.gate.GateTransition;
 
 /**
  * The body of {@code GET /api/quota}: the gate as a person on call needs to see it.
- * Numbers that are not known yet are null.
+ * Numbers that are not known yet are null. {@code outcomes} counts messages by outcome since start
+ * ({@code quotagate_messages_total}); {@code problems} lists what is wrong now, empty when nothing is.
  */
 public record QuotaView(
         boolean enabled,
@@ -30,10 +32,34 @@ public record QuotaView(
         String lastError,
         String failMode,
         Backlog backlog,
-        List<Transition> transitions) {
+        List<Transition> transitions,
+        Map<String, Long> outcomes,
+        List<Problem> problems) {
 
-    /** The durable consumer's backlog, refreshed every few seconds; null fields until known. */
-    public record Backlog(Long pending, Long ackPending) {
+    /** A problem that stands now (quota read, stream set-up, dead-letter capture, connection), for people. */
+    public record Problem(String source, String message) {
+    }
+
+    /**
+     * The durable consumer's backlog, refreshed every few seconds; null fields until known.
+     *
+     * @param oldestAgeSeconds  age of the oldest unsettled message, 0 when none waits
+     * @param admissible        min(pending, headroom): what could be created now, the number to scale on
+     * @param streamRoom        room before the stream's limits reach an unsettled message; null before the first read
+     * @param timeToLossSeconds while blocked, estimated seconds until then at the recent publish rate
+     * @param publishRate       messages per second arriving at the stream over the last minute
+     */
+    public record Backlog(Long pending, Long ackPending, Double oldestAgeSeconds, Long admissible,
+                          StreamRoomView streamRoom, Double timeToLossSeconds, Double publishRate, Instant refreshedAt) {
+    }
+
+    /**
+     * @param ratio      smallest fraction of a limit left (null when the stream sets no limit)
+     * @param low        true while ratio is below jetstream.stream-room-warning
+     * @param discardOld true when the stream deletes its oldest messages at a limit (false: it refuses new ones)
+     */
+    public record StreamRoomView(Double ratio, Long messages, Long bytes, Double ageSeconds, boolean low,
+                                 double warningRatio, boolean discardOld) {
     }
 
     public record Transition(Instant at, String state, String reason, Long used, long held, Long threshold) {

@@ -54,6 +54,7 @@ class ConfigurationBindingTest {
             assertThat(j.ackWait()).isEqualTo(Duration.ofSeconds(30));
             assertThat(j.maxDeliver()).isEqualTo(-1);
             assertThat(j.deadLetterSubject()).isEmpty();
+            assertThat(j.streamRoomWarning()).isEqualTo(0.2);
             TriggerProperties t = ctx.getBean(TriggerProperties.class);
             assertThat(t.namespace()).isEmpty();
             assertThat(t.template()).isEqualTo("file:/etc/quotagate/template.yaml");
@@ -159,6 +160,19 @@ class ConfigurationBindingTest {
                     .contains("jetstream.max-deliver must be -1 (unlimited) or at least 1")
                     .contains("jetstream.username and jetstream.password must be set together");
         });
+    }
+
+    @Test
+    void aStreamRoomWarningOutsideZeroToOneStopsStartUpNamingTheRange() {
+        for (String ratio : new String[] {"0", "20", "-0.2"}) {
+            runner.withPropertyValues("jetstream.stream-room-warning=" + ratio).run(ctx -> {
+                assertThat(ctx).hasFailed();
+                assertThat(allMessages(ctx.getStartupFailure()))
+                        .contains("jetstream.stream-room-warning must be a fraction above 0 and at most 1");
+            });
+        }
+        runner.withPropertyValues("jetstream.stream-room-warning=0.05")
+                .run(ctx -> assertThat(ctx.getBean(JetStreamProperties.class).streamRoomWarning()).isEqualTo(0.05));
     }
 
     @Test

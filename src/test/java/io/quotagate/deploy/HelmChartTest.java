@@ -369,6 +369,7 @@ class HelmChartTest {
                 .containsEntry("max-deliver", 10)
                 .containsEntry("ack-wait", "60s")
                 .containsEntry("dead-letter-subject", "quotagate.dead-letter")
+                .containsEntry("stream-room-warning", 0.2)
                 .doesNotContainKeys("password", "username", "token");
         assertThat(nested(app, "logging", "level", "io.quotagate")).isEqualTo("DEBUG");
         assertThat(nested(app, "management", "endpoints", "web", "exposure", "include"))
@@ -458,13 +459,22 @@ class HelmChartTest {
     }
 
     @Test
-    void prometheusRuleHoldsTheSixAlerts() {
+    void prometheusRuleHoldsTheNineAlertsEachWithARunbook() {
         GenericKubernetesResource rule = REALISTIC.generic("PrometheusRule").orElseThrow();
 
         List<Map<String, Object>> rules = rule.get("spec", "groups", 0, "rules");
         assertThat(rules).extracting(r -> r.get("alert")).containsExactly(
                 "QuotaGateBlockedTooLong", "QuotaGateQuotaUnknown", "QuotaGateCreatesForbidden", "QuotaGateDeadLettersRising",
-                "QuotaGateConsumerStalled", "QuotaGateBacklogGrowing");
+                "QuotaGateConsumerStalled", "QuotaGateBacklogGrowing", "QuotaGateStreamRoomLow", "QuotaGateTargetDown",
+                "QuotaGateQuotaRejections");
+        for (Map<String, Object> r : rules) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> annotations = (Map<String, Object>) r.get("annotations");
+            assertThat(annotations).as("runbook of %s", r.get("alert")).containsEntry("runbook_url",
+                    "https://github.com/quotagate/quotagate/blob/main/docs/operations.md#"
+                            + ((String) r.get("alert")).toLowerCase());
+        }
+        assertThat((String) rules.get(8).get("expr")).contains("outcome=\"quota_rejected\"");
         assertThat(rules.get(0)).containsEntry("for", "20m")
                 .containsEntry("labels", Map.of("severity", "warning", "team", "platform"));
         assertThat((String) rules.get(0).get("expr")).contains("argo_events_sensor_quota_blocked{").endsWith("== 1");
@@ -482,11 +492,13 @@ class HelmChartTest {
         List<Map<String, Object>> panels = (List<Map<String, Object>>) json.get("panels");
         assertThat(panels).extracting(p -> p.get("title")).contains(
                 "Quota used vs threshold", "Blocked (1) and why", "Backlog in JetStream",
-                "Outcomes per second", "Trigger latency (create one object)");
+                "Outcomes per second", "Trigger latency (create one object)", "Oldest waiting message",
+                "Stream room before discard");
         String exprs = panels.toString();
         assertThat(exprs).contains("quotagate_quota_used", "quotagate_quota_threshold", "quotagate_quota_hard",
                 "argo_events_sensor_quota_blocked", "quotagate_blocked_seconds_total",
-                "quotagate_backlog_messages", "quotagate_ack_pending_messages",
+                "quotagate_backlog_messages", "quotagate_ack_pending_messages", "quotagate_backlog_admissible_messages",
+                "quotagate_backlog_oldest_age_seconds", "quotagate_stream_room_ratio",
                 "rate(quotagate_messages_total", "by (outcome)",
                 "histogram_quantile(0.95", "quotagate_trigger_seconds_bucket");
     }

@@ -54,7 +54,7 @@ class PrometheusRulesTest {
 
         Result check = promtool(dir, "check", "rules", "rules.yaml");
         assertThat(check.exitCode).as("promtool check rules:\n%s", check.output).isZero();
-        assertThat(check.output).contains("SUCCESS: 6 rules found");
+        assertThat(check.output).contains("SUCCESS: 9 rules found");
 
         Result test = promtool(dir, "test", "rules", "alerts-test.yaml");
         assertThat(test.exitCode).as("promtool test rules:\n%s", test.output).isZero();
@@ -82,7 +82,7 @@ class PrometheusRulesTest {
 
         Result check = promtool(dir, "check", "rules", "rules.yaml");
         assertThat(check.exitCode).as("promtool check rules:\n%s", check.output).isZero();
-        assertThat(check.output).contains("SUCCESS: 7 rules found");
+        assertThat(check.output).contains("SUCCESS: 10 rules found");
     }
 
     /** helm template, pick the PrometheusRule, write its spec as a Prometheus rule file. */
