@@ -49,7 +49,11 @@ class HelmValuesValidationTest {
                 bad("sensor env var through extraEnv", "BACKPRESSURE_QUOTA_NAME",
                         c -> c.set("extraEnv[0].name", "BACKPRESSURE_QUOTA_NAME").set("extraEnv[0].value", "q")),
                 bad("credential key without a Secret", "existingSecret", c -> c.set("jetstream.auth.tokenKey", "token")),
-                bad("template without a kind", "kind", c -> c.set("trigger.template.apiVersion", "v1")));
+                bad("template without a kind", "kind", c -> c.set("trigger.template.apiVersion", "v1")),
+                bad("write token given as a value instead of a Secret", "writeToken",
+                        c -> c.set("operations.writeToken", "plain-text-token")),
+                bad("write token Secret key empty", "key", c -> c.set("operations.writeToken.existingSecret", "ops")
+                        .set("operations.writeToken.key", "")));
     }
 
     private static Path valuesFile(String yaml) {
