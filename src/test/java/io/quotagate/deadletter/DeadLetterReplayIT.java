@@ -87,6 +87,8 @@ class DeadLetterReplayIT {
 
     @BeforeEach
     void emptyDeadLetterStream() throws Exception {
+        // Whatever an earlier test left: the consumer runs.
+        send("POST", "/actuator/consumer", "{\"state\":\"RESUMED\"}", TOKEN);
         env.awaitDrained(Duration.ofSeconds(30));
         producer.connection().jetStreamManagement().purgeStream(DLQ_STREAM);
         kubernetes.clearCreateFailures();
@@ -103,7 +105,7 @@ class DeadLetterReplayIT {
 
         JsonNode first = post("/actuator/deadletters", "{\"reason\":\"" + REJECTED + "\"}", TOKEN);
         assertThat(first.get("count").asInt()).isEqualTo(3);
-        assertThat(first.get("outcomes").get("REPLAYED").asInt()).isEqualTo(3);
+        assertThat(first.get("outcomes").toString()).isEqualTo("{\"REPLAYED\":3}");
         await().atMost(Duration.ofSeconds(30)).until(() -> objectsPerMessage().keySet().containsAll(messages));
         // Removed only once stored; the other reason is untouched.
         assertThat(originalSequences(get("/actuator/deadletters"))).containsExactly(notJson);
@@ -116,7 +118,7 @@ class DeadLetterReplayIT {
                     .headers(copy.getHeaders()).data(copy.getData()).build());
         }
         JsonNode second = post("/actuator/deadletters", "{\"reason\":\"" + REJECTED + "\"}", TOKEN);
-        assertThat(second.get("outcomes").get("REPLAYED").asInt()).isEqualTo(3);
+        assertThat(second.get("outcomes").toString()).isEqualTo("{\"REPLAYED\":3}");
         await().atMost(Duration.ofSeconds(30)).until(() -> outcome("exists") + outcome("created") >= settledBefore + 3);
         env.awaitDrained(Duration.ofSeconds(30));
 
@@ -142,7 +144,7 @@ class DeadLetterReplayIT {
 
         assertThat(dry.get("dryRun").asBoolean()).isTrue();
         assertThat(originalSequences(dry)).containsExactlyElementsOf(rejected);
-        assertThat(dry.get("outcomes").get("WOULD_REPLAY").asInt()).isEqualTo(2);
+        assertThat(dry.get("outcomes").toString()).isEqualTo("{\"WOULD_REPLAY\":2}");
         assertThat(jsm.getStreamInfo(STREAM).getStreamState().getLastSequence()).isEqualTo(streamLast);
         assertThat(jsm.getStreamInfo(DLQ_STREAM).getStreamState().getMsgCount()).isEqualTo(deadLetters);
         assertThat(audit.objects().keySet()).doesNotContainAnyElementsOf(rejected);
