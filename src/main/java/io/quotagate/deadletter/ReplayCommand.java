@@ -59,7 +59,9 @@ public final class ReplayCommand {
         // context has none and is cheap to build the ordinary way. This JVM runs nothing else.
         System.setProperty("spring.aot.enabled", "false");
         try (ConfigurableApplicationContext context = new SpringApplicationBuilder(NatsOnly.class)
-                .web(WebApplicationType.NONE).bannerMode(Banner.Mode.OFF).logStartupInfo(false).run(args);
+                .web(WebApplicationType.NONE).bannerMode(Banner.Mode.OFF).logStartupInfo(false)
+                // The report is the output; warnings still show, and --logging.level.root=INFO brings back the rest.
+                .properties("logging.level.root=WARN").run(args);
              NatsConnection nats = new NatsConnection(context.getBean(JetStreamProperties.class))) {
             JetStreamProperties properties = context.getBean(JetStreamProperties.class);
             nats.open();

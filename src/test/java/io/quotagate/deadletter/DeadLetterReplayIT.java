@@ -217,7 +217,8 @@ class DeadLetterReplayIT {
     }
 
     @Test
-    void theOneShotCommandReplaysAndExits(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    void theOneShotCommandReplaysAndExits() throws Exception {
+        Path dir = Path.of("target", "replay-command"); // kept: the outputs show what an operator sees
         Audit audit = audit("command");
         List<Long> rejected = deadLettered(audit, 2);
 
@@ -323,15 +324,18 @@ class DeadLetterReplayIT {
     private record Command(int exit, String output) {
     }
 
-    /** The jar's main class in its own JVM with the image's flags, as {@code kubectl exec} or a Job would run it. */
+    /** The jar's main class in its own JVM with the image's flags, as {@code kubectl exec} would run it. */
     private static Command command(Path dir, String name, String... args) throws Exception {
         List<String> cmd = new ArrayList<>();
         cmd.add(ImageJvm.java());
         cmd.addAll(ImageJvm.flags());
+        // The heap docs/dead-letters.md gives it beside the service in the same container.
+        cmd.add("-Xmx64m");
         cmd.addAll(List.of("-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
                 QuotaGateApplication.class.getName(), "--jetstream.url=" + nats.url(),
                 "--jetstream.dead-letter-subject=" + DLQ_SUBJECT));
         cmd.addAll(List.of(args));
+        Files.createDirectories(dir);
         Path log = dir.resolve(name + ".log");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         if (!p.waitFor(120, TimeUnit.SECONDS)) {
