@@ -1,5 +1,6 @@
 package io.quotagate;
 
+import io.quotagate.deadletter.ReplayCommand;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.context.ConfigurableApplicationContext;
@@ -10,6 +11,10 @@ public class QuotaGateApplication {
     static final String COMMON_POOL_PARALLELISM = "java.util.concurrent.ForkJoinPool.common.parallelism";
 
     public static void main(String[] args) {
+        if (ReplayCommand.requested(args)) {
+            // A one-shot command of the same jar: replays dead letters and exits; the consumer never starts.
+            System.exit(ReplayCommand.run(args, System.out, System.err));
+        }
         giveCompletableFutureAPoolOnSmallMachines();
         exitZeroOnSigterm(SpringApplication.run(QuotaGateApplication.class, args));
     }

@@ -9,10 +9,13 @@ import io.quotagate.config.InvalidConfigurationException;
 import io.quotagate.consumer.JetStreamProperties;
 import io.quotagate.consumer.NatsConnection;
 import io.quotagate.consumer.QuotaGatedConsumer;
+import io.quotagate.deadletter.DeadLetterReplay;
 import io.quotagate.gate.CapacityGate;
 import io.quotagate.kubernetes.KubernetesClientProperties;
 import io.quotagate.kubernetes.KubernetesClients;
 import io.quotagate.observability.ConsumerHealthIndicator;
+import io.quotagate.operations.OperationsProperties;
+import io.quotagate.operations.WriteTokenFilter;
 import io.quotagate.observability.DeadLetterHealthIndicator;
 import io.quotagate.observability.JetStreamHealthIndicator;
 import io.quotagate.observability.QuotaGateMetrics;
@@ -24,9 +27,12 @@ import io.quotagate.trigger.ManifestTemplate;
 import io.quotagate.trigger.Trigger;
 import io.quotagate.trigger.TriggerProperties;
 import io.quotagate.web.ConsumerEndpoint;
+import io.quotagate.web.DeadLettersEndpoint;
 import io.quotagate.web.QuotaNamespace;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
+import org.springframework.core.Ordered;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
@@ -36,7 +42,7 @@ import org.springframework.context.annotation.Configuration;
  */
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties({BackpressureProperties.class, JetStreamProperties.class, TriggerProperties.class,
-        KubernetesClientProperties.class})
+        KubernetesClientProperties.class, OperationsProperties.class})
 class QuotaGateConfiguration {
 
     @Bean
@@ -134,6 +140,25 @@ class QuotaGateConfiguration {
     @Bean
     ConsumerHealthIndicator consumerHealthIndicator(QuotaGatedConsumer consumer) {
         return new ConsumerHealthIndicator(consumer);
+    }
+
+    @Bean
+    DeadLetterReplay deadLetterReplay(NatsConnection nats, JetStreamProperties p) {
+        return new DeadLetterReplay(nats::connection, p.deadLetterSubject());
+    }
+
+    @Bean
+    DeadLettersEndpoint deadLettersEndpoint(DeadLetterReplay replay) {
+        return new DeadLettersEndpoint(replay);
+    }
+
+    /** Before everything else: a refused write must not reach any handler. */
+    @Bean
+    FilterRegistrationBean<WriteTokenFilter> writeTokenFilter(OperationsProperties operations) {
+        FilterRegistrationBean<WriteTokenFilter> registration = new FilterRegistrationBean<>(new WriteTokenFilter(operations));
+        registration.setOrder(Ordered.HIGHEST_PRECEDENCE);
+        registration.addUrlPatterns("/*");
+        return registration;
     }
 
     @Bean

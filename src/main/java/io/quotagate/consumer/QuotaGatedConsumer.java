@@ -16,6 +16,7 @@ import io.nats.client.Message;
 import io.nats.client.impl.NatsJetStreamMetaData;
 import io.quotagate.gate.BlockedReason;
 import io.quotagate.gate.CapacityGate;
+import io.quotagate.identity.MessageIdentity;
 import io.quotagate.logging.ThrottledLog;
 import io.quotagate.trigger.CreateProbe;
 import io.quotagate.trigger.InboundMessage;
@@ -179,8 +180,12 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         InboundMessage inbound = null;
         Attempt attempt;
         try {
-            inbound = inbound(d);
-            attempt = attempt(d, inbound);
+            Map<String, List<String>> headers = headersOf(d.message());
+            MessageIdentity.Resolution identity = identity(d, headers);
+            inbound = inbound(d, identity.identity(), headers);
+            attempt = identity.problem() != null
+                    ? new Attempt(Attempt.Kind.POISON, MessageIdentity.INVALID_REPLAY_REASON, identity.problem())
+                    : attempt(d, inbound);
         } catch (RuntimeException | StackOverflowError e) {
             // A careless producer's payload can nest deep enough to overflow a parser's stack: still an outcome.
             attempt = Attempt.unexpected(e);
@@ -202,7 +207,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             return new Attempt(Attempt.Kind.POISON, "oversized", "payload of " + message.data().length
                     + " bytes exceeds jetstream.max-payload-bytes=" + properties.maxPayloadBytes());
         }
-        if (recentlyCreated.contains(message.streamSequence(), Settler.storedAtNanos(d.message()))) {
+        if (recentlyCreated.contains(d.message().metaData().streamSequence(), Settler.storedAtNanos(d.message()))) {
             // Delivered again although this process created it: the server lost our ack (see RecentlyCreated).
             return Attempt.of(Attempt.Kind.EXISTS);
         }
@@ -217,11 +222,19 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         return Attempt.of(result);
     }
 
-    private static InboundMessage inbound(Delivery d) {
+    private static MessageIdentity.Resolution identity(Delivery d, Map<String, List<String>> headers) {
+        NatsJetStreamMetaData meta = d.message().metaData();
+        return MessageIdentity.of(meta.getStream(), meta.streamSequence(), d.streamIdentity(), headers);
+    }
+
+    /**
+     * The message as the trigger sees it, under the identity its object is named and annotated with: for a replayed
+     * dead letter that of the original message (see {@link MessageIdentity}).
+     */
+    private static InboundMessage inbound(Delivery d, MessageIdentity identity, Map<String, List<String>> headers) {
         Message m = d.message();
-        NatsJetStreamMetaData meta = m.metaData();
-        return new InboundMessage(meta.getStream(), meta.streamSequence(), m.getSubject(), m.getData(), headersOf(m),
-                meta.deliveredCount(), d.streamIdentity());
+        return new InboundMessage(identity.stream(), identity.sequence(), m.getSubject(), m.getData(), headers,
+                m.metaData().deliveredCount(), identity.streamIdentity());
     }
 
     private static Map<String, List<String>> headersOf(Message m) {

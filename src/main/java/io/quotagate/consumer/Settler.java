@@ -80,7 +80,9 @@ final class Settler {
         Decision decision = null;
         try {
             String identity = d.streamIdentity();
-            long seq = inbound == null ? -1 : inbound.streamSequence();
+            // The delivery's own sequence, not the identity it stands for: these count deliveries of one stored
+            // message, and a replay is another stored message than the original it is named after.
+            long seq = inbound == null ? -1 : m.metaData().streamSequence();
             int failedSoFar = inbound == null ? 0 : failedAttempts.get(identity, seq);
             if (attempt.kind() == Attempt.Kind.UNEXPECTED) {
                 unexpectedErrors.increment();

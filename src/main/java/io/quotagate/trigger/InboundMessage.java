@@ -6,6 +6,9 @@ import java.util.Map;
 /**
  * One message as the trigger sees it: payload plus the JetStream coordinates that make it unique.
  * Free of any NATS type so triggers can be tested without a server.
+ * <p>
+ * The coordinates are the message's identity ({@link io.quotagate.identity.MessageIdentity}): the delivery's own, or
+ * for a replayed dead letter those of the original message, so its object gets the original's name and annotations.
  *
  * @param stream         JetStream stream the message was stored in
  * @param streamSequence the message's sequence in that stream; with {@code stream} and {@code streamIdentity} it

@@ -30,6 +30,14 @@ class StartupFailureTest {
     }
 
     @Test
+    void aWriteTokenTooShortToGuardAnythingIsRefusedWithoutEchoingIt(CapturedOutput output) {
+        assertThatThrownBy(() -> start("--trigger.kubernetes.template=classpath:templates/workflow.yaml",
+                "--operations.write-token=short-secret")).isNotNull();
+        assertThat(output).contains("Invalid setting operations.write-token").contains("at least 16")
+                .doesNotContain("short-secret");
+    }
+
+    @Test
     void aCapacityRatioAboveOneNamesThePropertyAndTheRange(CapturedOutput output) {
         assertThatThrownBy(() -> start("--backpressure.capacity-ratio=1.5")).isNotNull();
         assertThat(output).contains("Property: backpressure.capacityRatio").contains("Value: \"1.5\"")

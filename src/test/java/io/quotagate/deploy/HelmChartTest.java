@@ -270,6 +270,18 @@ class HelmChartTest {
     }
 
     @Test
+    void theWriteTokenComesFromTheSecretTheUserNamesAndIsOffByDefault() {
+        Chart.Rendered rendered = Chart.render("default", c -> c
+                .set("operations.writeToken.existingSecret", "quotagate-ops").set("operations.writeToken.key", "write-token"));
+
+        assertSecretRef(envVar(container(rendered), "OPERATIONS_WRITE_TOKEN"), "quotagate-ops", "write-token");
+        assertThat(Chart.render("default", c -> c.set("operations.writeToken.existingSecret", "quotagate-ops")).text)
+                .contains("key: token");
+        assertThat(container(DEFAULTS).getEnv()).extracting(EnvVar::getName).doesNotContain("OPERATIONS_WRITE_TOKEN");
+        assertThat(DEFAULTS.text).doesNotContain("OPERATIONS_");
+    }
+
+    @Test
     void natsCredsFileIsMountedReadOnlyAndConfigured() {
         Chart.Rendered rendered = Chart.render("default", c -> c
                 .set("jetstream.auth.existingSecret", "nats-creds").set("jetstream.auth.credsKey", "user.creds"));
@@ -373,7 +385,7 @@ class HelmChartTest {
                 .doesNotContainKeys("password", "username", "token");
         assertThat(nested(app, "logging", "level", "io.quotagate")).isEqualTo("DEBUG");
         assertThat(nested(app, "management", "endpoints", "web", "exposure", "include"))
-                .isEqualTo("health,info,prometheus,consumer");
+                .isEqualTo("health,info,prometheus,consumer,deadletters");
 
         Map<String, Object> defaults = applicationYaml(DEFAULTS);
         assertThat(nested(defaults, "jetstream", "batch-size")).isEqualTo(64);

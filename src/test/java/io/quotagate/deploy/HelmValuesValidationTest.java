@@ -58,7 +58,11 @@ class HelmValuesValidationTest {
                 bad("network policy port out of range", "ports", c -> c.set("networkPolicy.egress.nats.ports[0]", 70000)),
                 bad("network policy CIDR that is not one", "cidrs",
                         c -> c.set("networkPolicy.egress.kubernetesApi.cidrs[0]", "apiserver")),
-                bad("typo in networkPolicy", "egres", c -> c.set("networkPolicy.egres.extra", "x")));
+                bad("typo in networkPolicy", "egres", c -> c.set("networkPolicy.egres.extra", "x")),
+                bad("write token given as a value instead of a Secret", "writeToken",
+                        c -> c.set("operations.writeToken", "plain-text-token")),
+                bad("write token Secret key empty", "key", c -> c.set("operations.writeToken.existingSecret", "ops")
+                        .set("operations.writeToken.key", "")));
     }
 
     private static Path valuesFile(String yaml) {

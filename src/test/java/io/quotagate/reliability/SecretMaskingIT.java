@@ -33,6 +33,7 @@ class SecretMaskingIT {
     static final String TOKEN = "tok-3f9a1c77-secret";
     static final String URL_PASSWORD = "urlpw-5e2b-secret";
     static final String TRUST_PASSWORD = "trust-91ab-secret";
+    static final String WRITE_TOKEN = "write-77c1d0e4-secret";
     // No stream: the service creates it (jetstream.create-stream below), through the token-protected server.
     @RegisterExtension
     static final QuotaGateEnvironment env = QuotaGateEnvironment.builder().quota(10).token(TOKEN).withoutStream().build();
@@ -45,6 +46,7 @@ class SecretMaskingIT {
         // A second server entry with user info in the URL (never reached: the first one answers).
         registry.add("jetstream.url", () -> nats.url() + ",nats://someone:" + URL_PASSWORD + "@127.0.0.1:1");
         registry.add("jetstream.tls.trust-store-password", () -> TRUST_PASSWORD);
+        registry.add("operations.write-token", () -> WRITE_TOKEN);
         registry.add("jetstream.create-stream", () -> true);
         registry.add("management.endpoints.web.exposure.include", () -> "health,info,prometheus,consumer,configprops,env");
         registry.add("management.endpoint.configprops.show-values", () -> "always");
@@ -64,9 +66,11 @@ class SecretMaskingIT {
         // show-values=always is in effect (non-secrets are visible) ...
         assertThat(configprops).contains("\"stream\":\"EVENTS\"").contains("******");
         // ... and still no secret is.
+        assertThat(configprops).contains("\"writeToken\":\"******\"");
         for (String body : new String[] {configprops, env, http.get("/api/quota").body(), http.get("/actuator/health").body(),
                 http.get("/actuator/consumer").body(), http.get("/actuator/prometheus").body(), output.getAll()}) {
-            assertThat(body).doesNotContain(TOKEN).doesNotContain(URL_PASSWORD).doesNotContain(TRUST_PASSWORD);
+            assertThat(body).doesNotContain(TOKEN).doesNotContain(URL_PASSWORD).doesNotContain(TRUST_PASSWORD)
+                    .doesNotContain(WRITE_TOKEN);
         }
     }
 }

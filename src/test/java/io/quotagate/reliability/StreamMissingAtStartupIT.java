@@ -67,13 +67,13 @@ class StreamMissingAtStartupIT {
     }
 
     @Test
-    void byDefaultOnlyHealthInfoPrometheusAndConsumerAreExposed() {
+    void byDefaultOnlyHealthInfoPrometheusConsumerAndDeadLettersAreExposed() {
         Http http = new Http(port);
         JsonNode links = http.getJson("/actuator").path("_links");
         List<String> names = new java.util.ArrayList<>();
         links.propertyNames().forEach(names::add);
         assertThat(names.stream().map(n -> n.replaceAll("-.*", "")).distinct())
-                .containsExactlyInAnyOrder("self", "health", "info", "prometheus", "consumer");
+                .containsExactlyInAnyOrder("self", "health", "info", "prometheus", "consumer", "deadletters");
         for (String hidden : List.of("configprops", "env", "beans", "heapdump", "threaddump", "loggers", "metrics",
                 "mappings", "shutdown")) {
             assertThat(http.get("/actuator/" + hidden).statusCode()).as(hidden).isEqualTo(404);
