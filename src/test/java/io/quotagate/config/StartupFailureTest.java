@@ -15,10 +15,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 @ExtendWith(OutputCaptureExtension.class)
 class StartupFailureTest {
 
+    /**
+     * Nothing to connect to: as arguments, not default properties, because application.yaml outranks those and would
+     * point a context that gets past validation at a nats-server on the machine's default port.
+     */
     private static void start(String... args) {
-        new SpringApplicationBuilder(QuotaGateApplication.class).web(WebApplicationType.NONE)
-                .properties("jetstream.url=nats://127.0.0.1:1", "kubernetes.master-url=http://127.0.0.1:1")
-                .run(args);
+        String[] all = new String[args.length + 2];
+        all[0] = "--jetstream.url=nats://127.0.0.1:1";
+        all[1] = "--kubernetes.master-url=http://127.0.0.1:1";
+        System.arraycopy(args, 0, all, 2, args.length);
+        new SpringApplicationBuilder(QuotaGateApplication.class).web(WebApplicationType.NONE).run(all);
     }
 
     @Test
