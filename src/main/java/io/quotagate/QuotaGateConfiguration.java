@@ -9,6 +9,7 @@ import io.quotagate.consumer.JetStreamProperties;
 import io.quotagate.consumer.NatsConnection;
 import io.quotagate.consumer.QuotaGatedConsumer;
 import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.GateView;
 import io.quotagate.kubernetes.KubernetesClientProperties;
 import io.quotagate.kubernetes.KubernetesClients;
 import io.quotagate.observability.ConsumerHealthIndicator;
@@ -103,12 +104,12 @@ class QuotaGateConfiguration {
     }
 
     @Bean
-    QuotaGateMetrics quotaGateMetrics(CapacityGate gate, QuotaMonitor monitor, QuotaGatedConsumer consumer) {
+    QuotaGateMetrics quotaGateMetrics(GateView gate, QuotaMonitor monitor, QuotaGatedConsumer consumer) {
         return new QuotaGateMetrics(gate, monitor, consumer);
     }
 
     @Bean
-    QuotaHealthIndicator quotaHealthIndicator(CapacityGate gate) {
+    QuotaHealthIndicator quotaHealthIndicator(GateView gate) {
         return new QuotaHealthIndicator(gate);
     }
 
@@ -128,7 +129,7 @@ class QuotaGateConfiguration {
     }
 
     @Bean
-    ConsumerEndpoint consumerEndpoint(QuotaGatedConsumer consumer, CapacityGate gate) {
+    ConsumerEndpoint consumerEndpoint(QuotaGatedConsumer consumer, GateView gate) {
         return new ConsumerEndpoint(consumer, gate);
     }
 }

@@ -38,12 +38,12 @@ import org.slf4j.LoggerFactory;
  *       {@link #readFailed} with that ticket. A read overtaken by a newer applied one is ignored.</li>
  * </ul>
  * Everything else is operator input ({@link #pause()}, {@link #resume()}, {@link #forbidden}, {@link #createAllowed})
- * or a read-only view ({@link #state()}, {@link #blockedSeconds}, {@link #batchesFetched()}).
+ * or the read-only {@link GateView} that the web API, health and metrics are given instead of the gate itself.
  *
  * <p>Thread-safe; one lock guards all state and one condition wakes the fetch loop the moment headroom appears.
  * Transitions are logged after the lock is released.
  */
-public final class CapacityGate {
+public final class CapacityGate implements GateView {
 
     private static final Logger log = LoggerFactory.getLogger(CapacityGate.class);
     static final int TRANSITIONS_KEPT = 20;
@@ -137,6 +137,7 @@ public final class CapacityGate {
         return Math.max(1, t);
     }
 
+    @Override
     public boolean enabled() {
         return enabled;
     }
@@ -169,15 +170,30 @@ public final class CapacityGate {
 
         /** One fetched message takes one permit; it is held until resolved. */
         public Permit take() {
-            if (untaken == 0) {
-                throw new IllegalStateException("all " + permits + " permits of this lease are taken");
+            return take(1).get(0);
+        }
+
+        /**
+         * The messages of one fetch take one permit each, in one turn of the gate's lock: a permit moves from the
+         * lease's reservation to what messages hold, which leaves the headroom as it was, so taking them when the
+         * fetch is done rather than one by one as messages arrive changes no decision, only the view's
+         * {@code inFlight} a moment later.
+         */
+        public List<Permit> take(int n) {
+            if (n < 0 || n > untaken) {
+                throw new IllegalStateException(n + " wanted, but only " + untaken + " of this lease's " + permits
+                        + " permits are untaken");
             }
-            untaken--;
+            untaken -= n;
             mutate(() -> {
-                reserved--;
-                held++;
+                reserved -= n;
+                held += n;
             });
-            return new Permit();
+            Permit[] out = new Permit[n];
+            for (int i = 0; i < n; i++) {
+                out[i] = new Permit();
+            }
+            return List.of(out);
         }
 
         /** Gives back the permits no message took. Idempotent. */
@@ -426,6 +442,7 @@ public final class CapacityGate {
 
     // ---- read-only view -----------------------------------------------------------------------------------------
 
+    @Override
     public boolean paused() {
         lock.lock();
         try {
@@ -435,7 +452,7 @@ public final class CapacityGate {
         }
     }
 
-    /** Fetches that returned at least one message since start (a read-only statistic). */
+    @Override
     public long batchesFetched() {
         lock.lock();
         try {
@@ -445,7 +462,7 @@ public final class CapacityGate {
         }
     }
 
-    /** Seconds spent blocked for this reason since start, including the current period. */
+    @Override
     public double blockedSeconds(BlockedReason r) {
         lock.lock();
         try {
@@ -459,6 +476,7 @@ public final class CapacityGate {
         }
     }
 
+    @Override
     public GateState state() {
         lock.lock();
         try {

@@ -8,7 +8,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import io.quotagate.consumer.QuotaGatedConsumer;
 import io.quotagate.gate.BlockedReason;
-import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.GateView;
 import io.quotagate.gate.GateState;
 import io.quotagate.quota.QuotaMonitor;
 
@@ -18,11 +18,11 @@ import io.quotagate.quota.QuotaMonitor;
  */
 public class QuotaGateMetrics implements MeterBinder {
 
-    private final CapacityGate gate;
+    private final GateView gate;
     private final QuotaMonitor monitor;
     private final QuotaGatedConsumer consumer;
 
-    public QuotaGateMetrics(CapacityGate gate, QuotaMonitor monitor, QuotaGatedConsumer consumer) {
+    public QuotaGateMetrics(GateView gate, QuotaMonitor monitor, QuotaGatedConsumer consumer) {
         this.gate = gate;
         this.monitor = monitor;
         this.consumer = consumer;

@@ -4,7 +4,7 @@ import java.util.List;
 
 import io.quotagate.consumer.ConsumerState;
 import io.quotagate.consumer.QuotaGatedConsumer;
-import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.GateView;
 import io.quotagate.gate.GateState;
 import io.quotagate.quota.BackpressureProperties;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -14,12 +14,12 @@ import org.springframework.web.bind.annotation.RestController;
 @RestController
 public class QuotaController {
 
-    private final CapacityGate gate;
+    private final GateView gate;
     private final QuotaGatedConsumer consumer;
     private final BackpressureProperties backpressure;
     private final String namespace;
 
-    public QuotaController(CapacityGate gate, QuotaGatedConsumer consumer, BackpressureProperties backpressure,
+    public QuotaController(GateView gate, QuotaGatedConsumer consumer, BackpressureProperties backpressure,
                            QuotaNamespace namespace) {
         this.gate = gate;
         this.consumer = consumer;
