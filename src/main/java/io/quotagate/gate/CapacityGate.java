@@ -10,6 +10,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
@@ -81,8 +82,12 @@ public final class CapacityGate implements GateView {
      */
     private volatile String forbidden;
     private long reserved;
-    private long held;
-    private long createdTotal;
+    /**
+     * Guarded by lock, except that {@link Permit#created()} moves one from {@code held} to {@code createdTotal}
+     * without it (see {@link #createdWithoutLock}): read {@code held} first.
+     */
+    private final AtomicLong held = new AtomicLong();
+    private final AtomicLong createdTotal = new AtomicLong();
     private long batchesFetched;
     /** The {@code max} of the latest lease: the batch the loop wants. */
     private int lastRequested = 1;
@@ -187,7 +192,7 @@ public final class CapacityGate implements GateView {
             untaken -= n;
             mutate(() -> {
                 reserved -= n;
-                held += n;
+                held.addAndGet(n);
             });
             Permit[] out = new Permit[n];
             for (int i = 0; i < n; i++) {
@@ -255,10 +260,14 @@ public final class CapacityGate implements GateView {
             if (!resolved.compareAndSet(false, true)) {
                 return;
             }
+            if (created == 1) {
+                createdWithoutLock();
+                return;
+            }
             boolean[] refresh = new boolean[1];
             mutate(() -> {
-                held = Math.max(0, held - 1);
-                createdTotal += created;
+                held.decrementAndGet();
+                createdTotal.addAndGet(created);
                 if (rejected) {
                     rejectedAtRead = readsStarted;
                 }
@@ -267,6 +276,28 @@ public final class CapacityGate implements GateView {
             if (refresh[0]) {
                 refreshRequester.run();
             }
+        }
+    }
+
+    /**
+     * A created object moves from held to created-unobserved: the headroom, the blocked reason and what is revoked stay
+     * as they were, so in the common case this needs neither the lock nor a wake-up (every worker resolves a permit
+     * per message; the lock there cost more than the rest of the gate). The count of created objects goes up before
+     * held goes down, and everything under the lock reads held before it reads the created count, so a reader in
+     * between counts this object twice, never not at all: it can only make the gate more careful for a moment. A
+     * read's ticket taken in between may or may not include it; without it, the object stays counted as unobserved
+     * until a later read, which again only errs towards over-counting. Only the last held permit takes the lock, for
+     * the check {@link #onlyOwnUnobservedCreatesBlock} makes.
+     */
+    private void createdWithoutLock() {
+        createdTotal.incrementAndGet();
+        if (held.decrementAndGet() > 0) {
+            return;
+        }
+        boolean[] refresh = new boolean[1];
+        mutate(() -> refresh[0] = onlyOwnUnobservedCreatesBlock());
+        if (refresh[0]) {
+            refreshRequester.run();
         }
     }
 
@@ -354,7 +385,7 @@ public final class CapacityGate implements GateView {
     public ReadTicket beginRead() {
         lock.lock();
         try {
-            return new ReadTicket(++readsStarted, createdTotal);
+            return new ReadTicket(++readsStarted, createdTotal.get());
         } finally {
             lock.unlock();
         }
@@ -485,7 +516,7 @@ public final class CapacityGate implements GateView {
             long headroom = headroomIgnoringReservation();
             return new GateState(enabled, reason != null, reason,
                     reading == null ? -1 : reading.hard(), reading == null ? -1 : reading.used(), threshold,
-                    held, createdTotal - createdObserved,
+                    held.get(), createdTotal.get() - createdObserved,
                     headroom == Long.MAX_VALUE ? -1 : headroom,
                     blockedSince, lastCheckedAt, forbidden != null ? forbidden : lastError, configurationError,
                     List.copyOf(transitions));
@@ -509,7 +540,7 @@ public final class CapacityGate implements GateView {
         if (rejectedAtRead >= 0) {
             return 0;
         }
-        return Math.max(0, threshold - reading.used() - reserved - held - (createdTotal - createdObserved));
+        return Math.max(0, threshold - reading.used() - reserved - held.get() - (createdTotal.get() - createdObserved));
     }
 
     private long headroomIgnoringReservation() {
@@ -524,7 +555,7 @@ public final class CapacityGate implements GateView {
 
     /** Headroom ignoring an outstanding fetch's reservation: what decides whether the quota is full. */
     private long headroomForMessages() {
-        return Math.max(0, threshold - reading.used() - held - (createdTotal - createdObserved));
+        return Math.max(0, threshold - reading.used() - held.get() - (createdTotal.get() - createdObserved));
     }
 
     /**
@@ -533,8 +564,8 @@ public final class CapacityGate implements GateView {
      * come to correct it, so a read must be asked for.
      */
     private boolean onlyOwnUnobservedCreatesBlock() {
-        return enabled && !unknown && reading != null && held == 0 && reserved == 0
-                && createdTotal > createdObserved && headroomForMessages() <= 0;
+        return enabled && !unknown && reading != null && held.get() == 0 && reserved == 0
+                && createdTotal.get() > createdObserved && headroomForMessages() <= 0;
     }
 
     private boolean computeRevoked() {
@@ -602,7 +633,7 @@ public final class CapacityGate implements GateView {
             BlockedReason previous = reason;
             reason = now;
             long used = reading == null ? -1 : reading.used();
-            long holding = held + (createdTotal - createdObserved);
+            long holding = held.get() + (createdTotal.get() - createdObserved);
             transitions.addLast(new GateTransition(at, now == null, now, used, holding, threshold));
             while (transitions.size() > TRANSITIONS_KEPT) {
                 transitions.removeFirst();
@@ -627,7 +658,7 @@ public final class CapacityGate implements GateView {
     /** Captures the state to log now; the returned line is written after the lock is released. */
     private Runnable logState(long nanoNow) {
         long used = reading == null ? -1 : reading.used();
-        long holding = reserved + held + (createdTotal - createdObserved);
+        long holding = reserved + held.get() + (createdTotal.get() - createdObserved);
         String flapping = unlogged == 0 ? ""
                 : " (" + unlogged + " more transitions in the last " + (nanoNow - lastLoggedNanos) / 1_000_000_000L + "s)";
         lastLoggedNanos = nanoNow;
