@@ -41,8 +41,9 @@ import org.slf4j.LoggerFactory;
  * Everything else is operator input ({@link #pause()}, {@link #resume()}, {@link #forbidden}, {@link #createAllowed})
  * or the read-only {@link GateView} that the web API, health and metrics are given instead of the gate itself.
  *
- * <p>Thread-safe; one lock guards all state and one condition wakes the fetch loop the moment headroom appears.
- * Transitions are logged after the lock is released.
+ * <p>Thread-safe; one lock guards all state (except the one step of a created permit, which changes no decision:
+ * see {@link #createdWithoutLock}) and one condition wakes the fetch loop the moment headroom appears. Transitions
+ * are logged after the lock is released.
  */
 public final class CapacityGate implements GateView {
 
