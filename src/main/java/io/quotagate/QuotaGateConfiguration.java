@@ -11,6 +11,7 @@ import io.quotagate.consumer.NatsConnection;
 import io.quotagate.consumer.QuotaGatedConsumer;
 import io.quotagate.deadletter.DeadLetterReplay;
 import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.GateView;
 import io.quotagate.kubernetes.KubernetesClientProperties;
 import io.quotagate.kubernetes.KubernetesClients;
 import io.quotagate.observability.ConsumerHealthIndicator;
@@ -110,19 +111,19 @@ class QuotaGateConfiguration {
     }
 
     @Bean(initMethod = "start", destroyMethod = "stop")
-    BacklogMonitor backlogMonitor(JetStreamProperties p, NatsConnection nats, CapacityGate gate,
+    BacklogMonitor backlogMonitor(JetStreamProperties p, NatsConnection nats, GateView gate,
                                   QuotaGatedConsumer consumer) {
         return new BacklogMonitor(p, nats, gate, consumer, Clock.systemUTC());
     }
 
     @Bean
-    QuotaGateMetrics quotaGateMetrics(CapacityGate gate, QuotaMonitor monitor, QuotaGatedConsumer consumer,
+    QuotaGateMetrics quotaGateMetrics(GateView gate, QuotaMonitor monitor, QuotaGatedConsumer consumer,
                                       BacklogMonitor backlog) {
         return new QuotaGateMetrics(gate, monitor, consumer, backlog);
     }
 
     @Bean
-    QuotaHealthIndicator quotaHealthIndicator(CapacityGate gate) {
+    QuotaHealthIndicator quotaHealthIndicator(GateView gate) {
         return new QuotaHealthIndicator(gate);
     }
 
@@ -162,7 +163,7 @@ class QuotaGateConfiguration {
     }
 
     @Bean
-    ConsumerEndpoint consumerEndpoint(QuotaGatedConsumer consumer, CapacityGate gate) {
+    ConsumerEndpoint consumerEndpoint(QuotaGatedConsumer consumer, GateView gate) {
         return new ConsumerEndpoint(consumer, gate);
     }
 }

@@ -18,7 +18,7 @@ import io.nats.client.api.StreamState;
 import io.quotagate.consumer.JetStreamProperties;
 import io.quotagate.consumer.NatsConnection;
 import io.quotagate.consumer.QuotaGatedConsumer;
-import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.GateView;
 import io.quotagate.gate.GateState;
 import io.quotagate.logging.ThrottledLog;
 import org.slf4j.Logger;
@@ -44,7 +44,7 @@ public class BacklogMonitor {
 
     private final JetStreamProperties properties;
     private final NatsConnection nats;
-    private final CapacityGate gate;
+    private final GateView gate;
     private final QuotaGatedConsumer consumer;
     private final Clock clock;
     private final ThrottledLog throttled = new ThrottledLog(log, Duration.ofMinutes(5));
@@ -54,7 +54,7 @@ public class BacklogMonitor {
     private volatile ScheduledExecutorService scheduler;
     private boolean discardWarned;
 
-    public BacklogMonitor(JetStreamProperties properties, NatsConnection nats, CapacityGate gate,
+    public BacklogMonitor(JetStreamProperties properties, NatsConnection nats, GateView gate,
                           QuotaGatedConsumer consumer, Clock clock) {
         this.properties = properties;
         this.nats = nats;

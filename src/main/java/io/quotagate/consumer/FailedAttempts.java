@@ -16,6 +16,12 @@ final class FailedAttempts {
     }
 
     private final Map<Key, Integer> counts;
+    /**
+     * {@code counts.size()}, written under the lock. Every settled message asks for its count and most forget it; with
+     * no failures recorded (the common case) both answer without a lock or a key. A message is settled by one worker
+     * at a time, so no failure of the same message can be under way on another thread.
+     */
+    private volatile int size;
 
     FailedAttempts(int capacity) {
         this.counts = new LinkedHashMap<>(16, 0.75f, false) {
@@ -26,15 +32,27 @@ final class FailedAttempts {
         };
     }
 
-    synchronized int get(String streamIdentity, long streamSequence) {
-        return counts.getOrDefault(new Key(streamIdentity, streamSequence), 0);
+    int get(String streamIdentity, long streamSequence) {
+        if (size == 0) {
+            return 0;
+        }
+        synchronized (this) {
+            return counts.getOrDefault(new Key(streamIdentity, streamSequence), 0);
+        }
     }
 
     synchronized void failed(String streamIdentity, long streamSequence) {
         counts.merge(new Key(streamIdentity, streamSequence), 1, Integer::sum);
+        size = counts.size();
     }
 
-    synchronized void forget(String streamIdentity, long streamSequence) {
-        counts.remove(new Key(streamIdentity, streamSequence));
+    void forget(String streamIdentity, long streamSequence) {
+        if (size == 0) {
+            return;
+        }
+        synchronized (this) {
+            counts.remove(new Key(streamIdentity, streamSequence));
+            size = counts.size();
+        }
     }
 }

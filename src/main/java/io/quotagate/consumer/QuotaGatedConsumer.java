@@ -173,6 +173,16 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         return running;
     }
 
+    /** Stops fetching; work in flight finishes. Survives quota changes: only {@link #resume} lifts it. */
+    public void pause() {
+        gate.pause();
+    }
+
+    /** Fetches again after {@link #pause} (as far as the quota allows). */
+    public void resume() {
+        gate.resume();
+    }
+
     // ---- one message ----------------------------------------------------------------------------------
 
     /** A worker's turn with one message: whatever happens, it ends in {@link Settler#settle}. */

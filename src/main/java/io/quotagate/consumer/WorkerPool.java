@@ -1,11 +1,12 @@
 package io.quotagate.consumer;
 
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -19,21 +20,34 @@ import org.slf4j.LoggerFactory;
  * that holds at most {@code capacity − running} fetched messages. A slow or hung create holds one worker, never a
  * batch. Messages in the pool (queued or being worked) are kept alive with in-progress acks by
  * {@link #keepAlive}, however long they wait. With concurrency 1 messages are worked in fetch order.
+ *
+ * <p>Thread wake-ups, not the bookkeeping, are what a hand-off costs (a futex call on each side, some microseconds):
+ * a fetched batch is queued at once and wakes at most one idle worker per message, a worker that finishes a message
+ * takes the next one in the same turn of the lock without sleeping, and the fetch loop, waiting for room, is woken
+ * only once the room it asked for is there, not by every finished message.
  */
 final class WorkerPool {
 
     private static final Logger log = LoggerFactory.getLogger(WorkerPool.class);
+    /** How long an idle worker sleeps before it looks whether the pool is stopping. */
+    private static final long IDLE_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
     private final int capacity;
-    private final LinkedBlockingQueue<Delivery> queue = new LinkedBlockingQueue<>();
-    private final Set<Delivery> inPool = ConcurrentHashMap.newKeySet();
     private final ReentrantLock lock = new ReentrantLock();
+    private final Condition workQueued = lock.newCondition();
     private final Condition roomMade = lock.newCondition();
     private final List<Thread> workers = new ArrayList<>();
     private final Consumer<Delivery> work;
+    // Guarded by lock.
+    private final ArrayDeque<Delivery> queue = new ArrayDeque<>();
+    /** Queued and being worked. Deliveries compare by identity. */
+    private final Set<Delivery> inPool = Collections.newSetFromMap(new IdentityHashMap<>());
+    private int idleWorkers;
+    /** The room the waiting fetch loop asked for; 0 while it does not wait. */
+    private int roomWanted;
     private volatile boolean stopping;
-    /** The fetch loop waits for room (set and cleared under the lock). */
-    private volatile boolean producerWaiting;
+    /** {@code inPool.size()}, for readers that must not take the lock (gauges, health). */
+    private volatile int outstanding;
     private volatile long lastFinishedNanos = System.nanoTime();
 
     /**
@@ -57,7 +71,7 @@ final class WorkerPool {
 
     /** Messages fetched and not yet settled: queued plus being worked. */
     int outstanding() {
-        return inPool.size();
+        return outstanding;
     }
 
     /** When a worker last finished a message (or the pool started). */
@@ -78,12 +92,15 @@ final class WorkerPool {
         int wanted = Math.max(1, Math.min(least, capacity));
         lock.lockInterruptibly();
         try {
-            int room;
-            producerWaiting = true;
-            while ((room = capacity - inPool.size()) < wanted && !inPool.isEmpty() && nanos > 0 && !stopping) {
-                nanos = roomMade.awaitNanos(nanos);
+            while (capacity - inPool.size() < wanted && !inPool.isEmpty() && nanos > 0 && !stopping) {
+                roomWanted = wanted;
+                try {
+                    nanos = roomMade.awaitNanos(nanos);
+                } finally {
+                    roomWanted = 0;
+                }
             }
-            producerWaiting = false;
+            int room = capacity - inPool.size();
             return room >= wanted || inPool.isEmpty() ? Math.max(0, room) : 0;
         } finally {
             lock.unlock();
@@ -94,20 +111,42 @@ final class WorkerPool {
         return workers.size();
     }
 
-    /** Queues a message; the single producer checked for room first. */
-    void submit(Delivery d) {
-        if (inPool.isEmpty()) {
-            // Idle workers are not silent workers: their clock starts with this message.
-            lastFinishedNanos = System.nanoTime();
+    /** Queues one fetch's messages; the single producer checked for room first. */
+    void submit(List<Delivery> batch) {
+        if (batch.isEmpty()) {
+            return;
         }
-        inPool.add(d);
-        queue.add(d);
+        lock.lock();
+        try {
+            if (inPool.isEmpty()) {
+                // Idle workers are not silent workers: their clock starts with these messages.
+                lastFinishedNanos = System.nanoTime();
+            }
+            for (Delivery d : batch) {
+                inPool.add(d);
+                queue.addLast(d);
+            }
+            outstanding = inPool.size();
+            // Busy workers find the rest when they finish; waking more than there are messages only costs wake-ups.
+            for (int i = Math.min(batch.size(), idleWorkers); i > 0; i--) {
+                workQueued.signal();
+            }
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** In-progress acks for every message in the pool fetched longer than {@code olderThan} ago. */
     void keepAlive(Duration olderThan) {
         long before = System.nanoTime() - olderThan.toNanos();
-        for (Delivery d : inPool) {
+        List<Delivery> snapshot;
+        lock.lock();
+        try {
+            snapshot = new ArrayList<>(inPool);
+        } finally {
+            lock.unlock();
+        }
+        for (Delivery d : snapshot) {
             if (d.fetchedNanos() - before < 0) {
                 try {
                     d.message().inProgress();
@@ -129,6 +168,7 @@ final class WorkerPool {
         lock.lock();
         try {
             roomMade.signalAll();
+            workQueued.signalAll();
         } finally {
             lock.unlock();
         }
@@ -143,14 +183,16 @@ final class WorkerPool {
     }
 
     private void run() {
+        Delivery finished = null;
         while (true) {
             Delivery d;
             try {
-                d = queue.poll(200, TimeUnit.MILLISECONDS);
+                d = next(finished);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
             }
+            finished = null;
             if (d == null) {
                 if (stopping) {
                     return;
@@ -164,19 +206,42 @@ final class WorkerPool {
                 // worker. The message's permit was resolved by the settler's finally.
                 log.error("A worker's message escaped settlement", e);
             } finally {
-                inPool.remove(d);
+                finished = d;
+            }
+        }
+    }
+
+    /**
+     * Ends the turn of {@code finished} (null if none) and takes the next message in the same turn of the lock,
+     * waiting for one only when none is queued.
+     *
+     * @return the next message; null when none came within {@link #IDLE_POLL_NANOS} or the pool is stopping
+     */
+    private Delivery next(Delivery finished) throws InterruptedException {
+        lock.lock(); // not interruptibly: a finished message must leave the pool whatever happens
+        try {
+            if (finished != null) {
+                inPool.remove(finished);
+                outstanding = inPool.size();
                 lastFinishedNanos = System.nanoTime();
-                // Only a waiting fetch loop needs the signal; it sets the flag before it looks at the room, this reads
-                // it after the removal: one of the two sees the other.
-                if (producerWaiting) {
-                    lock.lock();
-                    try {
-                        roomMade.signal();
-                    } finally {
-                        lock.unlock();
-                    }
+                if (roomWanted > 0 && (capacity - inPool.size() >= roomWanted || inPool.isEmpty())) {
+                    roomMade.signal();
                 }
             }
+            if (queue.isEmpty()) {
+                if (stopping) {
+                    return null;
+                }
+                idleWorkers++;
+                try {
+                    workQueued.awaitNanos(IDLE_POLL_NANOS);
+                } finally {
+                    idleWorkers--;
+                }
+            }
+            return queue.pollFirst();
+        } finally {
+            lock.unlock();
         }
     }
 }

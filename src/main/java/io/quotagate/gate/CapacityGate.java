@@ -10,6 +10,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
@@ -38,12 +39,13 @@ import org.slf4j.LoggerFactory;
  *       {@link #readFailed} with that ticket. A read overtaken by a newer applied one is ignored.</li>
  * </ul>
  * Everything else is operator input ({@link #pause()}, {@link #resume()}, {@link #forbidden}, {@link #createAllowed})
- * or a read-only view ({@link #state()}, {@link #blockedSeconds}, {@link #batchesFetched()}).
+ * or the read-only {@link GateView} that the web API, health and metrics are given instead of the gate itself.
  *
- * <p>Thread-safe; one lock guards all state and one condition wakes the fetch loop the moment headroom appears.
- * Transitions are logged after the lock is released.
+ * <p>Thread-safe; one lock guards all state (except the one step of a created permit, which changes no decision:
+ * see {@link #createdWithoutLock}) and one condition wakes the fetch loop the moment headroom appears. Transitions
+ * are logged after the lock is released.
  */
-public final class CapacityGate {
+public final class CapacityGate implements GateView {
 
     private static final Logger log = LoggerFactory.getLogger(CapacityGate.class);
     static final int TRANSITIONS_KEPT = 20;
@@ -81,8 +83,12 @@ public final class CapacityGate {
      */
     private volatile String forbidden;
     private long reserved;
-    private long held;
-    private long createdTotal;
+    /**
+     * Guarded by lock, except that {@link Permit#created()} moves one from {@code held} to {@code createdTotal}
+     * without it (see {@link #createdWithoutLock}): read {@code held} first.
+     */
+    private final AtomicLong held = new AtomicLong();
+    private final AtomicLong createdTotal = new AtomicLong();
     private long batchesFetched;
     /** The {@code max} of the latest lease: the batch the loop wants. */
     private int lastRequested = 1;
@@ -137,6 +143,7 @@ public final class CapacityGate {
         return Math.max(1, t);
     }
 
+    @Override
     public boolean enabled() {
         return enabled;
     }
@@ -169,15 +176,30 @@ public final class CapacityGate {
 
         /** One fetched message takes one permit; it is held until resolved. */
         public Permit take() {
-            if (untaken == 0) {
-                throw new IllegalStateException("all " + permits + " permits of this lease are taken");
+            return take(1).get(0);
+        }
+
+        /**
+         * The messages of one fetch take one permit each, in one turn of the gate's lock: a permit moves from the
+         * lease's reservation to what messages hold, which leaves the headroom as it was, so taking them when the
+         * fetch is done rather than one by one as messages arrive changes no decision, only the view's
+         * {@code inFlight} a moment later.
+         */
+        public List<Permit> take(int n) {
+            if (n < 0 || n > untaken) {
+                throw new IllegalStateException(n + " wanted, but only " + untaken + " of this lease's " + permits
+                        + " permits are untaken");
             }
-            untaken--;
+            untaken -= n;
             mutate(() -> {
-                reserved--;
-                held++;
+                reserved -= n;
+                held.addAndGet(n);
             });
-            return new Permit();
+            Permit[] out = new Permit[n];
+            for (int i = 0; i < n; i++) {
+                out[i] = new Permit();
+            }
+            return List.of(out);
         }
 
         /** Gives back the permits no message took. Idempotent. */
@@ -239,10 +261,14 @@ public final class CapacityGate {
             if (!resolved.compareAndSet(false, true)) {
                 return;
             }
+            if (created == 1) {
+                createdWithoutLock();
+                return;
+            }
             boolean[] refresh = new boolean[1];
             mutate(() -> {
-                held = Math.max(0, held - 1);
-                createdTotal += created;
+                held.decrementAndGet();
+                createdTotal.addAndGet(created);
                 if (rejected) {
                     rejectedAtRead = readsStarted;
                 }
@@ -251,6 +277,28 @@ public final class CapacityGate {
             if (refresh[0]) {
                 refreshRequester.run();
             }
+        }
+    }
+
+    /**
+     * A created object moves from held to created-unobserved: the headroom, the blocked reason and what is revoked stay
+     * as they were, so in the common case this needs neither the lock nor a wake-up (every worker resolves a permit
+     * per message; the lock there cost more than the rest of the gate). The count of created objects goes up before
+     * held goes down, and everything under the lock reads held before it reads the created count, so a reader in
+     * between counts this object twice, never not at all: it can only make the gate more careful for a moment. A
+     * read's ticket taken in between may or may not include it; without it, the object stays counted as unobserved
+     * until a later read, which again only errs towards over-counting. Only the last held permit takes the lock, for
+     * the check {@link #onlyOwnUnobservedCreatesBlock} makes.
+     */
+    private void createdWithoutLock() {
+        createdTotal.incrementAndGet();
+        if (held.decrementAndGet() > 0) {
+            return;
+        }
+        boolean[] refresh = new boolean[1];
+        mutate(() -> refresh[0] = onlyOwnUnobservedCreatesBlock());
+        if (refresh[0]) {
+            refreshRequester.run();
         }
     }
 
@@ -338,7 +386,7 @@ public final class CapacityGate {
     public ReadTicket beginRead() {
         lock.lock();
         try {
-            return new ReadTicket(++readsStarted, createdTotal);
+            return new ReadTicket(++readsStarted, createdTotal.get());
         } finally {
             lock.unlock();
         }
@@ -426,6 +474,7 @@ public final class CapacityGate {
 
     // ---- read-only view -----------------------------------------------------------------------------------------
 
+    @Override
     public boolean paused() {
         lock.lock();
         try {
@@ -435,7 +484,7 @@ public final class CapacityGate {
         }
     }
 
-    /** Fetches that returned at least one message since start (a read-only statistic). */
+    @Override
     public long batchesFetched() {
         lock.lock();
         try {
@@ -445,7 +494,7 @@ public final class CapacityGate {
         }
     }
 
-    /** Seconds spent blocked for this reason since start, including the current period. */
+    @Override
     public double blockedSeconds(BlockedReason r) {
         lock.lock();
         try {
@@ -459,6 +508,7 @@ public final class CapacityGate {
         }
     }
 
+    @Override
     public GateState state() {
         lock.lock();
         try {
@@ -467,7 +517,7 @@ public final class CapacityGate {
             long headroom = headroomIgnoringReservation();
             return new GateState(enabled, reason != null, reason,
                     reading == null ? -1 : reading.hard(), reading == null ? -1 : reading.used(), threshold,
-                    held, createdTotal - createdObserved,
+                    held.get(), createdTotal.get() - createdObserved,
                     headroom == Long.MAX_VALUE ? -1 : headroom,
                     blockedSince, lastCheckedAt, forbidden != null ? forbidden : lastError, configurationError,
                     List.copyOf(transitions));
@@ -491,7 +541,7 @@ public final class CapacityGate {
         if (rejectedAtRead >= 0) {
             return 0;
         }
-        return Math.max(0, threshold - reading.used() - reserved - held - (createdTotal - createdObserved));
+        return Math.max(0, threshold - reading.used() - reserved - held.get() - (createdTotal.get() - createdObserved));
     }
 
     private long headroomIgnoringReservation() {
@@ -506,7 +556,7 @@ public final class CapacityGate {
 
     /** Headroom ignoring an outstanding fetch's reservation: what decides whether the quota is full. */
     private long headroomForMessages() {
-        return Math.max(0, threshold - reading.used() - held - (createdTotal - createdObserved));
+        return Math.max(0, threshold - reading.used() - held.get() - (createdTotal.get() - createdObserved));
     }
 
     /**
@@ -515,8 +565,8 @@ public final class CapacityGate {
      * come to correct it, so a read must be asked for.
      */
     private boolean onlyOwnUnobservedCreatesBlock() {
-        return enabled && !unknown && reading != null && held == 0 && reserved == 0
-                && createdTotal > createdObserved && headroomForMessages() <= 0;
+        return enabled && !unknown && reading != null && held.get() == 0 && reserved == 0
+                && createdTotal.get() > createdObserved && headroomForMessages() <= 0;
     }
 
     private boolean computeRevoked() {
@@ -584,7 +634,7 @@ public final class CapacityGate {
             BlockedReason previous = reason;
             reason = now;
             long used = reading == null ? -1 : reading.used();
-            long holding = held + (createdTotal - createdObserved);
+            long holding = held.get() + (createdTotal.get() - createdObserved);
             transitions.addLast(new GateTransition(at, now == null, now, used, holding, threshold));
             while (transitions.size() > TRANSITIONS_KEPT) {
                 transitions.removeFirst();
@@ -609,7 +659,7 @@ public final class CapacityGate {
     /** Captures the state to log now; the returned line is written after the lock is released. */
     private Runnable logState(long nanoNow) {
         long used = reading == null ? -1 : reading.used();
-        long holding = reserved + held + (createdTotal - createdObserved);
+        long holding = reserved + held.get() + (createdTotal.get() - createdObserved);
         String flapping = unlogged == 0 ? ""
                 : " (" + unlogged + " more transitions in the last " + (nanoNow - lastLoggedNanos) / 1_000_000_000L + "s)";
         lastLoggedNanos = nanoNow;

@@ -9,7 +9,7 @@ import io.micrometer.core.instrument.binder.MeterBinder;
 import io.quotagate.backlog.BacklogMonitor;
 import io.quotagate.consumer.QuotaGatedConsumer;
 import io.quotagate.gate.BlockedReason;
-import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.GateView;
 import io.quotagate.gate.GateState;
 import io.quotagate.quota.QuotaMonitor;
 
@@ -19,12 +19,12 @@ import io.quotagate.quota.QuotaMonitor;
  */
 public class QuotaGateMetrics implements MeterBinder {
 
-    private final CapacityGate gate;
+    private final GateView gate;
     private final QuotaMonitor monitor;
     private final QuotaGatedConsumer consumer;
     private final BacklogMonitor backlog;
 
-    public QuotaGateMetrics(CapacityGate gate, QuotaMonitor monitor, QuotaGatedConsumer consumer, BacklogMonitor backlog) {
+    public QuotaGateMetrics(GateView gate, QuotaMonitor monitor, QuotaGatedConsumer consumer, BacklogMonitor backlog) {
         this.gate = gate;
         this.monitor = monitor;
         this.consumer = consumer;

@@ -1,7 +1,7 @@
 package io.quotagate.observability;
 
 import io.quotagate.gate.BlockedReason;
-import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.GateView;
 import io.quotagate.gate.GateState;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
@@ -16,9 +16,9 @@ import org.springframework.boot.health.contributor.Status;
  */
 public class QuotaHealthIndicator implements HealthIndicator {
 
-    private final CapacityGate gate;
+    private final GateView gate;
 
-    public QuotaHealthIndicator(CapacityGate gate) {
+    public QuotaHealthIndicator(GateView gate) {
         this.gate = gate;
     }
 

@@ -4,7 +4,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 import io.quotagate.consumer.QuotaGatedConsumer;
-import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.GateView;
 import io.quotagate.gate.GateState;
 import org.springframework.boot.actuate.endpoint.InvalidEndpointRequestException;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
@@ -20,9 +20,9 @@ import org.springframework.boot.actuate.endpoint.annotation.WriteOperation;
 public class ConsumerEndpoint {
 
     private final QuotaGatedConsumer consumer;
-    private final CapacityGate gate;
+    private final GateView gate;
 
-    public ConsumerEndpoint(QuotaGatedConsumer consumer, CapacityGate gate) {
+    public ConsumerEndpoint(QuotaGatedConsumer consumer, GateView gate) {
         this.consumer = consumer;
         this.gate = gate;
     }
@@ -45,8 +45,8 @@ public class ConsumerEndpoint {
     @WriteOperation
     public Map<String, Object> changeState(String state) {
         switch (state == null ? "" : state.trim().toUpperCase()) {
-            case "PAUSED", "PAUSE", "STOPPED" -> gate.pause();
-            case "RESUMED", "RESUME", "RUNNING", "STARTED" -> gate.resume();
+            case "PAUSED", "PAUSE", "STOPPED" -> consumer.pause();
+            case "RESUMED", "RESUME", "RUNNING", "STARTED" -> consumer.resume();
             default -> throw new InvalidEndpointRequestException("state must be PAUSED or RESUMED, was " + state,
                     "state must be PAUSED or RESUMED");
         }

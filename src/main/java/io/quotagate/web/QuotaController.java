@@ -14,7 +14,7 @@ import io.quotagate.backlog.StreamRoom;
 import io.quotagate.consumer.ConsumerState;
 import io.quotagate.consumer.JetStreamProperties;
 import io.quotagate.consumer.QuotaGatedConsumer;
-import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.GateView;
 import io.quotagate.gate.GateState;
 import io.quotagate.quota.BackpressureProperties;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -24,7 +24,7 @@ import org.springframework.web.bind.annotation.RestController;
 @RestController
 public class QuotaController {
 
-    private final CapacityGate gate;
+    private final GateView gate;
     private final QuotaGatedConsumer consumer;
     private final BackpressureProperties backpressure;
     private final String namespace;
@@ -32,7 +32,7 @@ public class QuotaController {
     private final double streamRoomWarning;
     private final MeterRegistry registry;
 
-    public QuotaController(CapacityGate gate, QuotaGatedConsumer consumer, BackpressureProperties backpressure,
+    public QuotaController(GateView gate, QuotaGatedConsumer consumer, BackpressureProperties backpressure,
                            QuotaNamespace namespace, BacklogMonitor backlogMonitor, JetStreamProperties jetstream,
                            MeterRegistry registry) {
         this.registry = registry;

@@ -395,6 +395,27 @@ class CapacityGateTest {
     }
 
     @Test
+    void aFetchsPermitsTakenTogetherAreHeldAndLeaveTheHeadroomAsItWas() {
+        read(100, 80); // threshold 95: 15 free
+        try (CapacityGate.Lease lease = gate.tryLease(10)) {
+            try (CapacityGate.Lease rest = gate.tryLease(64)) {
+                assertThat(rest.permits()).as("the rest while the fetch is under way").isEqualTo(5);
+            }
+            List<CapacityGate.Permit> permits = lease.take(4);
+            assertThat(permits).hasSize(4).doesNotHaveDuplicates();
+            assertThat(gate.state().inFlight()).isEqualTo(4);
+            assertThat(lease.untaken()).isEqualTo(6);
+            assertThatThrownBy(() -> lease.take(7)).isInstanceOf(IllegalStateException.class);
+            permits.get(0).created();
+            permits.get(1).returned();
+            assertThat(gate.state().inFlight()).isEqualTo(2);
+            assertThat(gate.state().createdUnobserved()).isEqualTo(1);
+        }
+        // 15 − 2 held − 1 created and unobserved; the 6 untaken and the 5 of the closed probe lease came back
+        assertThat(gate.tryLease(64).permits()).isEqualTo(12);
+    }
+
+    @Test
     void aLeaseWithAllPermitsTakenRefusesOneMore() {
         read(75, 0);
         try (CapacityGate.Lease lease = gate.tryLease(2)) {
