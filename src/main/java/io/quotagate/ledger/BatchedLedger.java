@@ -1,0 +1,318 @@
+package io.quotagate.ledger;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quotagate.logging.ThrottledLog;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The created-record, written in batches so that the ack path pays no round trip per message.
+ *
+ * <p>Layout ({@link Blocks}): one key per block of 1,024 stream sequences, holding a bitmap. A worker that created an
+ * object only queues its sequence (no lock, no I/O) and hands over the ack; this class's one thread gathers what was
+ * queued during {@code window} (100 ms, the ack-confirmation window), merges it per block and writes each touched
+ * block once, with compare-and-set on the key's revision: replicas on the same durable write the same blocks, and a
+ * write that lost the race reads the block again, merges and retries. Only then does it release the acks of those
+ * messages (through the {@code stored} callbacks); a block that could not be written turns its messages' acks into
+ * naks ({@code notStored}), so none is acked without its record. At 1,000 created objects per second that is about
+ * ten small writes per second, whatever the number of workers; the acks leave up to one window later, which costs
+ * nothing but a little of ack-wait.
+ *
+ * <p>The last value and revision this process wrote for a block are kept, so a block is normally written without
+ * reading it first; a stale one (another replica wrote, or it expired) shows as a conflict and is read again.
+ * Lookups ({@link #contains}) are single reads, made only for redeliveries.
+ */
+public final class BatchedLedger implements CreatedLedger {
+
+    private static final Logger log = LoggerFactory.getLogger(BatchedLedger.class);
+    /** How long records gather before one write per block: the ack confirmer's window. */
+    public static final Duration WINDOW = Duration.ofMillis(100);
+    /** Conflicting writes to one block in one flush before its messages are nak'd instead. */
+    static final int MAX_CONFLICTS = 10;
+    /** Blocks whose last written value is kept. */
+    private static final int KNOWN_BLOCKS = 256;
+
+    private record Pending(String key, int bit, Runnable stored, Consumer<String> notStored) {
+    }
+
+    private record Known(byte[] value, long revision) {
+    }
+
+    private final BlockStore store;
+    private final String stream;
+    private final long windowNanos;
+    private final ThrottledLog throttled = new ThrottledLog(log, Duration.ofSeconds(30));
+    private final Counter recognised;
+    private final Counter writes;
+    private final Counter writeFailures;
+    private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition work = lock.newCondition();
+    /** Only the writer thread touches it. */
+    private final Map<String, Known> known = new LinkedHashMap<>(64, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Known> eldest) {
+            return size() > KNOWN_BLOCKS;
+        }
+    };
+    /** The writer waits with nothing queued; the next record must wake it. */
+    private volatile boolean idle = true;
+    private volatile boolean running;
+    private volatile boolean storeReady;
+    private volatile String problem;
+    private boolean urgent;
+    private Thread thread;
+
+    /**
+     * @param stream the stream the durable reads (part of every key)
+     * @param window how long records gather before one write per block stores them
+     */
+    public BatchedLedger(BlockStore store, String stream, Duration window, MeterRegistry registry) {
+        this.store = store;
+        this.stream = stream;
+        this.windowNanos = window.toNanos();
+        this.recognised = Counter.builder("quotagate.created.record.recognised")
+                .description("Redelivered messages found in the created-record and acked as exists, not created again")
+                .register(registry);
+        this.writes = Counter.builder("quotagate.created.record.writes")
+                .description("Block writes to the created-record bucket (each covers many messages)").register(registry);
+        this.writeFailures = Counter.builder("quotagate.created.record.write.failures")
+                .description("Messages nak'd because their created-record could not be stored").register(registry);
+    }
+
+    @Override
+    public void start() {
+        ensureStore();
+        running = true;
+        Thread t = new Thread(this::run, "quotagate-created-record");
+        t.setDaemon(true);
+        thread = t;
+        t.start();
+    }
+
+    @Override
+    public void stop(Duration max) throws InterruptedException {
+        running = false;
+        lock.lock();
+        try {
+            urgent = true;
+            work.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        Thread t = thread;
+        if (t != null) {
+            t.join(max.toMillis());
+        }
+    }
+
+    @Override
+    public String problem() {
+        return problem;
+    }
+
+    /** The store's name. */
+    public String storeName() {
+        return store.name();
+    }
+
+    @Override
+    public boolean contains(String streamIdentity, long streamSequence) {
+        String key = Blocks.key(stream, streamIdentity, streamSequence);
+        BlockStore.Entry entry;
+        try {
+            entry = store.get(key);
+        } catch (Exception e) {
+            String why = "Cannot read the created-record bucket " + store.name() + ": " + e.getMessage();
+            problem = why;
+            throw new LedgerUnavailableException(why, e);
+        }
+        boolean found = entry != null && Blocks.isSet(entry.value(), Blocks.bit(streamSequence));
+        if (found) {
+            recognised.increment();
+            log.info("Redelivered message {}#{} is in the created-record: acked as exists, not created again",
+                    stream, streamSequence);
+        }
+        return found;
+    }
+
+    @Override
+    public void record(String streamIdentity, long streamSequence, Runnable stored, Consumer<String> notStored) {
+        if (!running) {
+            notStored.accept("the created-record is stopped");
+            return;
+        }
+        queue.add(new Pending(Blocks.key(stream, streamIdentity, streamSequence), Blocks.bit(streamSequence), stored,
+                notStored));
+        if (idle) {
+            // Same hand-over as the ack confirmer: the writer sets idle before it looks at the queue for the last
+            // time, this reads idle after adding; one of the two sees the other.
+            lock.lock();
+            try {
+                idle = false;
+                work.signal();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    private void run() {
+        while (true) {
+            try {
+                if (!awaitBatch()) {
+                    return;
+                }
+                List<Pending> batch = new ArrayList<>();
+                for (Pending p; (p = queue.poll()) != null; ) {
+                    batch.add(p);
+                }
+                if (!batch.isEmpty()) {
+                    write(batch);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                failAll("interrupted");
+                return;
+            } catch (RuntimeException e) {
+                throttled.warn("created-record", "Created-record writer: " + e);
+            }
+        }
+    }
+
+    /** Waits for something queued, then out the window (or a stop); false once stopped with nothing left. */
+    private boolean awaitBatch() throws InterruptedException {
+        lock.lock();
+        try {
+            while (queue.isEmpty()) {
+                if (!running) {
+                    return false;
+                }
+                idle = true;
+                if (queue.isEmpty()) {
+                    work.awaitNanos(Duration.ofSeconds(1).toNanos());
+                }
+            }
+            idle = false;
+            long deadline = System.nanoTime() + windowNanos;
+            long left;
+            while (running && !urgent && (left = deadline - System.nanoTime()) > 0) {
+                work.awaitNanos(left);
+            }
+            urgent = false;
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stores the batch, one write per block, then releases each message's ack or nak. */
+    void write(List<Pending> batch) {
+        Map<String, byte[]> bits = new LinkedHashMap<>();
+        for (Pending p : batch) {
+            Blocks.set(bits.computeIfAbsent(p.key(), k -> Blocks.empty()), p.bit());
+        }
+        Map<String, String> failed = new LinkedHashMap<>();
+        if (!ensureStore()) {
+            bits.keySet().forEach(k -> failed.put(k, problem));
+        } else {
+            bits.forEach((key, b) -> {
+                String error = writeBlock(key, b);
+                if (error != null) {
+                    failed.put(key, error);
+                }
+            });
+        }
+        if (failed.isEmpty()) {
+            if (problem != null) {
+                throttled.resolved("created-record", "Created-record bucket " + store.name() + " is written again");
+            }
+            problem = null;
+        } else {
+            String first = failed.values().iterator().next();
+            problem = "Cannot write the created-record bucket " + store.name() + ": " + first;
+            throttled.warn("created-record", problem + "; the messages whose objects were just created are nak'd, "
+                    + "not acked, and meet their own record or 409 on redelivery");
+        }
+        for (Pending p : batch) {
+            String error = failed.get(p.key());
+            try {
+                if (error == null) {
+                    p.stored().run();
+                } else {
+                    writeFailures.increment();
+                    p.notStored().accept(error);
+                }
+            } catch (RuntimeException e) {
+                throttled.warn("created-record-callback", "Settling after a created-record write: " + e);
+            }
+        }
+    }
+
+    /** Null when stored; else why not. */
+    private String writeBlock(String key, byte[] bits) {
+        try {
+            for (int attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+                Known k = known.get(key);
+                if (k == null) {
+                    BlockStore.Entry e = store.get(key);
+                    k = e == null ? null : new Known(e.value(), e.revision());
+                }
+                byte[] merged = Blocks.or(k == null ? null : k.value(), bits);
+                try {
+                    long revision = k == null ? store.create(key, merged) : store.update(key, merged, k.revision());
+                    writes.increment();
+                    known.put(key, new Known(merged, revision));
+                    return null;
+                } catch (BlockStore.Conflict c) {
+                    // Another replica wrote the block, or it expired: read it again and merge.
+                    known.remove(key);
+                }
+            }
+            return "block " + key + " kept changing under " + MAX_CONFLICTS + " writes in a row";
+        } catch (Exception e) {
+            known.remove(key);
+            return e.getMessage() == null ? e.toString() : e.getMessage();
+        }
+    }
+
+    private boolean ensureStore() {
+        if (storeReady) {
+            return true;
+        }
+        try {
+            store.ensureExists();
+            storeReady = true;
+            if (problem != null) {
+                throttled.resolved("created-record-store", "Created-record bucket " + store.name() + " is ready");
+            }
+            problem = null;
+            return true;
+        } catch (Exception e) {
+            problem = e.getMessage();
+            throttled.warn("created-record-store", problem);
+            return false;
+        }
+    }
+
+    private void failAll(String why) {
+        for (Pending p; (p = queue.poll()) != null; ) {
+            try {
+                p.notStored().accept(why);
+            } catch (RuntimeException e) {
+                log.debug("Settling after a created-record failure: {}", e.toString());
+            }
+        }
+    }
+}
