@@ -96,7 +96,7 @@ class QuotaGateConfiguration {
         }
         KvBlockStore store = new KvBlockStore(nats::connection, p.durable(),
                 RecordBound.of(p.ackWait(), p.retryBackoffMax(), p.quotaRejectedDelay()));
-        return new BatchedLedger(store, p.stream(), BatchedLedger.WINDOW, registry);
+        return new BatchedLedger(store, p.stream(), BatchedLedger.SPACING, registry);
     }
 
     @Bean

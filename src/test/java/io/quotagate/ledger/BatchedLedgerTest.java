@@ -32,8 +32,29 @@ class BatchedLedgerTest {
         return l;
     }
 
+    final List<Long> ackedBeforeStored = Collections.synchronizedList(new ArrayList<>());
+
+    /** Records {@code seq}; its ack checks that the store holds its bit at that moment. */
     void record(BatchedLedger l, long seq) {
-        l.record(ID, seq, () -> acked.add(seq), why -> nakd.add(seq + ": " + why));
+        l.record(ID, seq, () -> {
+            if (!storeHolds(seq)) {
+                ackedBeforeStored.add(seq);
+            }
+            acked.add(seq);
+        }, why -> nakd.add(seq + ": " + why));
+    }
+
+    boolean storeHolds(long seq) {
+        String fail = store.failWith;
+        store.failWith = null;
+        try {
+            BlockStore.Entry e = store.get(Blocks.key("EVENTS", ID, seq));
+            return e != null && Blocks.isSet(e.value(), Blocks.bit(seq));
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        } finally {
+            store.failWith = fail;
+        }
     }
 
     @AfterEach
@@ -41,17 +62,19 @@ class BatchedLedgerTest {
         for (BatchedLedger l : started) {
             l.stop(Duration.ofSeconds(5));
         }
+        assertThat(ackedBeforeStored).as("acks released before their record was stored").isEmpty();
     }
 
     @Test
     void aBurstIsStoredWithOneWritePerBlockAndEachAckLeavesOnlyAfterItsBlockIsStored() {
-        store.beforeWrite = () -> assertThat(acked).as("acks sent before their block was stored").isEmpty();
-        BatchedLedger l = ledger(Duration.ofMillis(200));
+        BatchedLedger l = ledger(Duration.ofSeconds(1));
         for (long seq = 1000; seq < 1100; seq++) { // crosses the block boundary at 1024
             record(l, seq);
         }
         await().atMost(Duration.ofSeconds(10)).until(() -> acked.size() == 100);
-        assertThat(store.writes.get()).as("one write per touched block").isEqualTo(2);
+        // The first record, after a quiet spell, may go alone at once; the rest wait for the next round: one write
+        // per touched block.
+        assertThat(store.writes.get()).as("writes for 100 records").isBetween(2, 3);
         assertThat(nakd).isEmpty();
         for (long seq = 1000; seq < 1100; seq++) {
             assertThat(l.contains(ID, seq)).as("seq " + seq).isTrue();
