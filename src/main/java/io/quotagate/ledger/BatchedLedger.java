@@ -187,6 +187,8 @@ public final class BatchedLedger implements CreatedLedger {
                 }
                 if (!batch.isEmpty()) {
                     write(batch);
+                } else if (!storeReady) {
+                    ensureStore(); // idle: keep trying, so health clears without waiting for the next message
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -198,17 +200,23 @@ public final class BatchedLedger implements CreatedLedger {
         }
     }
 
-    /** Waits for something queued, then out the spacing (or a stop); false once stopped with nothing left. */
+    /**
+     * Waits for something queued, then out the spacing (or a stop); returns after a second with nothing queued too.
+     * False once stopped with nothing left.
+     */
     private boolean awaitBatch() throws InterruptedException {
         lock.lock();
         try {
-            while (queue.isEmpty()) {
+            if (queue.isEmpty()) {
                 if (!running) {
                     return false;
                 }
                 idle = true;
                 if (queue.isEmpty()) {
                     work.awaitNanos(Duration.ofSeconds(1).toNanos());
+                }
+                if (queue.isEmpty()) {
+                    return running; // an idle tick
                 }
             }
             idle = false;

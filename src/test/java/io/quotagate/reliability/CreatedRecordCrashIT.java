@@ -114,6 +114,8 @@ class CreatedRecordCrashIT {
         env.awaitDrained(Duration.ofSeconds(180));
 
         audit.assertNothingLostNothingDuplicated("quotagate");
+        System.out.printf("[created-record one] created before SIGKILL %d, recognised after restart %d%n",
+                createdByFirst, recognised(secondHttp));
         assertThat(recognised(secondHttp)).as("redeliveries of created messages whose objects were gone, "
                 + "recognised by the record; log in " + DIR.resolve("one-second.log").toAbsolutePath())
                 .isEqualTo(createdByFirst);
@@ -138,6 +140,8 @@ class CreatedRecordCrashIT {
 
         env.awaitDrained(Duration.ofSeconds(180));
         audit.assertNothingLostNothingDuplicated("quotagate");
+        System.out.printf("[created-record three] created by the victim %d, recognised by the survivors %d + %d%n",
+                createdByVictim, recognised(bHttp), recognised(cHttp));
         assertThat(recognised(bHttp) + recognised(cHttp))
                 .as("the victim's created messages, redelivered to survivors that never saw them, recognised")
                 .isGreaterThanOrEqualTo(createdByVictim);
