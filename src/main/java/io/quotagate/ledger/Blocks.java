@@ -26,7 +26,12 @@ final class Blocks {
      * sequences over, and must not meet the old one's records) and the block number.
      */
     static String key(String stream, String streamIdentity, long seq) {
-        return sanitise(stream) + "." + sanitise(streamIdentity == null ? "unknown" : streamIdentity) + "." + (seq / SIZE);
+        return prefix(stream, streamIdentity) + (seq / SIZE);
+    }
+
+    /** A key without its block number. */
+    static String prefix(String stream, String streamIdentity) {
+        return sanitise(stream) + "." + sanitise(streamIdentity == null ? "unknown" : streamIdentity) + ".";
     }
 
     static int bit(long seq) {
