@@ -104,7 +104,6 @@ public final class BatchedLedger implements CreatedLedger {
 
     @Override
     public void start() {
-        ensureStore();
         running = true;
         Thread t = new Thread(this::run, "quotagate-created-record");
         t.setDaemon(true);
@@ -179,6 +178,7 @@ public final class BatchedLedger implements CreatedLedger {
     }
 
     private void run() {
+        ensureStore(); // here, not in start(): a NATS that does not answer must not hold up the application's start
         while (true) {
             try {
                 if (!awaitBatch()) {
