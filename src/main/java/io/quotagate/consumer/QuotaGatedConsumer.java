@@ -353,11 +353,6 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         return setup.error();
     }
 
-    /** Why the created-record cannot be written or read, null when it can (or is off). */
-    public String createdRecordError() {
-        return ledger.problem();
-    }
-
     /** Why dead letters cannot be stored ({@code jetstream.dead-letter-subject} captured by no stream), else null. */
     public String deadLetterError() {
         return settler.deadLetterProblem();
