@@ -104,9 +104,10 @@ class CreatedRecordCrashIT {
         Audit audit = new Audit("crash-one", env.producer, kubernetes, STREAM, null);
         List<Long> seqs = audit.publishJson(SUBJECT, 400);
 
+        long before = kubernetes.successfulCreates(); // the other test may have run first
         ServiceProcess first = start("one-first", false);
         Http firstHttp = new Http(first.awaitPort(Duration.ofSeconds(120)));
-        await().atMost(Duration.ofSeconds(120)).until(() -> kubernetes.successfulCreates() >= 100);
+        await().atMost(Duration.ofSeconds(120)).until(() -> kubernetes.successfulCreates() - before >= 100);
         long createdByFirst = quiesceAndKill(List.of(firstHttp), first, firstHttp, seqs);
 
         ServiceProcess second = start("one-second", true);
