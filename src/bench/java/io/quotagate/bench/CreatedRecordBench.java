@@ -57,9 +57,7 @@ final class CreatedRecordBench {
         Bench.createStream(producer, STREAM, "record.>");
         StringBuilder r = new StringBuilder("## 6. The created-record's cost per created object (issue 22)\n\n");
         r.append(String.format("The same drain with `jetstream.created-record` off and on, alternating, %d rounds each, "
-                + "a fresh durable (and so a fresh bucket) per run: (a) %,d messages, no-op trigger, concurrency 4, "
-                + "beside issue 18's ceiling (bare jnats pull, batch 64, ack each, on the same messages, before each "
-                + "pair); "
+                + "a fresh durable (and so a fresh bucket) per run: (a) %,d messages, no-op trigger, concurrency 4; "
                 + "(b) %,d messages through the Kubernetes trigger, emulated creates of 20 ms, concurrency %d, "
                 + "workflows completing 50–100 ms after creation. msg/s from the first message to the last create; "
                 + "CPU = this JVM's CPU time over that span per message (nats-server excluded, so the bucket's own "
@@ -88,22 +86,11 @@ final class CreatedRecordBench {
                        Trigger trigger, int messages, int concurrency) throws Exception {
         List<Run> off = new ArrayList<>();
         List<Run> on = new ArrayList<>();
-        List<Double> bare = new ArrayList<>();
         for (int i = 0; i < 2; i++) { // warm-up, untimed: the JIT compiles the record's path too
-            if (shared != null) {
-                producer.jetStreamManagement().purgeStream(STREAM);
-                Bench.publish(producer, "record.msg", messages, 200);
-                new Throughput(natsUrl, STREAM, messages, shared, "bare").bare();
-            }
             drain(false, ns, shared, trigger, Math.min(messages, 10_000), concurrency);
             drain(true, ns, shared, trigger, Math.min(messages, 10_000), concurrency);
         }
         for (int i = 0; i < reps; i++) {
-            if (shared != null) { // the no-op case: bare jnats on the same messages, the guard's ceiling
-                producer.jetStreamManagement().purgeStream(STREAM);
-                Bench.publish(producer, "record.msg", messages, 200);
-                bare.add(new Throughput(natsUrl, STREAM, messages, shared, "bare").bare().rate());
-            }
             off.add(drain(false, ns, shared, trigger, messages, concurrency));
             on.add(drain(true, ns, shared, trigger, messages, concurrency));
         }
@@ -118,13 +105,6 @@ final class CreatedRecordBench {
                 .append(" | ").append(f1(offQg)).append(" | – | – |\n");
         r.append("| ").append(label).append(" | on | ").append(f0(onRate)).append(" | ").append(f3(onCpu))
                 .append(" | ").append(f1(onQg)).append(" | ").append(f0(writes)).append(" | ").append(f1(messages / Math.max(1, writes))).append(" |\n");
-        if (!bare.isEmpty()) {
-            double b = Bench.median(bare);
-            r.append("| ").append(label).append(" | bare jnats (issue 18's ceiling) | ").append(f0(b))
-                    .append(" | | | | |\n");
-            r.append("| ").append(label).append(" | off ÷ bare, on ÷ bare | ").append(Bench.f2(offRate / b))
-                    .append(", ").append(Bench.f2(onRate / b)).append(" | | | | |\n");
-        }
         r.append("| ").append(label).append(" | on − off | ").append(f1(100 * (onRate / offRate - 1))).append(" % | ")
                 .append(String.format("%+.3f", onCpu - offCpu)).append(" | ")
                 .append(String.format("%+.1f", onQg - offQg)).append(" | | |\n");
