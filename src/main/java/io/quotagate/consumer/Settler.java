@@ -100,7 +100,7 @@ final class Settler {
                     recentlyCreated.add(seq, storedAtNanos(m));
                 }
                 if (needsRecord(attempt, seq)) {
-                    // The ack leaves once the record is stored (within the ledger's window), never before it.
+                    // The ack leaves once the record is stored (a few ms later, off this thread), never before it.
                     ledger.record(identity, seq, () -> acks.ack(m, d.disconnectsAtFetch()),
                             problem -> recordNotStored(m, inbound, problem, failedSoFar));
                 } else {
