@@ -14,6 +14,12 @@ import io.quotagate.gate.CapacityGate;
 import io.quotagate.gate.GateView;
 import io.quotagate.kubernetes.KubernetesClientProperties;
 import io.quotagate.kubernetes.KubernetesClients;
+import io.quotagate.ledger.BatchedLedger;
+import io.quotagate.ledger.CreatedLedger;
+import io.quotagate.ledger.CreatedRecordProperties;
+import io.quotagate.ledger.KvBlockStore;
+import io.quotagate.ledger.RecordBound;
+import io.quotagate.observability.CreatedRecordHealthIndicator;
 import io.quotagate.observability.ConsumerHealthIndicator;
 import io.quotagate.operations.OperationsProperties;
 import io.quotagate.operations.WriteTokenFilter;
@@ -43,7 +49,7 @@ import org.springframework.context.annotation.Configuration;
  */
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties({BackpressureProperties.class, JetStreamProperties.class, TriggerProperties.class,
-        KubernetesClientProperties.class, OperationsProperties.class})
+        KubernetesClientProperties.class, OperationsProperties.class, CreatedRecordProperties.class})
 class QuotaGateConfiguration {
 
     @Bean
@@ -91,8 +97,26 @@ class QuotaGateConfiguration {
     }
 
     @Bean
+    CreatedLedger createdLedger(CreatedRecordProperties r, JetStreamProperties p, NatsConnection nats,
+                                MeterRegistry registry) {
+        if (!r.enabled()) {
+            return CreatedLedger.NONE;
+        }
+        KvBlockStore store = new KvBlockStore(nats::connection, p.durable(),
+                RecordBound.of(p.ackWait(), p.retryBackoffMax(), p.quotaRejectedDelay()));
+        return new BatchedLedger(store, p.stream(), BatchedLedger.SPACING, registry);
+    }
+
+    @Bean
+    CreatedRecordHealthIndicator createdRecordHealthIndicator(CreatedLedger ledger, CreatedRecordProperties r,
+                                                              JetStreamProperties p) {
+        return new CreatedRecordHealthIndicator(ledger, r.enabled() ? KvBlockStore.bucketOf(p.durable()) : "(off)");
+    }
+
+    @Bean
     QuotaGatedConsumer quotaGatedConsumer(JetStreamProperties p, NatsConnection nats, CapacityGate gate, Trigger trigger,
-                                          TriggerProperties t, BackpressureProperties b, MeterRegistry registry) {
+                                          TriggerProperties t, BackpressureProperties b, CreatedLedger ledger,
+                                          MeterRegistry registry) {
         if (p.stallTimeout().compareTo(t.requestTimeout()) <= 0) {
             // One legitimately slow create must never look like a stuck loop and get the pod restarted.
             throw new InvalidConfigurationException("jetstream.stall-timeout",
@@ -107,7 +131,8 @@ class QuotaGateConfiguration {
                             + t.requestTimeout() + ")",
                     "Raise jetstream.ack-wait or lower trigger.kubernetes.request-timeout", null);
         }
-        return new QuotaGatedConsumer(p, nats, gate, trigger, t.concurrency(), b.forbiddenProbeInterval(), registry);
+        return new QuotaGatedConsumer(p, nats, gate, trigger, t.concurrency(), b.forbiddenProbeInterval(), ledger,
+                registry);
     }
 
     @Bean(initMethod = "start", destroyMethod = "stop")
@@ -163,7 +188,7 @@ class QuotaGateConfiguration {
     }
 
     @Bean
-    ConsumerEndpoint consumerEndpoint(QuotaGatedConsumer consumer, GateView gate) {
-        return new ConsumerEndpoint(consumer, gate);
+    ConsumerEndpoint consumerEndpoint(QuotaGatedConsumer consumer, GateView gate, BacklogMonitor backlog) {
+        return new ConsumerEndpoint(consumer, gate, backlog);
     }
 }

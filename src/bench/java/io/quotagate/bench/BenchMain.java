@@ -36,8 +36,9 @@ import static io.quotagate.bench.Bench.f3;
  *
  * <p>Parts: 1 the gate's cost per lease (JMH); 2 the no-op consumer against bare jnats (a regression guard);
  * 3 draining through the emulated apiserver at create latencies 2 ms and 20 ms and several concurrencies, beside
- * the emulation's own ceiling; 4 the full-quota burst (quota GETs per created object); 5 resume latency. A table
- * of targets ends the report.
+ * the emulation's own ceiling; 4 the full-quota burst (quota GETs per created object); 5 resume latency; 6 the created-record's cost
+ * per created object (own options {@code recordReps}, {@code recordNoop}, {@code recordSlow}, {@code recordConc}, see
+ * {@link CreatedRecordBench}). A table of targets ends the report.
  *
  * <p>Options, as {@code key=value} program arguments through {@code -Dbench.args="..."} (all optional):
  * {@code only=1,2,...} parts to run; {@code messages} (200000 for part 2), {@code payload} (200 B), {@code reps}
@@ -117,6 +118,10 @@ public final class BenchMain {
             }
             if (part(5)) {
                 resume(nats, producer);
+                flush();
+            }
+            if (part(6)) {
+                report.append(new CreatedRecordBench(nats.url(), producer, cfg).run()).append('\n');
                 flush();
             }
         }

@@ -17,6 +17,10 @@ import io.quotagate.consumer.QuotaGatedConsumer;
 import io.quotagate.gate.CapacityGate;
 import io.quotagate.kubernetes.KubernetesClientProperties;
 import io.quotagate.kubernetes.KubernetesClients;
+import io.quotagate.ledger.BatchedLedger;
+import io.quotagate.ledger.CreatedLedger;
+import io.quotagate.ledger.KvBlockStore;
+import io.quotagate.ledger.RecordBound;
 import io.quotagate.quota.BackpressureProperties;
 import io.quotagate.quota.QuotaMonitor;
 import io.quotagate.trigger.InboundMessage;
@@ -98,14 +102,23 @@ final class Rig implements AutoCloseable {
     final NatsConnection nats;
     final QuotaGatedConsumer consumer;
     final TimedTrigger trigger;
+    final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final KubernetesClient quotaClient;
     private final KubernetesClient triggerClient;
 
     /**
+     * With the created-record on, as the service runs by default: every part measures what users run.
+     *
      * @param trigger     null: QuotaGate's KubernetesResourceTrigger on a client sized for {@code concurrency}
      */
     Rig(String natsUrl, String stream, String durable, String kubernetesUrl, String namespace, double ratio,
         String pollInterval, Trigger trigger, int concurrency) throws Exception {
+        this(natsUrl, stream, durable, kubernetesUrl, namespace, ratio, pollInterval, trigger, concurrency, true);
+    }
+
+    /** @param createdRecord with the created-record in a KV bucket of the durable, as the service runs by default */
+    Rig(String natsUrl, String stream, String durable, String kubernetesUrl, String namespace, double ratio,
+        String pollInterval, Trigger trigger, int concurrency, boolean createdRecord) throws Exception {
         KubernetesClients clients = new KubernetesClients(new KubernetesClientProperties(kubernetesUrl));
         BackpressureProperties bp = Bench.backpressure(namespace, ratio, pollInterval);
         gate = new CapacityGate(true, ratio, bp.failMode(), Clock.systemUTC());
@@ -124,8 +137,10 @@ final class Rig implements AutoCloseable {
         nats.open();
         // The registry production runs with (Spring Boot's Prometheus one, no exemplars): meters cost per message,
         // and a SimpleMeterRegistry's percentile histogram costs several times what Prometheus' fixed buckets do.
+        CreatedLedger ledger = createdRecord ? new BatchedLedger(new KvBlockStore(nats::connection, durable,
+                RecordBound.FLOOR), stream, BatchedLedger.SPACING, registry) : CreatedLedger.NONE;
         consumer = new QuotaGatedConsumer(jp, nats, gate, this.trigger, concurrency, bp.forbiddenProbeInterval(),
-                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+                ledger, registry);
     }
 
     Rig start() {

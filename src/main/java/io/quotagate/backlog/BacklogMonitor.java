@@ -119,7 +119,6 @@ public class BacklogMonitor {
             log.debug("Backlog unavailable: {}", e.toString());
             return;
         }
-        consumer.backlogObserved(info.getNumPending(), info.getNumAckPending());
         Instant now = clock.instant();
         try {
             snapshot = withStream(jsm, info, now);

@@ -31,7 +31,12 @@ record Attempt(Kind kind, String reason, String detail) {
         /** An exception outside the trigger, between fetch and settle. */
         UNEXPECTED,
         /** Poison whose dead letter could not be stored (disconnected, or no stream captures the subject). */
-        DEAD_LETTER_NOT_STORED
+        DEAD_LETTER_NOT_STORED,
+        /**
+         * The created-record could not be read (for a redelivery, before its create) or written (after its create,
+         * before its ack): the message must not be acked or created now.
+         */
+        RECORD_UNAVAILABLE
     }
 
     static Attempt of(Kind kind) {

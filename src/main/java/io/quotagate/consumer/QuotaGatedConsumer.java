@@ -17,6 +17,8 @@ import io.nats.client.impl.NatsJetStreamMetaData;
 import io.quotagate.gate.BlockedReason;
 import io.quotagate.gate.CapacityGate;
 import io.quotagate.identity.MessageIdentity;
+import io.quotagate.ledger.CreatedLedger;
+import io.quotagate.ledger.LedgerUnavailableException;
 import io.quotagate.logging.ThrottledLog;
 import io.quotagate.trigger.CreateProbe;
 import io.quotagate.trigger.InboundMessage;
@@ -56,6 +58,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private final ThrottledLog throttled = new ThrottledLog(log, Duration.ofSeconds(30));
     private final Timer triggerTimer;
     private final RecentlyCreated recentlyCreated = new RecentlyCreated(100_000);
+    private final CreatedLedger ledger;
     private final DeadLetterPublisher deadLetters;
     private final DurableConsumerSetup setup;
     private final PermitBoundedFetcher fetcher;
@@ -69,15 +72,23 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private volatile FetchLoop loop;
     private volatile ScheduledExecutorService housekeeping;
     private volatile long lastProgressNanos = System.nanoTime();
-    private volatile long backlog = -1;
-    private volatile long ackPending = -1;
 
     /**
      * @param probeInterval how often, while creates are forbidden, a dry-run create asks whether they are allowed again
      */
     public QuotaGatedConsumer(JetStreamProperties properties, NatsConnection nats, CapacityGate gate, Trigger trigger,
                               int concurrency, Duration probeInterval, MeterRegistry registry) {
+        this(properties, nats, gate, trigger, concurrency, probeInterval, CreatedLedger.NONE, registry);
+    }
+
+    /**
+     * @param ledger the created-record that outlives the process ({@link CreatedLedger#NONE}: this process's memory
+     *               only)
+     */
+    public QuotaGatedConsumer(JetStreamProperties properties, NatsConnection nats, CapacityGate gate, Trigger trigger,
+                              int concurrency, Duration probeInterval, CreatedLedger ledger, MeterRegistry registry) {
         this.properties = properties;
+        this.ledger = ledger;
         this.nats = nats;
         this.gate = gate;
         this.trigger = trigger;
@@ -89,7 +100,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 properties.stream() + "/" + properties.durable());
         this.acks = new AckConfirmer(nats, CONFIRM_ACKS_WITHIN, properties.ackWait(), throttled);
         this.settler = new Settler(SettlementPolicy.of(properties), deadLetters, gate, acks,
-                new FailedAttempts(ATTEMPTS_KEPT), recentlyCreated, throttled, registry);
+                new FailedAttempts(ATTEMPTS_KEPT), recentlyCreated, ledger, throttled, registry);
         int workers = Math.max(1, concurrency);
         // One batch may wait in front of busy workers, so the next fetch overlaps the creates instead of taking turns
         // with them; all of it within the gate's permits.
@@ -110,6 +121,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         running = true;
         stopSignal = new CountDownLatch(1);
         acks.start();
+        ledger.start();
         pool.start();
         housekeeping = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "quotagate-housekeeping"));
         Duration keepAliveAfter = properties.ackWait().dividedBy(3);
@@ -146,6 +158,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             }
             // Creates already started complete and are acked; queued messages not started go back to JetStream.
             pool.stop(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+            ledger.stop(Duration.ofSeconds(5)); // stores the last records and releases their acks
             acks.stop(Duration.ofSeconds(5));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -220,6 +233,16 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         if (recentlyCreated.contains(d.message().metaData().streamSequence(), Settler.storedAtNanos(d.message()))) {
             // Delivered again although this process created it: the server lost our ack (see RecentlyCreated).
             return Attempt.of(Attempt.Kind.EXISTS);
+        }
+        if (message.deliveryCount() > 1) {
+            // Redelivered: maybe created by a process that died before its ack, the object since deleted.
+            try {
+                if (ledger.contains(d.streamIdentity(), message.streamSequence())) {
+                    return new Attempt(Attempt.Kind.EXISTS, Settler.RECORDED, null);
+                }
+            } catch (LedgerUnavailableException e) {
+                return new Attempt(Attempt.Kind.RECORD_UNAVAILABLE, "record_unavailable", e.getMessage());
+            }
         }
         TriggerResult result;
         long t0 = System.nanoTime();
@@ -303,12 +326,6 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 + " was deleted; creating it again");
     }
 
-    /** Kept for {@code /actuator/consumer}; the backlog itself is read by io.quotagate.backlog.BacklogMonitor. */
-    public void backlogObserved(long pending, long ackPending) {
-        this.backlog = pending;
-        this.ackPending = ackPending;
-    }
-
     private void progress() {
         lastProgressNanos = System.nanoTime();
     }
@@ -368,15 +385,5 @@ public class QuotaGatedConsumer implements SmartLifecycle {
 
     public int inFlight() {
         return pool.outstanding();
-    }
-
-    /** The durable consumer's num_pending, -1 until known. */
-    public long backlog() {
-        return backlog;
-    }
-
-    /** The durable consumer's num_ack_pending, -1 until known. */
-    public long ackPending() {
-        return ackPending;
     }
 }

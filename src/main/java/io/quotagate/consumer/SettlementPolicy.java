@@ -28,6 +28,9 @@ import io.quotagate.consumer.Decision.Permit;
  *   <tr><td>unstarted behind a rejection or denial</td><td>nak after hold-delay</td><td>returned</td><td>retried</td></tr>
  *   <tr><td>dead letter not stored</td><td>nak with back-off (never term what is stored nowhere else)</td>
  *       <td>returned</td><td>retried</td></tr>
+ *   <tr><td>created-record not readable (redelivery) or not written (after the create)</td><td>nak with back-off;
+ *       never acked without its record</td><td>returned (an object already created stays counted)</td>
+ *       <td>retried</td></tr>
  * </table>
  * Only failed create attempts count toward {@code max-deliver}: a delivery handed back unstarted or refused by a
  * full quota never exhausts it. (The durable consumer's own MaxDeliver is unlimited, so JetStream never drops a
@@ -60,6 +63,8 @@ record SettlementPolicy(long maxDeliver, Duration holdDelay, Duration backoffIni
             case POISON -> deadLetter(attempt.reason() == null ? "poison" : attempt.reason());
             case UNSTARTED -> nak(Duration.ZERO, Permit.RETURNED, Gate.NONE, Attempts.KEEP, "retried");
             case UNSTARTED_HELD -> nak(holdDelay, Permit.RETURNED, Gate.NONE, Attempts.KEEP, "retried");
+            case RECORD_UNAVAILABLE -> nak(backoff(failedSoFar + 1), Permit.RETURNED, Gate.NONE, Attempts.KEEP,
+                    "retried");
             case DEAD_LETTER_NOT_STORED -> nak(backoff(failedSoFar + 1), Permit.RETURNED, Gate.NONE, Attempts.KEEP,
                     "retried");
         };

@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.nats.client.Message;
 import io.quotagate.gate.CapacityGate;
+import io.quotagate.ledger.CreatedLedger;
 import io.quotagate.logging.ThrottledLog;
 import io.quotagate.trigger.InboundMessage;
 import org.slf4j.Logger;
@@ -33,6 +34,7 @@ final class Settler {
     private final AckConfirmer acks;
     private final FailedAttempts failedAttempts;
     private final RecentlyCreated recentlyCreated;
+    private final CreatedLedger ledger;
     private final ThrottledLog throttled;
     private final Map<String, Counter> outcomes = new HashMap<>();
     private final Counter unexpectedErrors;
@@ -42,7 +44,7 @@ final class Settler {
      * @param deadLetters null when no dead-letter subject is set: poison messages are then terminated and logged
      */
     Settler(SettlementPolicy policy, DeadLetterPublisher deadLetters, CapacityGate gate, AckConfirmer acks,
-            FailedAttempts failedAttempts, RecentlyCreated recentlyCreated, ThrottledLog throttled,
+            FailedAttempts failedAttempts, RecentlyCreated recentlyCreated, CreatedLedger ledger, ThrottledLog throttled,
             MeterRegistry registry) {
         this.policy = policy;
         this.deadLetters = deadLetters;
@@ -50,6 +52,7 @@ final class Settler {
         this.acks = acks;
         this.failedAttempts = failedAttempts;
         this.recentlyCreated = recentlyCreated;
+        this.ledger = ledger;
         this.throttled = throttled;
         for (String outcome : OUTCOMES) {
             outcomes.put(outcome, Counter.builder("quotagate.messages").tag("outcome", outcome)
@@ -98,7 +101,13 @@ final class Settler {
                 if (decision.permit() == Decision.Permit.CREATED || attempt.kind() == Attempt.Kind.EXISTS) {
                     recentlyCreated.add(seq, storedAtNanos(m));
                 }
-                acks.ack(m, d.disconnectsAtFetch());
+                if (needsRecord(attempt, seq)) {
+                    // The ack leaves once the record is stored (a few ms later, off this thread), never before it.
+                    ledger.record(identity, seq, () -> acks.ack(m, d.disconnectsAtFetch()),
+                            problem -> recordNotStored(m, inbound, problem, failedSoFar));
+                } else {
+                    acks.ack(m, d.disconnectsAtFetch());
+                }
             } else {
                 nak(m, decision.delay());
             }
@@ -126,6 +135,24 @@ final class Settler {
             Counter c = outcomes.get(decision == null ? "retried" : decision.metric());
             c.increment();
         }
+    }
+
+    /** An object exists for this message and the created-record does not say so yet. */
+    private static boolean needsRecord(Attempt attempt, long seq) {
+        return seq >= 0 && (attempt.kind() == Attempt.Kind.CREATED
+                || (attempt.kind() == Attempt.Kind.EXISTS && !RECORDED.equals(attempt.reason())));
+    }
+
+    /** The {@link Attempt#reason()} of an {@code exists} found in the created-record: no need to record it again. */
+    static final String RECORDED = "recorded";
+
+    /** The object exists but its record could not be stored: no ack without it, so the policy's nak instead. */
+    private void recordNotStored(Message m, InboundMessage inbound, String problem, int failedSoFar) {
+        Decision kept = policy.decide(new Attempt(Attempt.Kind.RECORD_UNAVAILABLE, "record_not_stored", problem),
+                failedSoFar);
+        nak(m, kept.delay());
+        throttled.warn("record-not-stored", "Created message " + ref(inbound) + " but could not record it ("
+                + problem + "); nak'd, it meets its record or its object (409) when redelivered");
     }
 
     private void signalGate(Decision decision, Attempt attempt) {

@@ -3,6 +3,8 @@ package io.quotagate.web;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
+import io.quotagate.backlog.BacklogMonitor;
+import io.quotagate.backlog.BacklogSnapshot;
 import io.quotagate.consumer.QuotaGatedConsumer;
 import io.quotagate.gate.GateView;
 import io.quotagate.gate.GateState;
@@ -21,10 +23,12 @@ public class ConsumerEndpoint {
 
     private final QuotaGatedConsumer consumer;
     private final GateView gate;
+    private final BacklogMonitor backlog;
 
-    public ConsumerEndpoint(QuotaGatedConsumer consumer, GateView gate) {
+    public ConsumerEndpoint(QuotaGatedConsumer consumer, GateView gate, BacklogMonitor backlog) {
         this.consumer = consumer;
         this.gate = gate;
+        this.backlog = backlog;
     }
 
     @ReadOperation
@@ -37,8 +41,9 @@ public class ConsumerEndpoint {
         body.put("blockedReason", s.reason() == null ? null : s.reason().label());
         body.put("connected", consumer.connected());
         body.put("inFlight", consumer.inFlight());
-        body.put("pending", consumer.backlog() < 0 ? null : consumer.backlog());
-        body.put("ackPending", consumer.ackPending() < 0 ? null : consumer.ackPending());
+        BacklogSnapshot b = backlog.snapshot();
+        body.put("pending", b.pending() < 0 ? null : b.pending());
+        body.put("ackPending", b.ackPending() < 0 ? null : b.ackPending());
         return body;
     }
 

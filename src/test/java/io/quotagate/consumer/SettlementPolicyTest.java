@@ -58,6 +58,10 @@ class SettlementPolicyTest {
                 arguments(Kind.UNSTARTED, null, 2, new Row(Action.NAK, Duration.ZERO, Permit.RETURNED, Gate.NONE, Attempts.KEEP, "retried", null)),
                 arguments(Kind.UNSTARTED_HELD, null, 2, new Row(Action.NAK, HOLD, Permit.RETURNED, Gate.NONE, Attempts.KEEP, "retried", null)),
                 arguments(Kind.DEAD_LETTER_NOT_STORED, "invalid_payload", 0, new Row(Action.NAK, s1, Permit.RETURNED, Gate.NONE, Attempts.KEEP, "retried", null)),
+                // The created-record could not be written after a create, or read for a redelivery: never acked (nor
+                // created) without it, never counted toward max-deliver.
+                arguments(Kind.RECORD_UNAVAILABLE, "record_not_stored", 0, new Row(Action.NAK, s1, Permit.RETURNED, Gate.NONE, Attempts.KEEP, "retried", null)),
+                arguments(Kind.RECORD_UNAVAILABLE, "record_unavailable", 2, new Row(Action.NAK, Duration.ofSeconds(4), Permit.RETURNED, Gate.NONE, Attempts.KEEP, "retried", null)),
                 arguments(Kind.DEAD_LETTER_NOT_STORED, "max_deliver", 2, new Row(Action.NAK, Duration.ofSeconds(4), Permit.RETURNED, Gate.NONE, Attempts.KEEP, "retried", null)));
     }
 

@@ -1,0 +1,61 @@
+package io.quotagate.ledger;
+
+import java.time.Duration;
+import java.util.function.Consumer;
+
+/**
+ * The memory of which messages were turned into objects, kept outside the process so that it survives a crash and is
+ * shared by every replica on the same durable. The consumer records a message once its object exists and sends the
+ * ack only after the record is stored; a redelivered message is looked up before it is created, so it is acked as
+ * {@code exists} instead of becoming a twin after its object was deleted. See {@link BatchedLedger}.
+ */
+public interface CreatedLedger {
+
+    /**
+     * Whether this message was recorded as created. Called only for redeliveries; may do a round trip.
+     *
+     * @throws LedgerUnavailableException when the record cannot be read now (the message must not be created then)
+     */
+    boolean contains(String streamIdentity, long streamSequence);
+
+    /**
+     * Records a created message. Exactly one of the callbacks runs later (or at once), on a thread of the ledger:
+     * {@code stored} once the record is stored, {@code notStored} with the reason when it could not be.
+     */
+    void record(String streamIdentity, long streamSequence, Runnable stored, Consumer<String> notStored);
+
+    /** Starts the ledger's writer (and creates its store when missing). */
+    void start();
+
+    /** Writes what is waiting (running its callbacks) and stops, within {@code max}. */
+    void stop(Duration max) throws InterruptedException;
+
+    /** Why records cannot be written or read now, null when they can. */
+    String problem();
+
+    /** A ledger that remembers nothing: every record is stored at once and nothing is ever found. */
+    CreatedLedger NONE = new CreatedLedger() {
+        @Override
+        public boolean contains(String streamIdentity, long streamSequence) {
+            return false;
+        }
+
+        @Override
+        public void record(String streamIdentity, long streamSequence, Runnable stored, Consumer<String> notStored) {
+            stored.run();
+        }
+
+        @Override
+        public void start() {
+        }
+
+        @Override
+        public void stop(Duration max) {
+        }
+
+        @Override
+        public String problem() {
+            return null;
+        }
+    };
+}

@@ -1,0 +1,136 @@
+package io.quotagate.ledger;
+
+import java.time.Duration;
+import java.util.function.Supplier;
+
+import io.nats.client.Connection;
+import io.nats.client.JetStreamApiException;
+import io.nats.client.KeyValue;
+import io.nats.client.api.KeyValueConfiguration;
+import io.nats.client.api.KeyValueEntry;
+import io.nats.client.api.StorageType;
+
+/**
+ * The blocks in a JetStream key-value bucket: one value per key ({@code history 1}), file storage, and the bucket's
+ * max-age as the records' expiry (see {@link RecordBound}). Created when missing; an existing bucket is used as it is.
+ *
+ * <p>Permissions the NATS user needs (publish; replies come to its inbox as for every JetStream call):
+ * {@code $JS.API.STREAM.INFO.KV_<bucket>} and, unless the bucket is created beforehand,
+ * {@code $JS.API.STREAM.CREATE.KV_<bucket>}; {@code $KV.<bucket>.>} to write; {@code $JS.API.DIRECT.GET.KV_<bucket>.>}
+ * to read.
+ */
+public final class KvBlockStore implements BlockStore {
+
+    /** JetStream API error code for "stream not found". */
+    private static final int STREAM_NOT_FOUND = 10059;
+    /** JetStream API error code for "wrong last sequence": the compare-and-set lost. */
+    private static final int WRONG_LAST_SEQUENCE = 10071;
+
+    private final Supplier<Connection> connection;
+    private final String bucket;
+    private final Duration maxAge;
+    private volatile KeyValue kv;
+    private volatile Connection kvConnection;
+
+    public KvBlockStore(Supplier<Connection> connection, String durable, Duration maxAge) {
+        this.connection = connection;
+        this.bucket = Blocks.bucket(durable);
+        this.maxAge = maxAge;
+    }
+
+    /** The bucket of a durable's records. */
+    public static String bucketOf(String durable) {
+        return Blocks.bucket(durable);
+    }
+
+    @Override
+    public String name() {
+        return bucket;
+    }
+
+    @Override
+    public void ensureExists() throws Exception {
+        Connection c = connection.get();
+        if (c == null) {
+            throw new IllegalStateException("Created-record bucket " + bucket + " not checked yet: not connected to NATS");
+        }
+        try {
+            c.keyValueManagement().getStatus(bucket);
+            return;
+        } catch (JetStreamApiException e) {
+            if (e.getApiErrorCode() != STREAM_NOT_FOUND) {
+                throw new IllegalStateException(lookUpFailed(e), e);
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException(lookUpFailed(e), e);
+        }
+        try {
+            c.keyValueManagement().create(KeyValueConfiguration.builder().name(bucket).maxHistoryPerKey(1)
+                    .ttl(maxAge).storageType(StorageType.File).build());
+        } catch (JetStreamApiException e) {
+            if (e.getApiErrorCode() == 10058) { // stream name already in use: another replica was quicker
+                return;
+            }
+            throw new IllegalStateException(createFailed(e), e);
+        } catch (Exception e) {
+            throw new IllegalStateException(createFailed(e), e);
+        }
+    }
+
+    private String lookUpFailed(Exception e) {
+        return "Cannot look up the created-record bucket " + bucket + " (the NATS user needs publish permission on "
+                + "$JS.API.STREAM.INFO.KV_" + bucket + "): " + e.getMessage();
+    }
+
+    private String createFailed(Exception e) {
+        return "Cannot create the created-record bucket " + bucket + " (the NATS user needs publish permission on "
+                + "$JS.API.STREAM.CREATE.KV_" + bucket + ", or create it beforehand: nats kv add " + bucket
+                + " --history=1 --ttl=" + maxAge.toSeconds() + "s): " + e.getMessage();
+    }
+
+    @Override
+    public Entry get(String key) throws Exception {
+        KeyValueEntry e = kv().get(key);
+        return e == null || e.getValue() == null ? null : new Entry(e.getValue(), e.getRevision());
+    }
+
+    @Override
+    public long create(String key, byte[] value) throws Exception {
+        try {
+            return kv().create(key, value);
+        } catch (JetStreamApiException e) {
+            throw conflictOr(e);
+        }
+    }
+
+    @Override
+    public long update(String key, byte[] value, long revision) throws Exception {
+        try {
+            return kv().update(key, value, revision);
+        } catch (JetStreamApiException e) {
+            throw conflictOr(e);
+        }
+    }
+
+    private Exception conflictOr(JetStreamApiException e) {
+        if (e.getApiErrorCode() == WRONG_LAST_SEQUENCE) {
+            return new Conflict(e.getMessage());
+        }
+        return new IllegalStateException("write refused (the NATS user needs publish permission on $KV." + bucket
+                + ".>): " + e.getMessage(), e);
+    }
+
+    private KeyValue kv() throws Exception {
+        Connection c = connection.get();
+        if (c == null) {
+            throw new IllegalStateException("not connected to NATS");
+        }
+        KeyValue k = kv;
+        if (k == null || kvConnection != c) {
+            k = c.keyValue(bucket);
+            kv = k;
+            kvConnection = c;
+        }
+        return k;
+    }
+}
