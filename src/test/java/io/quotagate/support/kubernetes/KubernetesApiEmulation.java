@@ -58,6 +58,10 @@ import java.util.logging.Level;
  *   <li><b>status.hard</b> mirrors {@code spec.hard}; a quota (or a resource newly added to it) starts with
  *       {@code used} = the objects already there. A 403 from RBAC ({@link #failQuotaReads(int)}) is worded as the
  *       apiserver words it.</li>
+ *   <li><b>Workflows that finish without being deleted</b> ({@link #finishOldestWorkflows(String, int, String)}):
+ *       one update, as the Argo controller makes it, sets {@code status.phase} and the label
+ *       {@code workflows.argoproj.io/completed: "true"}; watchers see MODIFIED; the count quota keeps counting them
+ *       until they are deleted.</li>
  *   <li><b>Discovery</b> of {@code /apis/argoproj.io/v1alpha1} (Workflow, registered by default) and of any
  *       {@link #registerCustomResource(String, String, String) registered} kind, which fabric8 needs to create a
  *       {@link GenericKubernetesResource}; core and built-in group kinds (Pod, batch Job...) need none, the client
@@ -84,6 +88,8 @@ import java.util.logging.Level;
  *       server-side apply, dryRun of updates, patches and deletes, dryRun values other than {@code All},
  *       resourceVersion semantics of watches (a new watch replays current objects as ADDED), bookmarks,
  *       pagination, garbage collection of owned objects, group discovery ({@code /apis}).</li>
+ *   <li>Label selectors with {@code notin}: the CRUD mock ignores them and answers every object (the apiserver
+ *       filters); {@code !=} and {@code =} work (others untested).</li>
  *   <li>Mock-server wording on errors not listed above (e.g. a 409 on a stale update has reason Invalid).</li>
  * </ul>
  */
@@ -223,6 +229,16 @@ public final class KubernetesApiEmulation implements AutoCloseable {
   /** Deletes up to {@code count} objects of {@code kind}, oldest first; returns how many it deleted. */
   public int deleteOldest(String namespace, String kind, int count) {
     return dispatcher.deleteOldest(namespace, kind, count);
+  }
+
+  /**
+   * Finishes up to {@code count} unfinished Workflows in {@code namespace}, oldest first, as the Argo controller
+   * does, without deleting them: {@code status.phase} becomes {@code phase} (Succeeded, Failed or Error) and the label
+   * {@code workflows.argoproj.io/completed} becomes {@code "true"}. Their object-count usage stays until they are
+   * deleted (e.g. {@link #deleteOldest(String, String, int)}, as a TTL would). Returns how many it finished.
+   */
+  public int finishOldestWorkflows(String namespace, int count, String phase) {
+    return dispatcher.finishOldestWorkflows(namespace, count, phase);
   }
 
   // ---- faults -----------------------------------------------------------------------------------------------

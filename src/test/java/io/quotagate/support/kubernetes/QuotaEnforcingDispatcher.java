@@ -529,6 +529,33 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     return deleted;
   }
 
+  /**
+   * Finishes up to {@code count} unfinished Workflows, oldest first, without deleting them, as the Argo controller
+   * does: one update (a MODIFIED event) that sets {@code status.phase} and the completed label. They keep their
+   * {@code count/workflows.argoproj.io} usage until they are deleted. Returns how many it finished.
+   */
+  int finishOldestWorkflows(String namespace, int count, String phase) {
+    int finished = 0;
+    for (GenericKubernetesResource workflow : objects(namespace, "Workflow")) {
+      if (finished == count) {
+        break;
+      }
+      TrackedObject tracked = trackedByUid.get(Objects.toString(workflow.getMetadata().getUid(), ""));
+      if (tracked == null || Workflows.isFinished(workflow)) {
+        continue;
+      }
+      Workflows.finish(workflow, phase);
+      MockResponse response;
+      synchronized (writes) {
+        response = super.handleUpdate(internalRequest(HttpMethod.PUT, tracked.path(), Serialization.asJson(workflow)));
+      }
+      if (response.code() / 100 == 2) {
+        finished++;
+      }
+    }
+    return finished;
+  }
+
   // ---- helpers ----------------------------------------------------------------------------------------------
 
   private long sequence(GenericKubernetesResource object) {
