@@ -1,5 +1,7 @@
 package io.quotagate.support.kubernetes;
 
+import java.util.Map;
+
 import io.fabric8.kubernetes.api.model.Status;
 import io.fabric8.kubernetes.api.model.StatusBuilder;
 import io.fabric8.kubernetes.api.model.StatusCauseBuilder;
@@ -33,6 +35,23 @@ final class ApiStatus {
         "%s \"%s\" is forbidden: exceeded quota: %s, requested: %s=1, used: %s=%d, limited: %s=%d",
         target.groupResource(), objectName, quota, resource, resource, used, resource, hard);
     return failure(403, "Forbidden", message, target, objectName);
+  }
+
+  /**
+   * Several resources of one quota, worded as plugin/pkg/admission/resourcequota/controller.go words it: each list
+   * sorted by resource name, {@code name=amount} joined by commas ({@code prettyPrint}).
+   */
+  static Status exceededQuota(ApiPath target, String objectName, String quota, Map<String, String> requested,
+      Map<String, String> used, Map<String, String> limited) {
+    String message = String.format("%s \"%s\" is forbidden: exceeded quota: %s, requested: %s, used: %s, limited: %s",
+        target.groupResource(), objectName, quota, prettyPrint(requested), prettyPrint(used), prettyPrint(limited));
+    return failure(403, "Forbidden", message, target, objectName);
+  }
+
+  private static String prettyPrint(Map<String, String> amounts) {
+    return new java.util.TreeMap<>(amounts).entrySet().stream()
+        .map(e -> e.getKey() + "=" + e.getValue())
+        .collect(java.util.stream.Collectors.joining(","));
   }
 
   static Status alreadyExists(ApiPath target, String objectName) {

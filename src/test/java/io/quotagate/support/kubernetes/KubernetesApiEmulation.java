@@ -34,18 +34,26 @@ import java.util.logging.Level;
  *
  * <h2>Emulated like the real apiserver</h2>
  * <ul>
- *   <li><b>ResourceQuota admission</b> on create of any namespaced object: every quota in the namespace whose
- *       {@code spec.hard} lists {@code count/<plural>.<group>} ({@code count/<plural>} for the core group) is
- *       checked; if {@code used + 1 > hard} the create gets {@code 403 Forbidden} with reason {@code Forbidden} and
- *       the apiserver's message ({@code workflows.argoproj.io "x" is forbidden: exceeded quota: q, requested:
- *       count/workflows.argoproj.io=1, used: ...=75, limited: ...=75}). Otherwise {@code status.used} is charged
+ *   <li><b>ResourceQuota admission</b> on create of any namespaced object, with several quotas, several resources
+ *       per quota and scopes. The object is charged what {@link io.quotagate.cost.ObjectCost} computes (the
+ *       apiserver's evaluators: {@code count/<plural>.<group>} for any kind, a Pod's {@code pods}, requests, limits,
+ *       hugepages and extended resources; a Job or a Workflow only its count); a quota is checked when
+ *       {@link io.quotagate.cost.QuotaMatching} says it applies (it lists a resource the kind's evaluator tracks and
+ *       its scopes match; a scoped quota never applies to a kind other than Pod). The first applicable quota where
+ *       {@code used + requested > hard} for some resource refuses with {@code 403 Forbidden}, reason
+ *       {@code Forbidden}, and the apiserver's message naming every such resource of that quota, sorted
+ *       ({@code workflows.argoproj.io "x" is forbidden: exceeded quota: q, requested:
+ *       count/workflows.argoproj.io=1, used: ...=75, limited: ...=75}; several as {@code requested:
+ *       requests.cpu=2,requests.memory=...}). Otherwise every applicable quota's {@code status.used} is charged
  *       before the object is stored and before the create is answered, so a quota read sent after the create
  *       returned includes it; watchers of the quota see MODIFIED. Admission and create are one atomic step, so
  *       parallel creates never push {@code used} past {@code hard}. Admission comes before the name check, so a
  *       create at a full quota is refused as exceeded quota even when its name is taken.</li>
  *   <li><b>409 AlreadyExists</b> with the apiserver's reason and message. Admission has charged it by then, and the
  *       charge stays in {@code used} until the quota controller next recounts that quota.</li>
- *   <li><b>The quota controller</b> recounts {@code used} from the stored objects: a deleted object's usage goes
+ *   <li><b>The quota controller</b> recounts {@code used} from the stored objects (counts from every stored object
+ *       of the kind; {@code pods} and compute resources from the stored pods the quota's scopes match that are not
+ *       Succeeded or Failed, as {@code PodUsageFunc}; a pod becoming terminal gives them back like a delete): a deleted object's usage goes
  *       only {@link #setQuotaControllerLag(Duration)} (default 500 ms) after its delete, with a MODIFIED event then;
  *       a change of {@code spec.hard} recounts at once; every {@link #setQuotaResync(Duration)} (default 5 min)
  *       all quotas are recounted. A status-only change triggers nothing, as in the real controller.</li>
@@ -58,6 +66,10 @@ import java.util.logging.Level;
  *   <li><b>status.hard</b> mirrors {@code spec.hard}; a quota (or a resource newly added to it) starts with
  *       {@code used} = the objects already there. A 403 from RBAC ({@link #failQuotaReads(int)}) is worded as the
  *       apiserver words it.</li>
+ *   <li><b>Workflows that finish without being deleted</b> ({@link #finishOldestWorkflows(String, int, String)}):
+ *       one update, as the Argo controller makes it, sets {@code status.phase} and the label
+ *       {@code workflows.argoproj.io/completed: "true"}; watchers see MODIFIED; the count quota keeps counting them
+ *       until they are deleted.</li>
  *   <li><b>Discovery</b> of {@code /apis/argoproj.io/v1alpha1} (Workflow, registered by default) and of any
  *       {@link #registerCustomResource(String, String, String) registered} kind, which fabric8 needs to create a
  *       {@link GenericKubernetesResource}; core and built-in group kinds (Pod, batch Job...) need none, the client
@@ -75,15 +87,20 @@ import java.util.logging.Level;
  *
  * <h2>Not emulated</h2>
  * <ul>
- *   <li>Compute-resource quotas (cpu, memory), scopes, scope selectors, legacy unprefixed names ({@code pods}),
- *       quotas that are "not yet observed" (here status is filled at once), LimitRanges.</li>
- *   <li>The quota controller's informer-cache races (a recount missing an object admission just charged), and its
- *       recounting of compute resources; a recount after a {@code spec.hard} change comes at once, not after the
- *       lag.</li>
+ *   <li>Quotas that are "not yet observed" (here status is filled at once), LimitRanges, the pod evaluator's
+ *       constraint that a quota on cpu or memory requires every container to set them (403 "must specify"),
+ *       Services' and PVCs' own resources ({@code services.nodeports}, {@code requests.storage}: not charged, not
+ *       recounted), the quota's order (here the order the CRUD mock lists them).</li>
+ *   <li>Amounts in {@code status.used} and messages are written as plain numbers or milli-units ({@code 1073741824},
+ *       {@code 500m}); the apiserver keeps each quantity's own format ({@code 1Gi}).</li>
+ *   <li>The quota controller's informer-cache races (a recount missing an object admission just charged); a recount
+ *       after a {@code spec.hard} change comes at once, not after the lag.</li>
  *   <li>Authentication, RBAC beyond the injected denials, validation (beyond name/kind/apiVersion), defaulting,
  *       server-side apply, dryRun of updates, patches and deletes, dryRun values other than {@code All},
  *       resourceVersion semantics of watches (a new watch replays current objects as ADDED), bookmarks,
  *       pagination, garbage collection of owned objects, group discovery ({@code /apis}).</li>
+ *   <li>Label selectors with {@code notin}: the CRUD mock ignores them and answers every object (the apiserver
+ *       filters); {@code !=} and {@code =} work (others untested).</li>
  *   <li>Mock-server wording on errors not listed above (e.g. a 409 on a stale update has reason Invalid).</li>
  * </ul>
  */
@@ -169,6 +186,19 @@ public final class KubernetesApiEmulation implements AutoCloseable {
   }
 
   /** Sets (or adds) one hard limit of an existing quota, as {@code kubectl edit} would. */
+  /**
+   * Creates {@code quota} as given (several resources, scopes, a scope selector) in its namespace; its
+   * {@code status.used} starts at what the quota controller counts there now.
+   */
+  public void createQuota(io.fabric8.kubernetes.api.model.ResourceQuota quota) {
+    dispatcher.createQuota(quota);
+  }
+
+  /** {@code status.used} of {@code resourceName} as admission sees it now, in the resource's own units (cpu: cores). */
+  public java.math.BigDecimal usedAmount(String namespace, String quotaName, String resourceName) {
+    return dispatcher.usedAmount(namespace, quotaName, resourceName);
+  }
+
   public void setHard(String namespace, String name, String resourceName, long hard) {
     dispatcher.setHard(namespace, name, resourceName, hard);
   }
@@ -223,6 +253,16 @@ public final class KubernetesApiEmulation implements AutoCloseable {
   /** Deletes up to {@code count} objects of {@code kind}, oldest first; returns how many it deleted. */
   public int deleteOldest(String namespace, String kind, int count) {
     return dispatcher.deleteOldest(namespace, kind, count);
+  }
+
+  /**
+   * Finishes up to {@code count} unfinished Workflows in {@code namespace}, oldest first, as the Argo controller
+   * does, without deleting them: {@code status.phase} becomes {@code phase} (Succeeded, Failed or Error) and the label
+   * {@code workflows.argoproj.io/completed} becomes {@code "true"}. Their object-count usage stays until they are
+   * deleted (e.g. {@link #deleteOldest(String, String, int)}, as a TTL would). Returns how many it finished.
+   */
+  public int finishOldestWorkflows(String namespace, int count, String phase) {
+    return dispatcher.finishOldestWorkflows(namespace, count, phase);
   }
 
   // ---- faults -----------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 package io.quotagate.support.kubernetes;
 
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.Set;
@@ -51,7 +53,17 @@ final class QuotaController {
 
   private static final Logger log = LoggerFactory.getLogger(QuotaController.class);
 
-  private record UnobservedDelete(String resource, long observedAtNanos) {
+  /**
+   * An object that left the store, or a pod that became terminal ({@code stillStored}: it still counts in
+   * {@code count/pods}, and only its other usage is going): {@code resources} are the quota resources it was charged
+   * (a recount of quotas listing any of them is due); {@code object} is kept for a pod, whose usage a recount
+   * computes from it.
+   */
+  record Deleted(String plural, String group, GenericKubernetesResource object, Set<String> resources,
+      boolean stillStored) {
+  }
+
+  private record UnobservedDelete(Deleted object, long observedAtNanos) {
   }
 
   private final ScheduledExecutorService executor;
@@ -70,28 +82,28 @@ final class QuotaController {
     this.recounter = recounter;
   }
 
-  /** An object counted by {@code resource} left the store; with no lag the recount is done before this returns. */
-  void deleted(String namespace, String resource) {
+  /** An object left the store; with no lag the recount is done before this returns. */
+  void deleted(String namespace, Deleted object) {
     Duration currentLag = lag;
     if (currentLag.isZero()) {
-      recounter.recount(namespace, Set.of(resource));
+      recounter.recount(namespace, object.resources());
       return;
     }
     long observedAt = System.nanoTime() + currentLag.toNanos();
     unobserved.computeIfAbsent(namespace,
             n -> new PriorityQueue<>(Comparator.comparingLong(UnobservedDelete::observedAtNanos)))
-        .add(new UnobservedDelete(resource, observedAt));
+        .add(new UnobservedDelete(object, observedAt));
     scheduleRecount(namespace, observedAt);
   }
 
   /** Deleted objects a recount made now still counts: the controller has not seen them go. */
-  long unobservedDeletes(String namespace, String resource) {
+  List<Deleted> unobservedDeletes(String namespace) {
     PriorityQueue<UnobservedDelete> deletes = unobserved.get(namespace);
     if (deletes == null) {
-      return 0;
+      return List.of();
     }
     long now = System.nanoTime();
-    return deletes.stream().filter(d -> d.resource().equals(resource) && d.observedAtNanos() > now).count();
+    return deletes.stream().filter(d -> d.observedAtNanos() > now).map(UnobservedDelete::object).toList();
   }
 
   /** Every {@code period} all quotas are recounted; {@link Duration#ZERO} turns it off. */
@@ -134,7 +146,7 @@ final class QuotaController {
       PriorityQueue<UnobservedDelete> deletes = unobserved.getOrDefault(namespace, new PriorityQueue<>());
       Set<String> seen = new HashSet<>();
       while (!deletes.isEmpty() && deletes.peek().observedAtNanos() <= now) {
-        seen.add(deletes.poll().resource());
+        seen.addAll(deletes.poll().object().resources());
       }
       if (deletes.isEmpty()) {
         unobserved.remove(namespace);

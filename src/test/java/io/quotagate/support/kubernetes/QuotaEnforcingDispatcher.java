@@ -19,6 +19,10 @@ import io.fabric8.mockwebserver.http.Buffer;
 import io.fabric8.mockwebserver.http.Headers;
 import io.fabric8.mockwebserver.http.MockResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
+import io.quotagate.cost.ObjectCost;
+import io.quotagate.cost.QuotaMatching;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -27,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
@@ -68,7 +73,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   private final Map<String, TrackedObject> trackedByUid = new ConcurrentHashMap<>();
   /** Paths of the objects in {@code trackedByUid}: a name check that does not scan every stored object. */
   private final Set<String> livePaths = ConcurrentHashMap.newKeySet();
-  private final Map<String, Long> maxUsed = new ConcurrentHashMap<>();
+  private final Map<String, BigDecimal> maxUsed = new ConcurrentHashMap<>();
   /**
    * Charges not yet written to the quota objects, by quota path and resource (guarded by {@code writes}). Admission
    * counts from here at once; the status write that makes a watch event follows on the controller thread, and a
@@ -76,7 +81,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
    * so no GET ever sees a stale {@code used}. Without this, each create cost two full quota writes through the CRUD
    * mock (and two watch events), which on a 2-core machine made the emulation, not the client, the bottleneck.
    */
-  private final Map<String, Map<String, Long>> unwrittenUsed = new LinkedHashMap<>();
+  private final Map<String, Map<String, BigDecimal>> unwrittenUsed = new LinkedHashMap<>();
   /**
    * Quotas as parsed from their stored JSON, for admission and the quota controller, which only read them: every
    * create looked up its namespace's quotas, and parsing them each time was a large share of the emulation's CPU.
@@ -218,27 +223,41 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
         return ApiStatus.response(injected);
       }
     }
-    String resource = target.countResourceName();
+    GenericKubernetesResource parsed = isPod(target) ? parse(new String(request.getBody().getBytes(), UTF_8)) : NOT_PARSED;
+    Map<String, BigDecimal> usage = usage(target, parsed);
     List<ResourceQuota> counting = quotasIn(target.namespace()).stream()
-        .filter(quota -> amount(quota.getSpec().getHard(), resource) != null)
+        .filter(quota -> QuotaMatching.applies(quota, parsed, target.plural(), target.group()))
         .toList();
     for (ResourceQuota quota : counting) {
-      long hard = amount(quota.getSpec().getHard(), resource);
-      long used = currentUsed(quota, resource);
-      if (used + 1 > hard) {
+      // plugin/pkg/admission/resourcequota/controller.go: the first quota with a resource that would exceed its
+      // hard limit refuses, naming every such resource of that quota (sorted, as prettyPrint sorts).
+      Map<String, BigDecimal> hard = amounts(quota.getSpec().getHard());
+      Map<String, String> requested = new TreeMap<>();
+      Map<String, String> used = new TreeMap<>();
+      Map<String, String> limited = new TreeMap<>();
+      usage.forEach((resource, amount) -> {
+        BigDecimal limit = hard.get(resource);
+        BigDecimal current = currentUsed(quota, resource);
+        if (limit != null && amount.signum() > 0 && current.add(amount).compareTo(limit) > 0) {
+          requested.put(resource, format(amount));
+          used.put(resource, format(current));
+          limited.put(resource, format(limit));
+        }
+      });
+      if (!requested.isEmpty()) {
         if (!dryRun) {
           exceededQuotaRejections.incrementAndGet();
         }
         return ApiStatus.response(ApiStatus.exceededQuota(target,
             name.isEmpty() ? Objects.toString(object.generateName(), "") : name,
-            quota.getMetadata().getName(), resource, used, hard));
+            quota.getMetadata().getName(), requested, used, limited));
       }
     }
     if (dryRun) {
       return DryRun.answer(target, request, this::find); // admitted, but charges nothing (quota admission skips it)
     }
     // Like the real admission plugin: charge first, persist second, so no reader ever sees more objects than used.
-    counting.forEach(quota -> adjustUsed(quota, resource, +1));
+    counting.forEach(quota -> adjustUsed(quota, usage, BigDecimal.ONE));
     // Storage refuses a taken name after admission charged, and nothing gives that charge back: only the quota
     // controller's next recount of the quota (a delete it counts, a change of spec.hard, the periodic resync) does.
     // Known names answer at once, without a scan of every stored object; a name stored without a create request
@@ -254,7 +273,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     if (created.code() / 100 != 2) {
       // What the mock refuses otherwise (a malformed object) the real apiserver refuses in validation, before
       // quota admission: there is nothing to keep.
-      counting.forEach(quota -> adjustUsed(reread(quota), resource, -1));
+      counting.forEach(quota -> adjustUsed(reread(quota), usage, BigDecimal.ONE.negate()));
       return created;
     }
     ObjectMeta stored = ObjectMeta.of(created.getBody().getBytes());
@@ -276,7 +295,8 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   public MockResponse handleUpdate(RecordedRequest request) {
     synchronized (writes) {
       writeUnwrittenUsed();
-      return afterQuotaWrite(request.getPath(), super.handleUpdate(request));
+      GenericKubernetesResource pod = storedPod(request.getPath());
+      return afterPodWrite(pod, afterQuotaWrite(request.getPath(), super.handleUpdate(request)));
     }
   }
 
@@ -284,8 +304,44 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   public MockResponse handlePatch(RecordedRequest request) {
     synchronized (writes) {
       writeUnwrittenUsed();
-      return afterQuotaWrite(request.getPath(), super.handlePatch(request));
+      GenericKubernetesResource pod = storedPod(request.getPath());
+      return afterPodWrite(pod, afterQuotaWrite(request.getPath(), super.handlePatch(request)));
     }
+  }
+
+  /** The pod an update or patch (of the pod or its status) is about to change, or {@code null}. */
+  private GenericKubernetesResource storedPod(String requestPath) {
+    ApiPath target = ApiPath.parse(requestPath);
+    if (target == null || !isPod(target) || target.name() == null) {
+      return null;
+    }
+    String json = find(target.withName(target.name()));
+    return json == null ? null : parse(json);
+  }
+
+  /**
+   * The real quota controller also replenishes when a pod becomes terminal (Succeeded, Failed): its compute usage
+   * and {@code pods} go after the controller lag, like a delete's; {@code count/pods} stays until it is deleted.
+   */
+  private MockResponse afterPodWrite(GenericKubernetesResource before, MockResponse response) {
+    if (before == null || response.code() / 100 != 2 || isTerminal(before)) {
+      return response;
+    }
+    String namespace = before.getMetadata().getNamespace();
+    String json = find(new ApiPath("", "v1", namespace, "pods", before.getMetadata().getName(), null));
+    GenericKubernetesResource after = json == null ? null : parse(json);
+    if (after != null && isTerminal(after)) {
+      Set<String> released = new java.util.HashSet<>(podUsage(before).keySet());
+      released.remove("count/pods");
+      quotaController.deleted(namespace, new QuotaController.Deleted("pods", "", before, Set.copyOf(released), true));
+    }
+    return response;
+  }
+
+  private static boolean isTerminal(GenericKubernetesResource pod) {
+    Object status = pod.getAdditionalProperties().get("status");
+    Object phase = status instanceof Map<?, ?> map ? map.get("phase") : null;
+    return "Succeeded".equals(phase) || "Failed".equals(phase);
   }
 
   /** The real quota controller copies spec.hard to status.hard soon after a change; here it happens at once. */
@@ -312,6 +368,9 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
       }
       AttributeSet query = getKey(requestPath);
       Map<String, ObjectMeta> before = matching(query);
+      // A pod's usage depends on its spec and phase: keep it for the quota controller's recounts until it has seen
+      // the delete. Other kinds are charged only their counts.
+      Map<String, GenericKubernetesResource> pods = isPod(target) ? matchingObjects(query) : Map.of();
       MockResponse response = super.handleDelete(requestPath);
       // Objects with finalizers stay, only marked; usually nothing matching is left and no parse is needed.
       Set<String> remaining = anyMatching(query) ? matching(query).keySet() : Set.of();
@@ -322,7 +381,10 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
             livePaths.remove(tracked.path());
           }
           if (!target.isResourceQuota() && object != null && object.namespace() != null) {
-            quotaController.deleted(object.namespace(), target.countResourceName());
+            GenericKubernetesResource pod = pods.get(uid);
+            Map<String, BigDecimal> charged = usage(target, pod == null ? NOT_PARSED : pod);
+            quotaController.deleted(object.namespace(), new QuotaController.Deleted(target.plural(), target.group(),
+                pod, Set.copyOf(charged.keySet()), false));
           }
         }
       });
@@ -357,7 +419,8 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
       return; // the controller ignores status-only changes
     }
     Map<String, Quantity> used = new LinkedHashMap<>();
-    hard.keySet().forEach(resource -> used.put(resource, new Quantity(Long.toString(observed(quotaPath, resource)))));
+    hard.keySet().forEach(resource -> used.put(resource,
+        new Quantity(format(Objects.requireNonNullElse(observed(quota, resource), BigDecimal.ZERO)))));
     status.setHard(hard);
     status.setUsed(used);
     quota.setStatus(status);
@@ -366,31 +429,66 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
 
   /** The quota controller's recount: {@code used} becomes what it counts, whatever admission charged. */
   private void recount(ResourceQuota quota) {
-    ApiPath path = ApiPath.ofQuota(quota.getMetadata().getNamespace(), quota.getMetadata().getName());
     for (String resource : nonNull(quota.getSpec().getHard()).keySet()) {
-      long observed = observed(path, resource);
-      if (resource.startsWith("count/") && observed != currentUsed(quota, resource)) {
+      BigDecimal observed = observed(quota, resource);
+      if (observed != null && observed.compareTo(currentUsed(quota, resource)) != 0) {
         setUsed(quota, resource, observed);
       }
     }
   }
 
-  /** What the quota controller counts now: stored objects and deleted ones it has not seen go yet. */
-  private long observed(ApiPath quotaPath, String resource) {
-    return count(quotaPath, resource) + quotaController.unobservedDeletes(quotaPath.namespace(), resource);
+  /**
+   * What the quota controller counts now for {@code resource} (stored objects, and deleted ones it has not seen go
+   * yet), or {@code null} for a resource it does not emulate (it is then left as admission charged it). Like
+   * pkg/quota/v1/evaluator/core/pods.go {@code PodUsageFunc}, a pod in phase Succeeded or Failed counts only in
+   * {@code count/pods}; a scoped quota counts only the pods its scopes match, and no other kind.
+   */
+  private BigDecimal observed(ResourceQuota quota, String resource) {
+    String namespace = quota.getMetadata().getNamespace();
+    List<QuotaController.Deleted> unseen = quotaController.unobservedDeletes(namespace);
+    if (isPodResource(resource)) {
+      List<GenericKubernetesResource> pods = objects(namespace, "Pod");
+      BigDecimal stored = pods.stream()
+          .filter(pod -> QuotaMatching.scopesMatch(quota, pod, "pods", ""))
+          .map(pod -> podUsage(pod).getOrDefault(resource, BigDecimal.ZERO))
+          .reduce(BigDecimal.ZERO, BigDecimal::add);
+      // A pod that became terminal is still stored, and counted above in count/pods: only the rest is unseen.
+      BigDecimal unseenUsage = unseen.stream()
+          .filter(d -> d.object() != null && QuotaMatching.scopesMatch(quota, d.object(), "pods", ""))
+          .filter(d -> !(d.stillStored() && resource.equals("count/pods")))
+          .map(d -> podUsage(d.object()).getOrDefault(resource, BigDecimal.ZERO))
+          .reduce(BigDecimal.ZERO, BigDecimal::add);
+      return stored.add(unseenUsage);
+    }
+    if (!resource.startsWith("count/") && !LEGACY_COUNTS.contains(resource)) {
+      return null;
+    }
+    if (!hasScopes(quota)) {
+      String counted = resource.startsWith("count/") ? resource : "count/" + resource;
+      long deleted = unseen.stream().filter(d -> d.resources().contains(resource)).count();
+      return BigDecimal.valueOf(count(ApiPath.ofQuota(namespace, null), counted) + deleted);
+    }
+    return BigDecimal.ZERO; // generic.MatchesNoScopeFunc: a scoped quota counts no object of another kind
   }
 
-  private void adjustUsed(ResourceQuota quota, String resource, long delta) {
-    if (quota != null) {
-      setUsed(quota, resource, Math.max(0, currentUsed(quota, resource) + delta));
+  private void adjustUsed(ResourceQuota quota, Map<String, BigDecimal> usage, BigDecimal sign) {
+    if (quota == null) {
+      return;
     }
+    Set<String> hard = nonNull(quota.getSpec().getHard()).keySet();
+    usage.forEach((resource, amount) -> {
+      if (hard.contains(resource)) {
+        setUsed(quota, resource, currentUsed(quota, resource).add(amount.multiply(sign)).max(BigDecimal.ZERO));
+      }
+    });
   }
 
   /** Records {@code used} for admission at once; the status write (and its watch event) follows shortly. */
-  private void setUsed(ResourceQuota quota, String resource, long used) {
+  private void setUsed(ResourceQuota quota, String resource, BigDecimal used) {
     String key = ApiPath.ofQuota(quota.getMetadata().getNamespace(), quota.getMetadata().getName()).path();
     unwrittenUsed.computeIfAbsent(key, k -> new LinkedHashMap<>()).put(resource, used);
-    maxUsed.merge(maxUsedKey(quota.getMetadata().getNamespace(), quota.getMetadata().getName(), resource), used, Math::max);
+    maxUsed.merge(maxUsedKey(quota.getMetadata().getNamespace(), quota.getMetadata().getName(), resource), used,
+        BigDecimal::max);
     if (!flushScheduled) {
       flushScheduled = true;
       controller.schedule(() -> logFailure(() -> {
@@ -402,10 +500,10 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   }
 
   /** {@code used} as admission must see it: the latest charge, written to the quota object or not yet. */
-  private long currentUsed(ResourceQuota quota, String resource) {
-    Map<String, Long> unwritten = unwrittenUsed.get(
+  private BigDecimal currentUsed(ResourceQuota quota, String resource) {
+    Map<String, BigDecimal> unwritten = unwrittenUsed.get(
         ApiPath.ofQuota(quota.getMetadata().getNamespace(), quota.getMetadata().getName()).path());
-    Long used = unwritten == null ? null : unwritten.get(resource);
+    BigDecimal used = unwritten == null ? null : unwritten.get(resource);
     return used != null ? used : used(quota, resource);
   }
 
@@ -415,9 +513,9 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     if (unwrittenUsed.isEmpty()) {
       return;
     }
-    List<Map.Entry<String, Map<String, Long>>> pending = new ArrayList<>(unwrittenUsed.entrySet());
+    List<Map.Entry<String, Map<String, BigDecimal>>> pending = new ArrayList<>(unwrittenUsed.entrySet());
     unwrittenUsed.clear();
-    for (Map.Entry<String, Map<String, Long>> entry : pending) {
+    for (Map.Entry<String, Map<String, BigDecimal>> entry : pending) {
       String json = find(ApiPath.parse(entry.getKey()));
       if (json == null) {
         continue; // the quota was deleted meanwhile
@@ -425,7 +523,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
       ResourceQuota quota = Serialization.unmarshal(json, ResourceQuota.class);
       ResourceQuotaStatus status = Objects.requireNonNullElseGet(quota.getStatus(), ResourceQuotaStatus::new);
       Map<String, Quantity> used = new LinkedHashMap<>(nonNull(status.getUsed()));
-      entry.getValue().forEach((resource, amount) -> used.put(resource, new Quantity(Long.toString(amount))));
+      entry.getValue().forEach((resource, amount) -> used.put(resource, new Quantity(format(amount))));
       status.setUsed(used);
       status.setHard(new LinkedHashMap<>(nonNull(quota.getSpec().getHard())));
       quota.setStatus(status);
@@ -441,7 +539,7 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
       throw new IllegalStateException("Quota update failed with " + response.code() + ": " + body(response));
     }
     nonNull(quota.getStatus().getUsed()).forEach((resource, used) -> maxUsed.merge(
-        maxUsedKey(path.namespace(), path.name(), resource), used.getNumericalAmount().longValue(), Math::max));
+        maxUsedKey(path.namespace(), path.name(), resource), used.getNumericalAmount(), BigDecimal::max));
   }
 
   /** Objects counted by {@code count/<plural>.<group>} in the quota's namespace. */
@@ -465,10 +563,15 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   // ---- operations for KubernetesApiEmulation ----------------------------------------------------------------
 
   void createQuota(String namespace, String name, String resourceName, long hard) {
-    ResourceQuota quota = new ResourceQuotaBuilder()
+    createQuota(new ResourceQuotaBuilder()
         .withNewMetadata().withName(name).withNamespace(namespace).endMetadata()
         .withNewSpec().addToHard(resourceName, new Quantity(Long.toString(hard))).endSpec()
-        .build();
+        .build());
+  }
+
+  void createQuota(ResourceQuota quota) {
+    String namespace = quota.getMetadata().getNamespace();
+    String name = quota.getMetadata().getName();
     synchronized (writes) {
       MockResponse response = super.handleCreate(internalRequest(HttpMethod.POST,
           ApiPath.ofQuota(namespace, null).path(), Serialization.asJson(quota)));
@@ -494,12 +597,19 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   long used(String namespace, String name, String resourceName) {
     synchronized (writes) {
       writeUnwrittenUsed();
+      return used(requireQuota(namespace, name), resourceName).longValue();
+    }
+  }
+
+  BigDecimal usedAmount(String namespace, String name, String resourceName) {
+    synchronized (writes) {
+      writeUnwrittenUsed();
       return used(requireQuota(namespace, name), resourceName);
     }
   }
 
   long maxUsed(String namespace, String name, String resourceName) {
-    return maxUsed.getOrDefault(maxUsedKey(namespace, name, resourceName), 0L);
+    return maxUsed.getOrDefault(maxUsedKey(namespace, name, resourceName), BigDecimal.ZERO).longValue();
   }
 
   /** Objects of {@code kind} in {@code namespace}, oldest first. */
@@ -527,6 +637,33 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
       }
     }
     return deleted;
+  }
+
+  /**
+   * Finishes up to {@code count} unfinished Workflows, oldest first, without deleting them, as the Argo controller
+   * does: one update (a MODIFIED event) that sets {@code status.phase} and the completed label. They keep their
+   * {@code count/workflows.argoproj.io} usage until they are deleted. Returns how many it finished.
+   */
+  int finishOldestWorkflows(String namespace, int count, String phase) {
+    int finished = 0;
+    for (GenericKubernetesResource workflow : objects(namespace, "Workflow")) {
+      if (finished == count) {
+        break;
+      }
+      TrackedObject tracked = trackedByUid.get(Objects.toString(workflow.getMetadata().getUid(), ""));
+      if (tracked == null || Workflows.isFinished(workflow)) {
+        continue;
+      }
+      Workflows.finish(workflow, phase);
+      MockResponse response;
+      synchronized (writes) {
+        response = super.handleUpdate(internalRequest(HttpMethod.PUT, tracked.path(), Serialization.asJson(workflow)));
+      }
+      if (response.code() / 100 == 2) {
+        finished++;
+      }
+    }
+    return finished;
   }
 
   // ---- helpers ----------------------------------------------------------------------------------------------
@@ -604,6 +741,21 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     return count;
   }
 
+  private Map<String, GenericKubernetesResource> matchingObjects(AttributeSet query) {
+    Map<String, GenericKubernetesResource> byUid = new LinkedHashMap<>();
+    synchronized (map) {
+      map.forEach((key, json) -> {
+        if (key.matches(query)) {
+          GenericKubernetesResource object = parse(json);
+          if (object != null && object.getMetadata() != null && object.getMetadata().getUid() != null) {
+            byUid.put(object.getMetadata().getUid(), object);
+          }
+        }
+      });
+    }
+    return byUid;
+  }
+
   private Map<String, ObjectMeta> matching(AttributeSet query) {
     Map<String, ObjectMeta> byUid = new LinkedHashMap<>();
     synchronized (map) {
@@ -617,14 +769,67 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     return byUid;
   }
 
-  private static long used(ResourceQuota quota, String resource) {
-    Long used = quota.getStatus() == null ? null : amount(quota.getStatus().getUsed(), resource);
-    return used == null ? 0 : used;
+  private static BigDecimal used(ResourceQuota quota, String resource) {
+    BigDecimal used = quota.getStatus() == null ? null : amounts(quota.getStatus().getUsed()).get(resource);
+    return used == null ? BigDecimal.ZERO : used;
   }
 
-  private static Long amount(Map<String, Quantity> quantities, String resource) {
-    Quantity quantity = quantities == null ? null : quantities.get(resource);
-    return quantity == null ? null : quantity.getNumericalAmount().longValue();
+  private static Map<String, BigDecimal> amounts(Map<String, Quantity> quantities) {
+    Map<String, BigDecimal> amounts = new TreeMap<>();
+    nonNull(quantities).forEach((resource, quantity) -> amounts.put(resource, quantity.getNumericalAmount()));
+    return amounts;
+  }
+
+  // ---- what an object is charged ----------------------------------------------------------------------------
+
+  /** Stands for an object whose body admission need not read: only a pod's charge and scopes depend on it. */
+  private static final GenericKubernetesResource NOT_PARSED = new GenericKubernetesResource();
+  /** Object-count names without the {@code count/} prefix (registry.go legacy aliases, services, PVCs). */
+  private static final Set<String> LEGACY_COUNTS = Set.of(
+      "configmaps", "secrets", "replicationcontrollers", "resourcequotas", "services", "persistentvolumeclaims");
+  private static final Map<String, Boolean> POD_RESOURCES = new ConcurrentHashMap<>();
+
+  private static boolean isPod(ApiPath target) {
+    return target.group().isEmpty() && "pods".equals(target.plural());
+  }
+
+  /** The charge at creation, from the cost package (pods.go, the object-count evaluator): see its tests. */
+  private static Map<String, BigDecimal> usage(ApiPath target, GenericKubernetesResource object) {
+    return amounts(ObjectCost.atCreation(object == null ? NOT_PARSED : object, target.plural(), target.group()));
+  }
+
+  /** pods.go {@code PodUsageFunc}: a terminal pod (Succeeded, Failed) is charged its object count only. */
+  private static Map<String, BigDecimal> podUsage(GenericKubernetesResource pod) {
+    if (isTerminal(pod)) {
+      return Map.of(ObjectCost.countResourceName("pods", ""), BigDecimal.ONE);
+    }
+    return amounts(ObjectCost.atCreation(pod, "pods", ""));
+  }
+
+  /** Whether the pod evaluator tracks {@code resource} ({@code MatchingResources}). */
+  private static boolean isPodResource(String resource) {
+    return POD_RESOURCES.computeIfAbsent(resource, r -> QuotaMatching.tracksAny(new ResourceQuotaBuilder()
+        .withNewSpec().addToHard(r, new Quantity("1")).endSpec().build(), "pods", ""));
+  }
+
+  private static boolean hasScopes(ResourceQuota quota) {
+    return (quota.getSpec().getScopes() != null && !quota.getSpec().getScopes().isEmpty())
+        || (quota.getSpec().getScopeSelector() != null
+            && quota.getSpec().getScopeSelector().getMatchExpressions() != null
+            && !quota.getSpec().getScopeSelector().getMatchExpressions().isEmpty());
+  }
+
+  /**
+   * Quantities as the emulation writes them into {@code status.used} and its 403 messages: whole amounts plain
+   * ({@code 3}, {@code 1073741824}), others in milli-units ({@code 500m}). The apiserver keeps each quantity's own
+   * format ({@code 1Gi}); the amounts are the same.
+   */
+  static String format(BigDecimal amount) {
+    BigDecimal plain = amount.stripTrailingZeros();
+    if (plain.scale() <= 0) {
+      return plain.toBigInteger().toString();
+    }
+    return amount.movePointRight(3).setScale(0, RoundingMode.CEILING).toPlainString() + "m";
   }
 
   private static Map<String, Quantity> nonNull(Map<String, Quantity> quantities) {
