@@ -1,6 +1,7 @@
 package io.quotagate;
 
 import java.time.Clock;
+import java.time.Duration;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -104,7 +105,13 @@ class QuotaGateConfiguration {
         }
         KvBlockStore store = new KvBlockStore(nats::connection, p.durable(),
                 RecordBound.of(p.ackWait(), p.retryBackoffMax(), p.quotaRejectedDelay()));
-        return new BatchedLedger(store, p.stream(), BatchedLedger.SPACING, registry);
+        // A write failing during a reconnect is tried again for a while before its messages are nak'd (a nak sent then
+        // is lost with the connection): a quarter of ack-wait, at most 5 s, far from the redelivery it must precede.
+        Duration retryWithin = p.ackWait().dividedBy(4);
+        if (retryWithin.compareTo(Duration.ofSeconds(5)) > 0) {
+            retryWithin = Duration.ofSeconds(5);
+        }
+        return new BatchedLedger(store, p.stream(), BatchedLedger.SPACING, retryWithin, registry);
     }
 
     @Bean

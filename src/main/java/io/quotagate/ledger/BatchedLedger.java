@@ -48,6 +48,8 @@ public final class BatchedLedger implements CreatedLedger {
     static final int MAX_CONFLICTS = 10;
     /** Blocks whose last written value is kept. */
     private static final int KNOWN_BLOCKS = 256;
+    /** Pause between two tries of a block write that failed (not a conflict) within {@code retryWithin}. */
+    static final Duration RETRY_PAUSE = Duration.ofMillis(250);
 
     /** A record to write; only sequence and identity, the key is made on the writer thread. */
     private record Pending(String streamIdentity, long seq, Runnable stored, Consumer<String> notStored) {
@@ -59,6 +61,7 @@ public final class BatchedLedger implements CreatedLedger {
     private final BlockStore store;
     private final String stream;
     private final long spacingNanos;
+    private final long retryWithinNanos;
     /** When the last round of writes began (writer thread only). */
     private long lastRoundNanos = System.nanoTime() - Duration.ofDays(1).toNanos();
     private final ThrottledLog throttled = new ThrottledLog(log, Duration.ofSeconds(30));
@@ -90,9 +93,22 @@ public final class BatchedLedger implements CreatedLedger {
      * @param spacing shortest time between two rounds of writes
      */
     public BatchedLedger(BlockStore store, String stream, Duration spacing, MeterRegistry registry) {
+        this(store, stream, spacing, Duration.ZERO, registry);
+    }
+
+    /**
+     * @param retryWithin how long a block write that failed for any reason but a conflict is tried again before its
+     *                    messages are nak'd. A write fails mostly while NATS reconnects or JetStream is not ready yet
+     *                    after a restart ("no responders"); a nak sent then is lost with the connection, and its
+     *                    message would wait out a whole ack-wait, while a record stored a moment later lets the ack
+     *                    go (the ack confirmer re-sends acks after a reconnect). Keep it well below ack-wait.
+     */
+    public BatchedLedger(BlockStore store, String stream, Duration spacing, Duration retryWithin,
+                         MeterRegistry registry) {
         this.store = store;
         this.stream = stream;
         this.spacingNanos = spacing.toNanos();
+        this.retryWithinNanos = retryWithin.toNanos();
         this.recognised = Counter.builder("quotagate.created.record.recognised")
                 .description("Redelivered messages found in the created-record and acked as exists, not created again")
                 .register(registry);
@@ -256,15 +272,26 @@ public final class BatchedLedger implements CreatedLedger {
             Blocks.set(bits.computeIfAbsent(key, k -> Blocks.empty()), Blocks.bit(p.seq()));
         }
         Map<String, String> failed = new LinkedHashMap<>();
-        if (!ensureStore()) {
-            bits.keySet().forEach(k -> failed.put(k, problem));
-        } else {
-            bits.forEach((k, b) -> {
-                String error = writeBlock(k, b);
-                if (error != null) {
-                    failed.put(k, error);
-                }
-            });
+        long giveUpAt = System.nanoTime() + retryWithinNanos;
+        Map<String, byte[]> toWrite = bits;
+        while (true) {
+            failed.clear();
+            if (!ensureStore()) {
+                toWrite.keySet().forEach(k -> failed.put(k, problem));
+            } else {
+                toWrite.forEach((k, b) -> {
+                    String error = writeBlock(k, b);
+                    if (error != null) {
+                        failed.put(k, error);
+                    }
+                });
+            }
+            if (failed.isEmpty() || !running || !pauseBeforeRetry(giveUpAt)) {
+                break;
+            }
+            Map<String, byte[]> again = new LinkedHashMap<>();
+            failed.keySet().forEach(k -> again.put(k, bits.get(k)));
+            toWrite = again;
         }
         if (failed.isEmpty()) {
             if (problem != null) {
@@ -290,6 +317,27 @@ public final class BatchedLedger implements CreatedLedger {
             } catch (RuntimeException e) {
                 throttled.warn("created-record-callback", "Settling after a created-record write: " + e);
             }
+        }
+    }
+
+    /** Waits {@link #RETRY_PAUSE} unless that passes {@code giveUpAt} or a stop comes; true to try again. */
+    private boolean pauseBeforeRetry(long giveUpAt) {
+        long pause = RETRY_PAUSE.toNanos();
+        if (System.nanoTime() + pause - giveUpAt > 0) {
+            return false;
+        }
+        lock.lock();
+        try {
+            long left = pause;
+            while (running && left > 0) {
+                left = work.awaitNanos(left);
+            }
+            return running;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } finally {
+            lock.unlock();
         }
     }
 

@@ -156,6 +156,34 @@ class BatchedLedgerTest {
     }
 
     @Test
+    void aWriteThatFailsWhileJetStreamComesBackIsTriedAgainAndItsAcksLeaveInsteadOfNaks() {
+        BatchedLedger l = new BatchedLedger(store, "EVENTS", Duration.ofMillis(20), Duration.ofSeconds(5),
+                new SimpleMeterRegistry());
+        l.start();
+        started.add(l);
+        store.unavailableFor.set(3);
+        record(l, 7);
+        record(l, 8);
+        await().atMost(Duration.ofSeconds(10)).until(() -> acked.size() == 2);
+        assertThat(nakd).as("naks sent while NATS reconnects are lost with the connection").isEmpty();
+        assertThat(l.problem()).isNull();
+    }
+
+    @Test
+    void aWriteStillFailingWhenItsRetriesRunOutNaksItsMessages() {
+        BatchedLedger l = new BatchedLedger(store, "EVENTS", Duration.ofMillis(20), Duration.ofMillis(600),
+                new SimpleMeterRegistry());
+        l.start();
+        started.add(l);
+        store.unavailableFor.set(1_000);
+        record(l, 7);
+        await().atMost(Duration.ofSeconds(10)).until(() -> nakd.size() == 1);
+        assertThat(acked).isEmpty();
+        assertThat(nakd.get(0)).contains("No Responders");
+        store.unavailableFor.set(0);
+    }
+
+    @Test
     void aLookupThatCannotReadTheStoreSaysSoInsteadOfAnsweringNo() {
         BatchedLedger l = ledger(Duration.ofMillis(20));
         store.failWith = "timeout";

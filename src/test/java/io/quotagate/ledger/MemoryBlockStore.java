@@ -16,6 +16,8 @@ final class MemoryBlockStore implements BlockStore {
     final AtomicInteger reads = new AtomicInteger();
     final AtomicInteger conflicts = new AtomicInteger();
     volatile String failWith;
+    /** Calls that fail with "no responders" before the store answers again, as JetStream right after a restart. */
+    final AtomicInteger unavailableFor = new AtomicInteger();
     /** Runs before each write reaches the map: lets a test slip in another replica's write. */
     volatile Runnable beforeWrite = () -> { };
 
@@ -75,6 +77,9 @@ final class MemoryBlockStore implements BlockStore {
     }
 
     private void fail() throws Exception {
+        if (unavailableFor.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            throw new java.io.IOException("Error Publishing: 503 No Responders Available For Request");
+        }
         String f = failWith;
         if (f != null) {
             throw new IllegalStateException(f);
