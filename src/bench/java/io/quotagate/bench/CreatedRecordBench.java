@@ -63,7 +63,7 @@ final class CreatedRecordBench {
                 + "CPU = this JVM's CPU time over that span per message (nats-server excluded, so the bucket's own "
                 + "server cost is not in it; JIT compilers and the emulation included); QuotaGate threads = the CPU of "
                 + "the threads named quotagate* (workers, fetch loop, ack confirmer, the record's writer, jnats' "
-                + "connection threads) only; writes = block writes to the bucket. Medians. This machine is shared (2 cores, other builds running): "
+                + "connection threads) only; writes = block writes to the bucket. Medians. Three rounds on two cores: "
                 + "differences of a few percent are noise.%n%n", reps, noopMessages, slowMessages, slowConc));
         r.append("| case | record | msg/s | CPU ms per message | QuotaGate threads µs per message | block writes "
                 + "| messages per write |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
