@@ -235,9 +235,11 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             return Attempt.of(Attempt.Kind.EXISTS);
         }
         if (message.deliveryCount() > 1) {
-            // Redelivered: maybe created by a process that died before its ack, the object since deleted.
+            // Redelivered: maybe created by a process that died before its ack, the object since deleted. Looked up
+            // under the delivery's own sequence, as the Settler records it: a replayed dead letter's identity names
+            // its original, which was never created.
             try {
-                if (ledger.contains(d.streamIdentity(), message.streamSequence())) {
+                if (ledger.contains(d.streamIdentity(), d.message().metaData().streamSequence())) {
                     return new Attempt(Attempt.Kind.EXISTS, Settler.RECORDED, null);
                 }
             } catch (LedgerUnavailableException e) {
