@@ -2,6 +2,9 @@ package io.quotagate.quota;
 
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
 
 import io.quotagate.gate.FailMode;
 import jakarta.validation.constraints.AssertTrue;
@@ -10,6 +13,7 @@ import jakarta.validation.constraints.DecimalMin;
 import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotNull;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.ConstructorBinding;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.boot.convert.DurationUnit;
 import org.springframework.validation.annotation.Validated;
@@ -31,6 +35,9 @@ import org.springframework.validation.annotation.Validated;
  * @param forbiddenProbeInterval While creates are denied by authorization or a terminating namespace (the gate's
  *                      {@code forbidden} reason), how often a dry-run create asks whether they are allowed again.
  *                      Between 1s and 10m.
+ * @param quotaNames    More ResourceQuotas to respect besides {@code quota-name}, by name; {@code ["*"]} means every
+ *                      ResourceQuota in the namespace (one list and one watch of them all). A message is admitted only
+ *                      while every quota has room. Empty (the default): only {@code quota-name}.
  */
 @Validated
 @ConfigurationProperties(prefix = "backpressure")
@@ -44,11 +51,54 @@ public record BackpressureProperties(
         @DefaultValue("") String namespace,
         @DefaultValue("closed") @NotNull FailMode failMode,
         @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration readTimeout,
-        @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration forbiddenProbeInterval) {
+        @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration forbiddenProbeInterval,
+        List<String> quotaNames) {
+
+    /** Every ResourceQuota in the namespace, for {@code quota-names}. */
+    public static final String EVERY_QUOTA = "*";
+
+    @ConstructorBinding
+    public BackpressureProperties {
+        quotaNames = quotaNames == null ? List.of() : List.copyOf(quotaNames);
+    }
+
+    /** The original sensor's settings: one quota, no {@code quota-names}. */
+    public BackpressureProperties(String quotaName, String resourceName, double capacityRatio, Duration pollInterval,
+                                  String namespace, FailMode failMode, Duration readTimeout,
+                                  Duration forbiddenProbeInterval) {
+        this(quotaName, resourceName, capacityRatio, pollInterval, namespace, failMode, readTimeout,
+                forbiddenProbeInterval, List.of());
+    }
 
     /** True when a quota is configured; otherwise the consumer runs ungated. */
     public boolean gateEnabled() {
-        return quotaName != null && !quotaName.isBlank();
+        return everyQuota() || !quotas().isEmpty();
+    }
+
+    /** True for {@code quota-names: ["*"]}: every ResourceQuota in the namespace is respected. */
+    public boolean everyQuota() {
+        return quotaNames.contains(EVERY_QUOTA);
+    }
+
+    /** The quotas named: {@code quota-name} first, then {@code quota-names}, each once, without {@code "*"}. */
+    public List<String> quotas() {
+        Set<String> names = new LinkedHashSet<>();
+        if (quotaName != null && !quotaName.isBlank()) {
+            names.add(quotaName.trim());
+        }
+        for (String n : quotaNames) {
+            if (n != null && !n.isBlank() && !EVERY_QUOTA.equals(n.trim())) {
+                names.add(n.trim());
+            }
+        }
+        return List.copyOf(names);
+    }
+
+    @AssertTrue(message = "backpressure.quota-names must list ResourceQuota names (no empty entries), or be [\"*\"] "
+            + "for every ResourceQuota in the namespace")
+    boolean isQuotaNamesValid() {
+        return quotaNames.stream().noneMatch(n -> n == null || n.isBlank())
+                && (!everyQuota() || quotaNames.stream().allMatch(EVERY_QUOTA::equals));
     }
 
     @AssertTrue(message = "backpressure.poll-interval must be at least 1s")
