@@ -25,6 +25,7 @@ import io.quotagate.operations.OperationsProperties;
 import io.quotagate.operations.WriteTokenFilter;
 import io.quotagate.observability.DeadLetterHealthIndicator;
 import io.quotagate.observability.JetStreamHealthIndicator;
+import io.quotagate.observability.LimitMetrics;
 import io.quotagate.observability.QuotaGateMetrics;
 import io.quotagate.observability.QuotaHealthIndicator;
 import io.quotagate.quota.BackpressureProperties;
@@ -145,6 +146,11 @@ class QuotaGateConfiguration {
     QuotaGateMetrics quotaGateMetrics(GateView gate, QuotaMonitor monitor, QuotaGatedConsumer consumer,
                                       BacklogMonitor backlog) {
         return new QuotaGateMetrics(gate, monitor, consumer, backlog);
+    }
+
+    @Bean
+    LimitMetrics limitMetrics(GateView gate) {
+        return new LimitMetrics(gate);
     }
 
     @Bean
