@@ -10,7 +10,6 @@ import io.quotagate.gate.FailMode;
 import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.DecimalMax;
 import jakarta.validation.constraints.DecimalMin;
-import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotNull;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.ConstructorBinding;
@@ -24,7 +23,9 @@ import org.springframework.validation.annotation.Validated;
  * {@code BACKPRESSURE_CAPACITY_RATIO} and {@code BACKPRESSURE_POLL_INTERVAL} bind here unchanged.
  *
  * @param quotaName     Name of the ResourceQuota to respect. Empty turns the gate off: the consumer runs ungated.
- * @param resourceName  Resource of the quota that one message consumes, e.g. {@code count/workflows.argoproj.io}.
+ * @param resourceName  Resource of the quota that one message consumes, e.g. {@code count/workflows.argoproj.io}; a
+ *                      quota that does not list it is a configuration error. Empty: every resource the template's
+ *                      object consumes (what quota admission charges it), on every quota that applies to it.
  * @param capacityRatio Fraction of the quota's hard limit QuotaGate may fill, greater than 0 and at most 1.
  *                      The threshold is floor(hard × ratio), but at least 1 while hard is at least 1.
  * @param pollInterval  How often the quota is re-read besides watch events. A bare number means seconds ("30").
@@ -43,7 +44,7 @@ import org.springframework.validation.annotation.Validated;
 @ConfigurationProperties(prefix = "backpressure")
 public record BackpressureProperties(
         @DefaultValue("") String quotaName,
-        @DefaultValue("count/workflows.argoproj.io") @NotBlank(message = "must name a quota resource, e.g. count/workflows.argoproj.io") String resourceName,
+        @DefaultValue("count/workflows.argoproj.io") String resourceName,
         @DefaultValue("0.95")
         @DecimalMin(value = "0", inclusive = false, message = "must be greater than 0 and at most 1")
         @DecimalMax(value = "1", message = "must be greater than 0 and at most 1") double capacityRatio,

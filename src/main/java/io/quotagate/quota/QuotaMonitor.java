@@ -9,6 +9,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 
 import io.fabric8.kubernetes.api.model.ResourceQuota;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -87,13 +88,27 @@ public class QuotaMonitor implements SmartLifecycle {
 
     QuotaMonitor(KubernetesClient client, BackpressureProperties properties, String namespace, CapacityGate gate,
                  boolean watch, EdgeReadSpacing spacing) {
+        this(client, properties, namespace, gate, watch, spacing, null);
+    }
+
+    /**
+     * @param charge what the template's object is charged, for an empty {@code backpressure.resource-name}; asked on
+     *               the first read (it may need API discovery), null when unknown
+     */
+    public QuotaMonitor(KubernetesClient client, BackpressureProperties properties, String namespace, CapacityGate gate,
+                        Supplier<TemplateCharge> charge) {
+        this(client, properties, namespace, gate, true, new EdgeReadSpacing(), charge);
+    }
+
+    QuotaMonitor(KubernetesClient client, BackpressureProperties properties, String namespace, CapacityGate gate,
+                 boolean watch, EdgeReadSpacing spacing, Supplier<TemplateCharge> charge) {
         this.spacing = spacing;
         this.watch = watch;
         this.client = client;
         this.properties = properties;
         this.namespace = namespace;
         this.gate = gate;
-        this.reader = new QuotaReader(client, properties, namespace, gate, readsOk, readsFailed);
+        this.reader = new QuotaReader(client, properties, namespace, gate, readsOk, readsFailed, charge);
     }
 
     public String namespace() {

@@ -2,11 +2,13 @@ package io.quotagate.quota;
 
 import java.math.BigDecimal;
 import java.math.RoundingMode;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceQuota;
@@ -28,9 +30,12 @@ final class QuotaReader {
     private final CapacityGate gate;
     private final AtomicLong readsOk;
     private final AtomicLong readsFailed;
+    /** The template's charge, for an empty resource-name; resolved on first use (it may need API discovery). */
+    private final Supplier<TemplateCharge> charge;
 
     QuotaReader(KubernetesClient client, BackpressureProperties properties, String namespace, CapacityGate gate,
-                AtomicLong readsOk, AtomicLong readsFailed) {
+                AtomicLong readsOk, AtomicLong readsFailed, Supplier<TemplateCharge> charge) {
+        this.charge = charge;
         this.client = client;
         this.properties = properties;
         this.namespace = namespace;
@@ -142,6 +147,9 @@ final class QuotaReader {
                     + ")");
         }
         String resource = properties.resourceName();
+        if (resource == null || resource.isBlank()) {
+            return everyResource(ref, quota);
+        }
         Map<String, Quantity> hardMap = quota.getStatus() != null && quota.getStatus().getHard() != null
                 && quota.getStatus().getHard().containsKey(resource)
                 ? quota.getStatus().getHard()
@@ -161,6 +169,38 @@ final class QuotaReader {
         long hard = amount(hardMap.get(resource), RoundingMode.FLOOR);
         long used = amount(usedMap.get(resource), RoundingMode.CEILING);
         return List.of(new LimitReading(resource, hard, used, 1));
+    }
+
+    /**
+     * With an empty resource-name: one limit per resource the quota lists that the template's object is charged; none
+     * when the quota does not apply to the object (it tracks none of its resources, or a scope does not match).
+     */
+    private List<LimitReading> everyResource(String ref, ResourceQuota quota) {
+        if (charge == null) {
+            throw new QuotaConfigurationException("backpressure.resource-name is empty, but no template is known to "
+                    + "charge: set backpressure.resource-name");
+        }
+        TemplateCharge c = charge.get();
+        if (!c.appliesTo(quota)) {
+            return List.of();
+        }
+        Map<String, Quantity> hardMap = quota.getStatus() != null && quota.getStatus().getHard() != null
+                ? quota.getStatus().getHard()
+                : quota.getSpec() == null ? null : quota.getSpec().getHard();
+        Map<String, Quantity> usedMap = quota.getStatus() == null ? null : quota.getStatus().getUsed();
+        List<LimitReading> limits = new ArrayList<>();
+        for (Map.Entry<String, Long> e : c.units().entrySet()) {
+            String resource = e.getKey();
+            if (hardMap == null || !hardMap.containsKey(resource)) {
+                continue;
+            }
+            if (usedMap == null || !usedMap.containsKey(resource)) {
+                throw new KubernetesClientException("ResourceQuota " + ref + " has no status.used for " + resource + " yet");
+            }
+            limits.add(new LimitReading(resource, TemplateCharge.units(resource, hardMap.get(resource), RoundingMode.FLOOR),
+                    TemplateCharge.units(resource, usedMap.get(resource), RoundingMode.CEILING), e.getValue()));
+        }
+        return limits;
     }
 
     private static long amount(Quantity q, RoundingMode mode) {
