@@ -2,8 +2,11 @@ package io.quotagate;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.util.function.Supplier;
 
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quotagate.backlog.BacklogMonitor;
 import io.quotagate.config.InvalidConfigurationException;
@@ -20,18 +23,21 @@ import io.quotagate.ledger.CreatedLedger;
 import io.quotagate.ledger.CreatedRecordProperties;
 import io.quotagate.ledger.KvBlockStore;
 import io.quotagate.ledger.RecordBound;
-import io.quotagate.observability.CreatedRecordHealthIndicator;
 import io.quotagate.observability.ConsumerHealthIndicator;
-import io.quotagate.operations.OperationsProperties;
-import io.quotagate.operations.WriteTokenFilter;
+import io.quotagate.observability.CreatedRecordHealthIndicator;
 import io.quotagate.observability.DeadLetterHealthIndicator;
 import io.quotagate.observability.JetStreamHealthIndicator;
+import io.quotagate.observability.LimitMetrics;
 import io.quotagate.observability.QuotaGateMetrics;
 import io.quotagate.observability.QuotaHealthIndicator;
+import io.quotagate.operations.OperationsProperties;
+import io.quotagate.operations.WriteTokenFilter;
 import io.quotagate.quota.BackpressureProperties;
 import io.quotagate.quota.QuotaMonitor;
+import io.quotagate.quota.TemplateCharge;
 import io.quotagate.trigger.KubernetesResourceTrigger;
 import io.quotagate.trigger.ManifestTemplate;
+import io.quotagate.trigger.ResourceTypes;
 import io.quotagate.trigger.Trigger;
 import io.quotagate.trigger.TriggerProperties;
 import io.quotagate.web.ConsumerEndpoint;
@@ -40,9 +46,9 @@ import io.quotagate.web.QuotaNamespace;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
-import org.springframework.core.Ordered;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.Ordered;
 
 /**
  * Wires the flow: QuotaMonitor → CapacityGate ← QuotaGatedConsumer → Trigger. Each piece is a plain
@@ -76,8 +82,44 @@ class QuotaGateConfiguration {
 
     @Bean
     QuotaMonitor quotaMonitor(@Qualifier("quotaKubernetesClient") KubernetesClient client, BackpressureProperties p,
-                              QuotaNamespace namespace, CapacityGate gate) {
+                              QuotaNamespace namespace, CapacityGate gate, TriggerProperties t) {
+        if (p.resourceName() == null || p.resourceName().isBlank()) {
+            return new QuotaMonitor(client, p, namespace.value(), gate, new OnceResolved<>(() -> templateCharge(client, t)));
+        }
         return new QuotaMonitor(client, p, namespace.value(), gate);
+    }
+
+    /** What the template, as written, is charged; its kind's plural may need API discovery. */
+    static TemplateCharge templateCharge(KubernetesClient client, TriggerProperties t) {
+        ManifestTemplate template = ManifestTemplate.load(t.template());
+        ResourceDefinitionContext type = new ResourceTypes(client).resolve(template.apiVersion(), template.kind());
+        if (type == null) {
+            throw new IllegalStateException("the apiserver does not serve " + template.apiVersion() + " "
+                    + template.kind() + " (trigger.kubernetes.template)");
+        }
+        GenericKubernetesResource object = client.getKubernetesSerialization()
+                .convertValue(template.render(), GenericKubernetesResource.class);
+        return TemplateCharge.of(object, type.getPlural(), type.getGroup() == null ? "" : type.getGroup());
+    }
+
+    /** Resolves once it succeeds; a failure (discovery unreachable) is tried again at the next call. */
+    static final class OnceResolved<T> implements Supplier<T> {
+        private final Supplier<T> resolver;
+        private volatile T value;
+
+        OnceResolved(Supplier<T> resolver) {
+            this.resolver = resolver;
+        }
+
+        @Override
+        public T get() {
+            T v = value;
+            if (v == null) {
+                v = resolver.get();
+                value = v;
+            }
+            return v;
+        }
     }
 
     @Bean(destroyMethod = "close")
@@ -152,6 +194,11 @@ class QuotaGateConfiguration {
     QuotaGateMetrics quotaGateMetrics(GateView gate, QuotaMonitor monitor, QuotaGatedConsumer consumer,
                                       BacklogMonitor backlog) {
         return new QuotaGateMetrics(gate, monitor, consumer, backlog);
+    }
+
+    @Bean
+    LimitMetrics limitMetrics(GateView gate) {
+        return new LimitMetrics(gate);
     }
 
     @Bean

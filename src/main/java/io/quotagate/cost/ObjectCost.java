@@ -62,6 +62,11 @@ public final class ObjectCost {
     return Collections.unmodifiableMap(result);
   }
 
+  /** True for the resources the apiserver keeps in milli-units (cpu, requests.cpu, limits.cpu). */
+  public static boolean inMilliUnits(String resourceName) {
+    return ResourceNames.isCpu(resourceName);
+  }
+
   /** The object-count resource name: {@code count/<plural>.<group>}, {@code count/<plural>} for the core group. */
   public static String countResourceName(String plural, String group) {
     return isCore(group) ? "count/" + plural : "count/" + plural + "." + group;

@@ -6,6 +6,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -21,12 +23,16 @@ import org.slf4j.LoggerFactory;
 /**
  * Decides how many messages may be fetched now. Pure bookkeeping in memory: no I/O, no Spring.
  *
- * <p>Headroom = threshold − used(last read) − reserved − held − createdUnobserved, where <em>reserved</em> are
- * permits of a fetch under way, <em>held</em> are permits of fetched messages not yet settled, and
- * <em>createdUnobserved</em> are objects this process created after the newest applied quota read was
- * <em>started</em>. The apiserver's quota admission updates {@code status.used} before a create returns, so a read
- * started after a create returned includes it; a read started earlier may not. Counting both ways errs only towards
- * over-counting, which is why a burst cannot overshoot even at capacity-ratio 1.0.
+ * <p>The gate checks one or more <em>limits</em>: a resource of a ResourceQuota (its <em>source</em>), with its own
+ * reading, its own threshold (floor(hard × capacity-ratio), at least 1 while hard ≥ 1) and a cost: what one message's
+ * object charges it. Per limit, in messages: room = floor((threshold − used(last read of its quota)) ÷ cost) −
+ * reserved − held − createdUnobserved(its quota), where <em>reserved</em> are permits of a fetch under way,
+ * <em>held</em> are permits of fetched messages not yet settled, and <em>createdUnobserved</em> are objects this process
+ * created after the newest applied read of that quota was <em>started</em>. The headroom is the least room of any limit.
+ * The apiserver's quota admission updates {@code status.used} before a create returns, so a read started after a create
+ * returned includes it; a read started earlier may not. Counting both ways errs only towards over-counting, which is
+ * why a burst overshoots no limit, even at capacity-ratio 1.0. With one quota and one resource costing 1 per message
+ * (the original sensor's configuration) this is threshold − used − reserved − held − createdUnobserved.
  *
  * <h2>Two callers, two protocols</h2>
  * <ul>
@@ -35,8 +41,10 @@ import org.slf4j.LoggerFactory;
  *       {@linkplain Permit#returned() returned} or {@linkplain Permit#quotaRejected() rejected for quota}.
  *       Closing the lease gives back what no message took. A permit resolved twice counts once, so no path can leak
  *       or double-free one.</li>
- *   <li>The quota monitor reads: {@link #beginRead()} immediately before the request, then {@link #apply} or
- *       {@link #readFailed} with that ticket. A read overtaken by a newer applied one is ignored.</li>
+ *   <li>The quota monitor reads: {@link #beginRead()} immediately before the request, then, per quota the request
+ *       returned, {@link #apply} or {@link #readFailed} with that ticket (a read of a quota carries every limit of
+ *       it). A read overtaken by a newer applied read of the same quota is ignored. The quota is unknown until every
+ *       quota named by {@link #expect} or seen since has a good read, and again after a failed read of any.</li>
  * </ul>
  * Everything else is operator input ({@link #pause()}, {@link #resume()}, {@link #forbidden}, {@link #createAllowed})
  * or the read-only {@link GateView} that the web API, health and metrics are given instead of the gate itself.
@@ -71,11 +79,8 @@ public final class CapacityGate implements GateView {
     private volatile boolean revoked;
 
     // All below guarded by lock.
-    private QuotaReading reading;
-    private long threshold = -1;
-    private boolean unknown = true;
-    private String lastError;
-    private boolean configurationError;
+    /** The quotas read and their limits; the quota is unknown until each has been read. */
+    private final Limits limits;
     private Instant lastCheckedAt;
     /**
      * The apiserver's words while creates are denied (authorization, terminating namespace); null when allowed. Written
@@ -92,10 +97,11 @@ public final class CapacityGate implements GateView {
     private long batchesFetched;
     /** The {@code max} of the latest lease: the batch the loop wants. */
     private int lastRequested = 1;
-    private long createdObserved;
     private long readsStarted;
-    private long newestAppliedRead;
-    /** readsStarted at the last "exceeded quota" answer; -1 when none is waiting for a fresher read. */
+    /**
+     * readsStarted at the last "exceeded quota" answer; -1 when none is waiting for a fresher read. The apiserver names
+     * the quota it exceeded, but another writer may fill any of them, so every quota must be read again.
+     */
     private long rejectedAtRead = -1;
     private boolean paused;
     private BlockedReason reason;
@@ -119,6 +125,7 @@ public final class CapacityGate implements GateView {
         this.enabled = enabled;
         // valueOf keeps the decimal the user wrote: 0.29 × 100 is 29, not 28.999…
         this.capacityRatio = BigDecimal.valueOf(capacityRatio);
+        this.limits = new Limits(this.capacityRatio);
         this.failMode = failMode;
         this.clock = clock;
         lock.lock();
@@ -382,7 +389,10 @@ public final class CapacityGate implements GateView {
 
     // ---- the quota monitor's protocol ---------------------------------------------------------------------------
 
-    /** Starts a quota read. Take the ticket immediately before sending the request. */
+    /**
+     * Starts a quota read. Take the ticket immediately before sending the request. One ticket may be applied to every
+     * quota the request returns (a list of several), each once.
+     */
     public ReadTicket beginRead() {
         lock.lock();
         try {
@@ -392,40 +402,113 @@ public final class CapacityGate implements GateView {
         }
     }
 
-    /** Applies a successful read; a read overtaken by a newer applied one is ignored. */
+    /**
+     * Names the quotas that must be read before the gate is known: until each has a good read the quota is unknown.
+     * Quotas applied later join by themselves.
+     */
+    public void expect(Collection<String> sources) {
+        mutate(() -> sources.forEach(limits::source));
+    }
+
+    /**
+     * Applies a successful read of the one quota, whose only limit costs one unit per message: the single-limit gate
+     * of the original sensor. With no quota known yet it becomes the quota {@code ""}; with several, use
+     * {@link #apply(ReadTicket, String, Collection)}.
+     */
     public void apply(ReadTicket ticket, QuotaReading newReading) {
+        String source;
+        String resource = "";
+        lock.lock();
+        try {
+            Limits.Source only = limits.only();
+            if (only == null && !limits.isEmpty()) {
+                throw new IllegalStateException("the gate reads several quotas: name the one this reading is of");
+            }
+            source = only == null ? "" : only.name;
+            if (only != null && only.limits.length == 1) {
+                resource = only.limits[0].reading.resource();
+            }
+        } finally {
+            lock.unlock();
+        }
+        apply(ticket, source, List.of(new LimitReading(resource, newReading.hard(), newReading.used(), 1)));
+    }
+
+    /**
+     * Applies a successful read of one quota: its limits are the resources it lists that a message charges (none:
+     * the quota does not apply, yet counts as read). A read overtaken by a newer applied read of that quota is ignored.
+     */
+    public void apply(ReadTicket ticket, String source, Collection<LimitReading> readings) {
+        List<LimitReading> copy = List.copyOf(readings);
         mutate(() -> {
-            if (ticket.sequence() <= newestAppliedRead) {
+            Limits.Source s = limits.source(source);
+            if (ticket.sequence() <= s.newestApplied) {
                 return;
             }
-            newestAppliedRead = ticket.sequence();
-            createdObserved = Math.max(createdObserved, ticket.createdBefore());
-            if (rejectedAtRead >= 0 && ticket.sequence() > rejectedAtRead) {
-                rejectedAtRead = -1;
-            }
-            reading = newReading;
-            threshold = thresholdFor(newReading.hard(), capacityRatio);
-            unknown = false;
-            lastError = null;
-            configurationError = false;
+            limits.applied(s, ticket.sequence(), ticket.createdBefore(), copy);
+            clearRejectionIfReadAgain();
             lastCheckedAt = clock.instant();
         });
     }
 
     /**
-     * Records a failed read. The gate treats the quota as unknown until the next good read.
+     * Records a failed read of every quota (one request that would have read them all). The gate treats the quota as
+     * unknown until the next good read.
      *
      * @param configuration true when retrying cannot help (quota or resource missing, RBAC)
      */
     public void readFailed(ReadTicket ticket, String error, boolean configuration) {
         mutate(() -> {
-            if (ticket.sequence() <= newestAppliedRead) {
-                return;
+            if (limits.isEmpty()) {
+                limits.source("");
             }
-            unknown = true;
-            lastError = error;
-            configurationError = configuration;
+            for (Limits.Source s : limits.sources()) {
+                failed(s, ticket, error, configuration);
+            }
         });
+    }
+
+    /** Records a failed read of one quota: the gate's quota is unknown until its next good read. */
+    public void readFailed(ReadTicket ticket, String source, String error, boolean configuration) {
+        mutate(() -> failed(limits.source(source), ticket, error, configuration));
+    }
+
+    /**
+     * A quota is gone (deleted, with {@code quota-names: ["*"]}): it limits nothing any more, unless a read newer than
+     * the ticket already applied it.
+     */
+    public void forget(ReadTicket ticket, String source) {
+        mutate(() -> {
+            for (Limits.Source s : List.copyOf(limits.sources())) {
+                if (s.name.equals(source) && ticket.sequence() > s.newestApplied) {
+                    limits.remove(s);
+                    clearRejectionIfReadAgain();
+                }
+            }
+        });
+    }
+
+    /** The quotas the gate reads now, in the order first seen. */
+    public List<String> sources() {
+        lock.lock();
+        try {
+            return limits.sources().stream().map(s -> s.name).toList();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void failed(Limits.Source s, ReadTicket ticket, String error, boolean configuration) {
+        if (ticket.sequence() <= s.newestApplied) {
+            return;
+        }
+        limits.failed(s, error, configuration);
+    }
+
+    private void clearRejectionIfReadAgain() {
+        if (rejectedAtRead >= 0 && limits.allReadAfter(rejectedAtRead)) {
+            rejectedAtRead = -1;
+        }
     }
 
     /**
@@ -440,7 +523,7 @@ public final class CapacityGate implements GateView {
             if (!enabled) {
                 return false;
             }
-            if (reason != null || unknown || reading == null) {
+            if (reason != null || limits.unknown()) {
                 return true;
             }
             return headroomForMessages() < 2L * lastRequested;
@@ -515,12 +598,27 @@ public final class CapacityGate implements GateView {
             // A fetch waiting for messages reserves permits, but nothing is in flight until a message arrives: the
             // view shows what messages hold and what they could still take.
             long headroom = headroomIgnoringReservation();
+            long h = held.get();
+            long created = createdTotal.get();
+            Limits.Limit binding = limits.binding(created);
+            List<LimitState> each = new ArrayList<>(limits.all().length);
+            for (Limits.Limit l : limits.all()) {
+                LimitReading r = l.reading;
+                long room = headroom == 0 ? 0 : Math.max(0, l.room(created) - h);
+                each.add(new LimitState(l.source.name, r.resource(), r.hard(), r.used(), l.threshold, r.cost(),
+                        r.cost() * h, room));
+            }
+            Limits.Source failedSource = limits.firstUnknown();
+            String error = failedSource == null ? null : failedSource.error;
             return new GateState(enabled, reason != null, reason,
-                    reading == null ? -1 : reading.hard(), reading == null ? -1 : reading.used(), threshold,
-                    held.get(), createdTotal.get() - createdObserved,
+                    binding == null ? -1 : binding.reading.hard(), binding == null ? -1 : binding.reading.used(),
+                    binding == null ? -1 : binding.threshold,
+                    h, unobserved(null, created),
                     headroom == Long.MAX_VALUE ? -1 : headroom,
-                    blockedSince, lastCheckedAt, forbidden != null ? forbidden : lastError, configurationError,
-                    List.copyOf(transitions));
+                    blockedSince, lastCheckedAt, forbidden != null ? forbidden : error,
+                    failedSource != null && failedSource.configurationError,
+                    List.copyOf(transitions), List.copyOf(each),
+                    binding == null ? null : binding.source.name, binding == null ? null : binding.reading.resource());
         } finally {
             lock.unlock();
         }
@@ -535,20 +633,22 @@ public final class CapacityGate implements GateView {
         if (!enabled) {
             return Long.MAX_VALUE;
         }
-        if (unknown) {
+        if (limits.unknown()) {
             return failMode == FailMode.OPEN ? Long.MAX_VALUE : 0;
         }
         if (rejectedAtRead >= 0) {
             return 0;
         }
-        return Math.max(0, threshold - reading.used() - reserved - held.get() - (createdTotal.get() - createdObserved));
+        long h = held.get(); // before the created count: see createdWithoutLock
+        long room = limits.minRoom(createdTotal.get());
+        return room == Long.MAX_VALUE ? room : Math.max(0, room - reserved - h);
     }
 
     private long headroomIgnoringReservation() {
         if (paused || forbidden != null) {
             return 0;
         }
-        if (!enabled || unknown) {
+        if (!enabled || limits.unknown()) {
             return headroom();
         }
         return rejectedAtRead >= 0 ? 0 : headroomForMessages();
@@ -556,7 +656,9 @@ public final class CapacityGate implements GateView {
 
     /** Headroom ignoring an outstanding fetch's reservation: what decides whether the quota is full. */
     private long headroomForMessages() {
-        return Math.max(0, threshold - reading.used() - held.get() - (createdTotal.get() - createdObserved));
+        long h = held.get(); // before the created count: see createdWithoutLock
+        long room = limits.minRoom(createdTotal.get());
+        return room == Long.MAX_VALUE ? room : Math.max(0, room - h);
     }
 
     /**
@@ -565,12 +667,20 @@ public final class CapacityGate implements GateView {
      * come to correct it, so a read must be asked for.
      */
     private boolean onlyOwnUnobservedCreatesBlock() {
-        return enabled && !unknown && reading != null && held.get() == 0 && reserved == 0
-                && createdTotal.get() > createdObserved && headroomForMessages() <= 0;
+        return enabled && !limits.unknown() && held.get() == 0 && reserved == 0
+                && limits.maxUnobserved(createdTotal.get()) > 0 && headroomForMessages() <= 0;
+    }
+
+    /** Our creates the binding limit's quota (with none, the quota read longest ago) cannot include yet. */
+    private long unobserved(Limits.Limit binding, long created) {
+        if (binding != null) {
+            return created - binding.source.createdObserved;
+        }
+        return limits.isEmpty() ? created : limits.maxUnobserved(created);
     }
 
     private boolean computeRevoked() {
-        return paused || forbidden != null || (enabled && unknown && failMode == FailMode.CLOSED)
+        return paused || forbidden != null || (enabled && limits.unknown() && failMode == FailMode.CLOSED)
                 || (enabled && rejectedAtRead >= 0);
     }
 
@@ -584,7 +694,7 @@ public final class CapacityGate implements GateView {
         if (!enabled) {
             return null;
         }
-        if (unknown) {
+        if (limits.unknown()) {
             return failMode == FailMode.CLOSED ? BlockedReason.QUOTA_UNKNOWN : null;
         }
         if (rejectedAtRead >= 0) {
@@ -633,9 +743,13 @@ public final class CapacityGate implements GateView {
             }
             BlockedReason previous = reason;
             reason = now;
-            long used = reading == null ? -1 : reading.used();
-            long holding = held.get() + (createdTotal.get() - createdObserved);
-            transitions.addLast(new GateTransition(at, now == null, now, used, holding, threshold));
+            long h = held.get();
+            long created = createdTotal.get();
+            Limits.Limit binding = limits.binding(created);
+            long used = binding == null ? -1 : binding.reading.used();
+            long holding = h + unobserved(binding, created);
+            transitions.addLast(new GateTransition(at, now == null, now, used, holding,
+                    binding == null ? -1 : binding.threshold));
             while (transitions.size() > TRANSITIONS_KEPT) {
                 transitions.removeFirst();
             }
@@ -658,15 +772,19 @@ public final class CapacityGate implements GateView {
 
     /** Captures the state to log now; the returned line is written after the lock is released. */
     private Runnable logState(long nanoNow) {
-        long used = reading == null ? -1 : reading.used();
-        long holding = reserved + held.get() + (createdTotal.get() - createdObserved);
+        long h = held.get();
+        long created = createdTotal.get();
+        Limits.Limit binding = limits.binding(created);
+        long used = binding == null ? -1 : binding.reading.used();
+        long holding = reserved + h + unobserved(binding, created);
         String flapping = unlogged == 0 ? ""
                 : " (" + unlogged + " more transitions in the last " + (nanoNow - lastLoggedNanos) / 1_000_000_000L + "s)";
         lastLoggedNanos = nanoNow;
         unlogged = 0;
         BlockedReason r = reason;
-        long t = threshold;
-        String error = lastError;
+        long t = binding == null ? -1 : binding.threshold;
+        Limits.Source failedSource = limits.firstUnknown();
+        String error = failedSource == null ? null : failedSource.error;
         String denied = forbidden;
         if (r == null) {
             return () -> log.info("Quota gate open: used {} + held {} of threshold {}{}", used, holding, t, flapping);

@@ -20,11 +20,16 @@ import java.util.List;
  * @param lastError        the last read error or configuration problem, null after a good read
  * @param configurationError true when {@code lastError} is a configuration problem (missing quota or resource, RBAC)
  * @param recentTransitions the latest transitions, oldest first
+ * @param limits           every limit (quota, resource) the gate checks, in the order the quotas were first read
+ * @param limitedBySource  the quota of the limit with the least room (the one the single-limit fields describe), null
+ *                         while there is none
+ * @param limitedByResource that limit's resource, null while there is none
  */
 public record GateState(boolean enabled, boolean blocked, BlockedReason reason, long hard, long used, long threshold,
                         long inFlight, long createdUnobserved, long headroom, Instant blockedSince,
                         Instant lastCheckedAt, String lastError, boolean configurationError,
-                        List<GateTransition> recentTransitions) {
+                        List<GateTransition> recentTransitions, List<LimitState> limits, String limitedBySource,
+                        String limitedByResource) {
 
     /** True while the gate is blocked for exactly this reason. */
     public boolean blockedFor(BlockedReason r) {

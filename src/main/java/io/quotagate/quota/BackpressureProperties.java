@@ -2,14 +2,17 @@ package io.quotagate.quota;
 
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
 
 import io.quotagate.gate.FailMode;
 import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.DecimalMax;
 import jakarta.validation.constraints.DecimalMin;
-import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotNull;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.ConstructorBinding;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.boot.convert.DurationUnit;
 import org.springframework.validation.annotation.Validated;
@@ -20,7 +23,9 @@ import org.springframework.validation.annotation.Validated;
  * {@code BACKPRESSURE_CAPACITY_RATIO} and {@code BACKPRESSURE_POLL_INTERVAL} bind here unchanged.
  *
  * @param quotaName     Name of the ResourceQuota to respect. Empty turns the gate off: the consumer runs ungated.
- * @param resourceName  Resource of the quota that one message consumes, e.g. {@code count/workflows.argoproj.io}.
+ * @param resourceName  Resource of the quota that one message consumes, e.g. {@code count/workflows.argoproj.io}; a
+ *                      quota that does not list it is a configuration error. Empty: every resource the template's
+ *                      object consumes (what quota admission charges it), on every quota that applies to it.
  * @param capacityRatio Fraction of the quota's hard limit QuotaGate may fill, greater than 0 and at most 1.
  *                      The threshold is floor(hard × ratio), but at least 1 while hard is at least 1.
  * @param pollInterval  How often the quota is re-read besides watch events. A bare number means seconds ("30").
@@ -31,12 +36,15 @@ import org.springframework.validation.annotation.Validated;
  * @param forbiddenProbeInterval While creates are denied by authorization or a terminating namespace (the gate's
  *                      {@code forbidden} reason), how often a dry-run create asks whether they are allowed again.
  *                      Between 1s and 10m.
+ * @param quotaNames    More ResourceQuotas to respect besides {@code quota-name}, by name; {@code ["*"]} means every
+ *                      ResourceQuota in the namespace (one list and one watch of them all). A message is admitted only
+ *                      while every quota has room. Empty (the default): only {@code quota-name}.
  */
 @Validated
 @ConfigurationProperties(prefix = "backpressure")
 public record BackpressureProperties(
         @DefaultValue("") String quotaName,
-        @DefaultValue("count/workflows.argoproj.io") @NotBlank(message = "must name a quota resource, e.g. count/workflows.argoproj.io") String resourceName,
+        @DefaultValue("count/workflows.argoproj.io") String resourceName,
         @DefaultValue("0.95")
         @DecimalMin(value = "0", inclusive = false, message = "must be greater than 0 and at most 1")
         @DecimalMax(value = "1", message = "must be greater than 0 and at most 1") double capacityRatio,
@@ -44,11 +52,54 @@ public record BackpressureProperties(
         @DefaultValue("") String namespace,
         @DefaultValue("closed") @NotNull FailMode failMode,
         @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration readTimeout,
-        @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration forbiddenProbeInterval) {
+        @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration forbiddenProbeInterval,
+        List<String> quotaNames) {
+
+    /** Every ResourceQuota in the namespace, for {@code quota-names}. */
+    public static final String EVERY_QUOTA = "*";
+
+    @ConstructorBinding
+    public BackpressureProperties {
+        quotaNames = quotaNames == null ? List.of() : List.copyOf(quotaNames);
+    }
+
+    /** The original sensor's settings: one quota, no {@code quota-names}. */
+    public BackpressureProperties(String quotaName, String resourceName, double capacityRatio, Duration pollInterval,
+                                  String namespace, FailMode failMode, Duration readTimeout,
+                                  Duration forbiddenProbeInterval) {
+        this(quotaName, resourceName, capacityRatio, pollInterval, namespace, failMode, readTimeout,
+                forbiddenProbeInterval, List.of());
+    }
 
     /** True when a quota is configured; otherwise the consumer runs ungated. */
     public boolean gateEnabled() {
-        return quotaName != null && !quotaName.isBlank();
+        return everyQuota() || !quotas().isEmpty();
+    }
+
+    /** True for {@code quota-names: ["*"]}: every ResourceQuota in the namespace is respected. */
+    public boolean everyQuota() {
+        return quotaNames.contains(EVERY_QUOTA);
+    }
+
+    /** The quotas named: {@code quota-name} first, then {@code quota-names}, each once, without {@code "*"}. */
+    public List<String> quotas() {
+        Set<String> names = new LinkedHashSet<>();
+        if (quotaName != null && !quotaName.isBlank()) {
+            names.add(quotaName.trim());
+        }
+        for (String n : quotaNames) {
+            if (n != null && !n.isBlank() && !EVERY_QUOTA.equals(n.trim())) {
+                names.add(n.trim());
+            }
+        }
+        return List.copyOf(names);
+    }
+
+    @AssertTrue(message = "backpressure.quota-names must list ResourceQuota names (no empty entries), or be [\"*\"] "
+            + "for every ResourceQuota in the namespace")
+    boolean isQuotaNamesValid() {
+        return quotaNames.stream().noneMatch(n -> n == null || n.isBlank())
+                && (!everyQuota() || quotaNames.stream().allMatch(EVERY_QUOTA::equals));
     }
 
     @AssertTrue(message = "backpressure.poll-interval must be at least 1s")

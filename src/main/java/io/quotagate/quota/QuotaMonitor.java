@@ -1,25 +1,22 @@
 package io.quotagate.quota;
 
-import java.math.BigDecimal;
-import java.math.RoundingMode;
 import java.time.Duration;
-import java.util.Map;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 
-import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceQuota;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.quotagate.gate.CapacityGate;
 import io.quotagate.gate.GateState;
-import io.quotagate.gate.QuotaReading;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
@@ -64,10 +61,12 @@ public class QuotaMonitor implements SmartLifecycle {
     /** A spaced read is scheduled ({@link #edgeReadDue}). */
     private final AtomicBoolean edgeReadScheduled = new AtomicBoolean();
     private final EdgeReadSpacing spacing;
+    private final QuotaReader reader;
     private final AtomicLong readsOk = new AtomicLong();
     private final AtomicLong readsFailed = new AtomicLong();
     private volatile ScheduledExecutorService executor;
-    private volatile SharedIndexInformer<ResourceQuota> informer;
+    /** One per named quota (a watch pinned to its name), or one for the namespace with {@code quota-names: ["*"]}. */
+    private final List<SharedIndexInformer<ResourceQuota>> informers = new CopyOnWriteArrayList<>();
     private volatile ScheduledFuture<?> retry;
     /** The next scheduled poll; only touched on the executor's thread. */
     private ScheduledFuture<?> nextPoll;
@@ -89,12 +88,27 @@ public class QuotaMonitor implements SmartLifecycle {
 
     QuotaMonitor(KubernetesClient client, BackpressureProperties properties, String namespace, CapacityGate gate,
                  boolean watch, EdgeReadSpacing spacing) {
+        this(client, properties, namespace, gate, watch, spacing, null);
+    }
+
+    /**
+     * @param charge what the template's object is charged, for an empty {@code backpressure.resource-name}; asked on
+     *               the first read (it may need API discovery), null when unknown
+     */
+    public QuotaMonitor(KubernetesClient client, BackpressureProperties properties, String namespace, CapacityGate gate,
+                        Supplier<TemplateCharge> charge) {
+        this(client, properties, namespace, gate, true, new EdgeReadSpacing(), charge);
+    }
+
+    QuotaMonitor(KubernetesClient client, BackpressureProperties properties, String namespace, CapacityGate gate,
+                 boolean watch, EdgeReadSpacing spacing, Supplier<TemplateCharge> charge) {
         this.spacing = spacing;
         this.watch = watch;
         this.client = client;
         this.properties = properties;
         this.namespace = namespace;
         this.gate = gate;
+        this.reader = new QuotaReader(client, properties, namespace, gate, readsOk, readsFailed, charge);
     }
 
     public String namespace() {
@@ -119,10 +133,9 @@ public class QuotaMonitor implements SmartLifecycle {
         return spacing.freedPerSecond();
     }
 
-    /** True while the informer's watch on the quota is established. */
+    /** True while the informers' watches on the quotas are established. */
     public boolean watching() {
-        SharedIndexInformer<ResourceQuota> i = informer;
-        return i != null && i.isWatching();
+        return !informers.isEmpty() && informers.stream().allMatch(SharedIndexInformer::isWatching);
     }
 
     @Override
@@ -138,25 +151,33 @@ public class QuotaMonitor implements SmartLifecycle {
             return t;
         });
         running = true;
+        gate.expect(properties.quotas());
         gate.onRefreshNeeded(this::refreshNeeded);
         gate.onAcquire(this::readIfChanged);
         requestRead();
         if (watch) {
-            startInformer();
+            if (properties.everyQuota()) {
+                startInformer(null);
+            } else {
+                properties.quotas().forEach(this::startInformer);
+            }
         }
         log.info("Watching ResourceQuota {}/{} for {} (capacity-ratio {}, poll every {}s, fail-mode {})",
-                namespace, properties.quotaName(), properties.resourceName(), properties.capacityRatio(),
+                namespace, properties.everyQuota() ? "*" : String.join(",", properties.quotas()),
+                properties.resourceName(), properties.capacityRatio(),
                 properties.pollInterval().toSeconds(), properties.failMode().name().toLowerCase());
     }
 
-    private void startInformer() {
+    /** @param name the quota to watch, null for every quota in the namespace */
+    private void startInformer(String name) {
         try {
-            SharedIndexInformer<ResourceQuota> i = client.resourceQuotas().inNamespace(namespace)
-                    .withName(properties.quotaName()).runnableInformer(0);
+            SharedIndexInformer<ResourceQuota> i = name == null
+                    ? client.resourceQuotas().inNamespace(namespace).runnableInformer(0)
+                    : client.resourceQuotas().inNamespace(namespace).withName(name).runnableInformer(0);
             i.addEventHandler(new ResourceEventHandler<>() {
                 @Override
                 public void onAdd(ResourceQuota obj) {
-                    quotaChanged();
+                    quotaAddedOrDeleted(name == null);
                 }
 
                 @Override
@@ -166,12 +187,12 @@ public class QuotaMonitor implements SmartLifecycle {
 
                 @Override
                 public void onDelete(ResourceQuota obj, boolean deletedFinalStateUnknown) {
-                    quotaChanged();
+                    quotaAddedOrDeleted(name == null);
                 }
             });
             // Keep retrying through apiserver outages; the scheduled poll covers the gap meanwhile.
             i.exceptionHandler((started, t) -> running);
-            informer = i;
+            informers.add(i);
             i.start().whenComplete((v, t) -> {
                 if (t != null && running) {
                     log.warn("Quota watch could not start ({}); relying on polling every {}s",
@@ -182,6 +203,20 @@ public class QuotaMonitor implements SmartLifecycle {
             log.warn("Quota watch could not start ({}); relying on polling every {}s",
                     e.getMessage(), properties.pollInterval().toSeconds());
         }
+    }
+
+    /**
+     * With {@code quota-names: ["*"]} a quota created or deleted adds or removes a limit, which our own creates never
+     * do: read it at once (spaced at the edge like any read). Named quotas come and go only by mistake; their events
+     * are read as any change.
+     */
+    private void quotaAddedOrDeleted(boolean everyQuota) {
+        if (!everyQuota) {
+            quotaChanged();
+            return;
+        }
+        changePending.set(true);
+        readWhenDue();
     }
 
     /** A watch event: read soon if the gate's decision may depend on it, else at the next fetch. */
@@ -282,36 +317,33 @@ public class QuotaMonitor implements SmartLifecycle {
         }
         spacing.readStarted();
         CapacityGate.ReadTicket ticket = gate.beginRead();
-        try {
-            ResourceQuota quota = client.resourceQuotas().inNamespace(namespace).withName(properties.quotaName()).get();
-            QuotaReading reading = interpret(quota);
-            readsOk.incrementAndGet();
-            gate.apply(ticket, reading);
-            spacing.readApplied(ticket.createdBefore(), reading.used());
-            if (consecutiveFailures > 0) {
-                log.info("Quota {}/{} readable again after {} failed read(s)", namespace, properties.quotaName(), consecutiveFailures);
+        String failure = null;
+        if (properties.everyQuota()) {
+            failure = reader.readEvery(ticket);
+        } else {
+            for (String name : properties.quotas()) {
+                String f = reader.readOne(ticket, name);
+                failure = failure == null ? f : failure;
             }
-            consecutiveFailures = 0;
-            lastLoggedError = null;
-        } catch (QuotaConfigurationException e) {
-            readsOk.incrementAndGet();
-            failed(ticket, e.getMessage(), true);
-        } catch (KubernetesClientException e) {
-            readsFailed.incrementAndGet();
-            boolean rbac = e.getCode() == 403 || e.getCode() == 401;
-            String message = rbac
-                    ? "not allowed to read ResourceQuota " + namespace + "/" + properties.quotaName()
-                      + " (HTTP " + e.getCode() + "): grant get/list/watch on resourcequotas to the service account"
-                    : "reading ResourceQuota " + namespace + "/" + properties.quotaName() + " failed: " + describe(e);
-            failed(ticket, message, rbac);
-        } catch (RuntimeException e) {
-            readsFailed.incrementAndGet();
-            failed(ticket, "reading ResourceQuota " + namespace + "/" + properties.quotaName() + " failed: " + describe(e), false);
         }
+        if (failure != null) {
+            failed(failure);
+            return;
+        }
+        GateState s = gate.state();
+        s.limits().stream()
+                .filter(l -> l.source().equals(s.limitedBySource()) && l.resource().equals(s.limitedByResource()))
+                .findFirst()
+                .ifPresent(l -> spacing.readApplied(ticket.createdBefore(), -Math.floorDiv(-l.used(), l.cost())));
+        if (consecutiveFailures > 0) {
+            log.info("Quota {}/{} readable again after {} failed read(s)", namespace,
+                    properties.everyQuota() ? "*" : String.join(",", properties.quotas()), consecutiveFailures);
+        }
+        consecutiveFailures = 0;
+        lastLoggedError = null;
     }
 
-    private void failed(CapacityGate.ReadTicket ticket, String message, boolean configuration) {
-        gate.readFailed(ticket, message, configuration);
+    private void failed(String message) {
         consecutiveFailures++;
         if (!message.equals(lastLoggedError)) {
             log.warn("{}", message);
@@ -328,54 +360,10 @@ public class QuotaMonitor implements SmartLifecycle {
         }
     }
 
-    private QuotaReading interpret(ResourceQuota quota) {
-        String ref = namespace + "/" + properties.quotaName();
-        if (quota == null) {
-            throw new QuotaConfigurationException("ResourceQuota " + ref + " does not exist (backpressure.quota-name)");
-        }
-        String resource = properties.resourceName();
-        Map<String, Quantity> hardMap = quota.getStatus() != null && quota.getStatus().getHard() != null
-                && quota.getStatus().getHard().containsKey(resource)
-                ? quota.getStatus().getHard()
-                : quota.getSpec() == null ? null : quota.getSpec().getHard();
-        if (hardMap == null || !hardMap.containsKey(resource)) {
-            throw new QuotaConfigurationException("ResourceQuota " + ref + " does not list " + resource
-                    + " (backpressure.resource-name); it lists " + (hardMap == null ? "nothing" : hardMap.keySet()));
-        }
-        Map<String, Quantity> usedMap = quota.getStatus() == null ? null : quota.getStatus().getUsed();
-        if (usedMap == null || !usedMap.containsKey(resource)) {
-            // The quota controller has not computed usage yet: unknown, not zero.
-            throw new KubernetesClientException("ResourceQuota " + ref + " has no status.used for " + resource + " yet");
-        }
-        long hard = amount(hardMap.get(resource), RoundingMode.FLOOR);
-        long used = amount(usedMap.get(resource), RoundingMode.CEILING);
-        return new QuotaReading(hard, used);
-    }
-
-    private static long amount(Quantity q, RoundingMode mode) {
-        BigDecimal value = q.getNumericalAmount().setScale(0, mode);
-        return value.max(BigDecimal.ZERO).min(BigDecimal.valueOf(Long.MAX_VALUE)).longValueExact();
-    }
-
-    private static String describe(Throwable e) {
-        Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        String msg = e.getMessage();
-        if (root != e && root.getMessage() != null) {
-            msg = msg + " (" + root.getClass().getSimpleName() + ": " + root.getMessage() + ")";
-        }
-        return msg;
-    }
-
     @Override
     public void stop() {
         running = false;
-        SharedIndexInformer<ResourceQuota> i = informer;
-        if (i != null) {
-            i.stop();
-        }
+        informers.forEach(SharedIndexInformer::stop);
         ScheduledExecutorService ex = executor;
         if (ex != null) {
             ex.shutdownNow();
@@ -391,11 +379,5 @@ public class QuotaMonitor implements SmartLifecycle {
     @Override
     public int getPhase() {
         return SmartLifecycle.DEFAULT_PHASE - 1000;
-    }
-
-    private static final class QuotaConfigurationException extends RuntimeException {
-        QuotaConfigurationException(String message) {
-            super(message);
-        }
     }
 }

@@ -22,12 +22,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * Answers are cached for the life of the trigger (kinds do not change plural); misses are not cached, so a CRD
  * installed later is picked up.
  */
-final class ResourceTypes {
+public final class ResourceTypes {
 
     private final KubernetesClient client;
     private final Map<List<String>, ResourceDefinitionContext> cache = new ConcurrentHashMap<>();
 
-    ResourceTypes(KubernetesClient client) {
+    public ResourceTypes(KubernetesClient client) {
         this.client = client;
     }
 
@@ -35,7 +35,7 @@ final class ResourceTypes {
      * @return the coordinates, or null when the apiserver does not serve the kind
      * @throws io.fabric8.kubernetes.client.KubernetesClientException when discovery itself fails
      */
-    ResourceDefinitionContext resolve(String apiVersion, String kind) {
+    public ResourceDefinitionContext resolve(String apiVersion, String kind) {
         ResourceDefinitionContext known = cache.get(List.of(apiVersion, kind));
         if (known != null) {
             return known;

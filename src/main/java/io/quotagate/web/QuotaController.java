@@ -54,9 +54,9 @@ public class QuotaController {
                 s.reason() == null ? (consumer.connected() ? null : "disconnected") : s.reason().label(),
                 consumer.state() == ConsumerState.PAUSED,
                 consumer.state().name(),
-                backpressure.quotaName(),
+                s.limitedBySource() != null ? s.limitedBySource() : backpressure.quotaName(),
                 namespace,
-                backpressure.resourceName(),
+                s.limitedByResource() != null ? s.limitedByResource() : backpressure.resourceName(),
                 known(s.hard()),
                 known(s.used()),
                 known(s.threshold()),
@@ -71,7 +71,10 @@ public class QuotaController {
                 backlog(),
                 transitions,
                 outcomes(),
-                problems(s));
+                problems(s),
+                s.limits().isEmpty() ? null : s.limits().stream().map(l -> new QuotaView.Limit(l.source(), l.resource(),
+                        l.hard(), l.used(), l.threshold(), l.inFlight(), l.headroom())).toList(),
+                s.limitedBySource() == null ? null : new QuotaView.LimitId(s.limitedBySource(), s.limitedByResource()));
     }
 
     private Map<String, Long> outcomes() {

@@ -10,6 +10,8 @@ import io.quotagate.gate.GateTransition;
  * The body of {@code GET /api/quota}: the gate as a person on call needs to see it.
  * Numbers that are not known yet are null. {@code outcomes} counts messages by outcome since start
  * ({@code quotagate_messages_total}); {@code problems} lists what is wrong now, empty when nothing is.
+ * The single-limit fields ({@code quotaName} … {@code headroom}) describe the limit that binds now ({@code limitedBy});
+ * {@code limits} lists every limit (null until one is read).
  */
 public record QuotaView(
         boolean enabled,
@@ -34,7 +36,35 @@ public record QuotaView(
         Backlog backlog,
         List<Transition> transitions,
         Map<String, Long> outcomes,
-        List<Problem> problems) {
+        List<Problem> problems,
+        List<Limit> limits,
+        LimitId limitedBy) {
+
+    /** The shape before per-limit fields: no limit listed. */
+    public QuotaView(boolean enabled, boolean blocked, String blockedReason, boolean paused, String consumerState,
+                     String quotaName, String namespace, String resourceName, Long hard, Long used, Long threshold,
+                     double capacityRatio, long inFlight, long createdUnobserved, Long headroom, Instant blockedSince,
+                     Instant lastCheckedAt, String lastError, String failMode, Backlog backlog,
+                     List<Transition> transitions, Map<String, Long> outcomes, List<Problem> problems) {
+        this(enabled, blocked, blockedReason, paused, consumerState, quotaName, namespace, resourceName, hard, used,
+                threshold, capacityRatio, inFlight, createdUnobserved, headroom, blockedSince, lastCheckedAt, lastError,
+                failMode, backlog, transitions, outcomes, problems, null, null);
+    }
+
+    /**
+     * One limit: a resource of a quota.
+     *
+     * @param source    the ResourceQuota's name
+     * @param inFlight  what fetched, unsettled messages charge this resource, in its units (cpu in milli-units)
+     * @param headroom  messages this limit alone lets through now
+     */
+    public record Limit(String source, String resource, long hard, long used, long threshold, long inFlight,
+                        long headroom) {
+    }
+
+    /** Which limit binds now: the one with the least room. */
+    public record LimitId(String source, String resource) {
+    }
 
     /** A problem that stands now (quota read, stream set-up, dead-letter capture, connection), for people. */
     public record Problem(String source, String message) {

@@ -52,6 +52,13 @@ final class StatusPage {
 
     static List<Limit> limits(QuotaView q) {
         List<Limit> out = new ArrayList<>();
+        if (q.limits() != null) {
+            for (QuotaView.Limit l : q.limits()) {
+                out.add(new Limit(l.source(), l.resource(), l.hard(), l.used(), l.threshold(), l.inFlight(),
+                        l.headroom()));
+            }
+            return out;
+        }
         if (q.enabled()) {
             out.add(new Limit("quota " + q.quotaName(), q.resourceName(), q.hard(), q.used(), q.threshold(),
                     q.inFlight(), q.headroom()));

@@ -337,6 +337,157 @@ class CapacityGatePropertiesTest {
         }
     }
 
+    /** A read of one quota on the wire: its ticket (perhaps shared by a list of all quotas) and the version sent at. */
+    private record PendingQuotaRead(CapacityGate.ReadTicket ticket, int quota, int sentAt) {
+    }
+
+    /**
+     * Safety with several limits: up to three quotas, each listing some of up to three resources that an object
+     * charges at different costs (1, 2, 3, 250, 500 per message), some listing none. Reads of single quotas and lists
+     * of all of them are stale, overtaken or failed in any order; each quota's controller lags on its own. At every
+     * step, for every limit, used + cost × (permits out for messages not created yet) stays within its threshold, and
+     * admission never answers "exceeded quota". At rest, with fresh reads of every quota in, the headroom is exactly
+     * the least floor((threshold − used) ÷ cost) over the limits.
+     */
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("moreSeeds")
+    void severalLimitsWithDifferentCostsNeverExceedTheirThresholds(long seed) {
+        Random random = new Random(seed);
+        double ratio = random.nextInt(3) > 0 ? 1.0 : 0.05 + random.nextDouble() * 0.95;
+        ModelNamespace api = new ModelNamespace(random, 1 + random.nextInt(3), 1 + random.nextInt(3));
+        CapacityGate gate = new CapacityGate(true, ratio, FailMode.CLOSED, Clock.systemUTC());
+        List<String> names = new ArrayList<>();
+        for (int q = 0; q < api.quotas(); q++) {
+            names.add(ModelNamespace.name(q));
+        }
+        gate.expect(names);
+        Caller caller = new Caller();
+        List<PendingQuotaRead> reads = new ArrayList<>();
+        List<String> trace = new ArrayList<>();
+        int[] weights = random.ints(12, 0, 5).toArray();
+        weights[0] += 1; // lease
+        weights[1] += 1; // take
+        weights[3] += 1; // create
+        weights[4] += 1; // report created
+        weights[10] += 1; // read response
+        int totalWeight = java.util.Arrays.stream(weights).sum();
+        int steps = 1 + random.nextInt(400);
+        for (int step = 0; step < steps; step++) {
+            switch (pick(weights, totalWeight, random)) {
+                case 0 -> {
+                    if (caller.leases.size() < 2) {
+                        CapacityGate.Lease lease = gate.tryLease(1 + random.nextInt(10));
+                        caller.leases.add(lease);
+                        trace.add("lease " + lease.permits());
+                    }
+                }
+                case 1 -> caller.take(random);
+                case 2 -> caller.closeOne(random);
+                case 3 -> {
+                    Held h = caller.pick(random, false);
+                    if (h != null) {
+                        if (api.create()) {
+                            h.createReturned = true;
+                            trace.add("create returned");
+                        } else {
+                            trace.add("create REJECTED for quota");
+                            caller.held.remove(h);
+                            settle(h, Outcome.QUOTA_REJECTED, false, random);
+                        }
+                    }
+                }
+                case 4 -> {
+                    Held h = caller.pick(random, true);
+                    if (h != null) {
+                        caller.held.remove(h);
+                        settle(h, Outcome.CREATED, random.nextInt(4) == 0, random);
+                        trace.add("created");
+                    }
+                }
+                case 5 -> {
+                    Held h = caller.pick(random, false);
+                    if (h != null) {
+                        caller.held.remove(h);
+                        settle(h, Outcome.RETURNED, random.nextInt(4) == 0, random);
+                        trace.add("no create");
+                    }
+                }
+                case 6 -> {
+                    api.delete();
+                    trace.add("delete");
+                }
+                case 7 -> {
+                    int q = random.nextInt(api.quotas());
+                    api.controller(q);
+                    trace.add("controller of " + q);
+                }
+                case 8 -> { // a GET of one quota
+                    int q = random.nextInt(api.quotas());
+                    int sentAt = api.version(q);
+                    reads.add(new PendingQuotaRead(gate.beginRead(), q, sentAt));
+                    trace.add("read of " + q + " sent");
+                }
+                case 9 -> { // a list of all quotas: one ticket, each quota as of its own moment
+                    CapacityGate.ReadTicket ticket = gate.beginRead();
+                    for (int q = 0; q < api.quotas(); q++) {
+                        reads.add(new PendingQuotaRead(ticket, q, api.version(q)));
+                    }
+                    trace.add("list sent");
+                }
+                case 10 -> {
+                    if (!reads.isEmpty()) {
+                        PendingQuotaRead r = reads.remove(random.nextInt(reads.size()));
+                        List<LimitReading> got = api.readAsOf(r.quota(), r.sentAt(), random);
+                        gate.apply(r.ticket(), ModelNamespace.name(r.quota()), got);
+                        trace.add("read " + r.ticket().sequence() + " of " + r.quota() + " applied: " + got);
+                    }
+                }
+                default -> {
+                    if (!reads.isEmpty()) {
+                        PendingQuotaRead r = reads.remove(random.nextInt(reads.size()));
+                        gate.readFailed(r.ticket(), ModelNamespace.name(r.quota()), "timed out", false);
+                        trace.add("read " + r.ticket().sequence() + " of " + r.quota() + " failed");
+                    }
+                }
+            }
+            long notCreated = caller.notCreated();
+            for (int q = 0; q < api.quotas(); q++) {
+                for (int r = 0; r < api.resources.length; r++) {
+                    if (!api.lists(q, r)) {
+                        continue;
+                    }
+                    long threshold = CapacityGate.thresholdFor(api.hard[q][r], BigDecimal.valueOf(ratio));
+                    if (notCreated > 0 && api.used[q][r] + api.cost[r] * notCreated > threshold) {
+                        fail("seed %d, quota %d %s (cost %d, hard %d, threshold %d): used %d + %d permits out; the "
+                                + "last steps:%n%s", seed, q, api.resources[r], api.cost[r], api.hard[q][r],
+                                threshold, api.used[q][r], notCreated, String.join("\n", tail(trace)));
+                    }
+                }
+            }
+            if (api.rejections > 0) {
+                fail("seed %d: exceeded quota; the last steps:%n%s", seed, String.join("\n", tail(trace)));
+            }
+            assertThat(gate.state().inFlight()).as("seed %d", seed).isEqualTo(caller.held.size());
+        }
+
+        for (Held h : List.copyOf(caller.held)) {
+            settle(h, h.createReturned ? Outcome.CREATED : Outcome.RETURNED, false, random);
+        }
+        caller.held.clear();
+        while (!caller.leases.isEmpty()) {
+            caller.closeOne(random);
+        }
+        CapacityGate.ReadTicket fresh = gate.beginRead();
+        for (int q = 0; q < api.quotas(); q++) {
+            gate.apply(fresh, ModelNamespace.name(q), api.read(q));
+        }
+        GateState s = gate.state();
+        assertThat(s.createdUnobserved()).as("seed %d: unobserved at rest", seed).isZero();
+        assertThat(s.headroom()).as("seed %d: headroom at rest", seed).isEqualTo(api.fits(ratio));
+        assertThat(s.limits()).as("seed %d", seed).hasSize((int) java.util.Arrays.stream(api.hard)
+                .flatMapToLong(java.util.Arrays::stream).filter(h -> h >= 0).count());
+    }
+
     /** An index drawn with probability proportional to its weight. */
     private static int pick(int[] weights, int totalWeight, Random random) {
         int r = random.nextInt(totalWeight);

@@ -1,0 +1,228 @@
+package io.quotagate.quota;
+
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceQuota;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.LimitReading;
+
+/**
+ * Reads the configured ResourceQuotas into the gate under one ticket: a GET per named quota (so a Role can pin
+ * {@code resourceNames}), or one LIST for {@code quota-names: ["*"]}. Each quota is applied, or its failure recorded,
+ * on its own; the caller (the quota monitor's one read thread) logs and retries.
+ */
+final class QuotaReader {
+
+    private final KubernetesClient client;
+    private final BackpressureProperties properties;
+    private final String namespace;
+    private final CapacityGate gate;
+    private final AtomicLong readsOk;
+    private final AtomicLong readsFailed;
+    /** The template's charge, for an empty resource-name; resolved on first use (it may need API discovery). */
+    private final Supplier<TemplateCharge> charge;
+
+    QuotaReader(KubernetesClient client, BackpressureProperties properties, String namespace, CapacityGate gate,
+                AtomicLong readsOk, AtomicLong readsFailed, Supplier<TemplateCharge> charge) {
+        this.charge = charge;
+        this.client = client;
+        this.properties = properties;
+        this.namespace = namespace;
+        this.gate = gate;
+        this.readsOk = readsOk;
+        this.readsFailed = readsFailed;
+    }
+
+    /** One GET of a named quota, applied to the gate. @return the failure, null when applied */
+    String readOne(CapacityGate.ReadTicket ticket, String name) {
+        String ref = namespace + "/" + name;
+        try {
+            ResourceQuota quota = client.resourceQuotas().inNamespace(namespace).withName(name).get();
+            List<LimitReading> readings = interpret(name, quota, true);
+            readsOk.incrementAndGet();
+            gate.apply(ticket, name, readings);
+            return null;
+        } catch (QuotaConfigurationException e) {
+            readsOk.incrementAndGet();
+            gate.readFailed(ticket, name, e.getMessage(), true);
+            return e.getMessage();
+        } catch (KubernetesClientException e) {
+            readsFailed.incrementAndGet();
+            boolean rbac = e.getCode() == 403 || e.getCode() == 401;
+            String message = rbac
+                    ? "not allowed to read ResourceQuota " + ref
+                      + " (HTTP " + e.getCode() + "): grant get/list/watch on resourcequotas to the service account"
+                    : "reading ResourceQuota " + ref + " failed: " + describe(e);
+            gate.readFailed(ticket, name, message, rbac);
+            return message;
+        } catch (RuntimeException e) {
+            readsFailed.incrementAndGet();
+            String message = "reading ResourceQuota " + ref + " failed: " + describe(e);
+            gate.readFailed(ticket, name, message, false);
+            return message;
+        }
+    }
+
+    /**
+     * One LIST of every quota in the namespace, each applied to the gate; quotas no longer listed limit nothing. A
+     * quota that does not list the resource does not apply (it is not an error here: it limits something else).
+     *
+     * @return the first failure, null when all were applied
+     */
+    String readEvery(CapacityGate.ReadTicket ticket) {
+        List<ResourceQuota> quotas;
+        try {
+            quotas = client.resourceQuotas().inNamespace(namespace).list().getItems();
+            readsOk.incrementAndGet();
+        } catch (KubernetesClientException e) {
+            readsFailed.incrementAndGet();
+            boolean rbac = e.getCode() == 403 || e.getCode() == 401;
+            String message = rbac
+                    ? "not allowed to list ResourceQuotas in " + namespace + " (HTTP " + e.getCode()
+                      + "): backpressure.quota-names [\"*\"] needs list/watch on resourcequotas in the namespace"
+                    : "listing ResourceQuotas in " + namespace + " failed: " + describe(e);
+            gate.readFailed(ticket, message, rbac);
+            return message;
+        } catch (RuntimeException e) {
+            readsFailed.incrementAndGet();
+            String message = "listing ResourceQuotas in " + namespace + " failed: " + describe(e);
+            gate.readFailed(ticket, message, false);
+            return message;
+        }
+        if (quotas.isEmpty()) {
+            String message = "no ResourceQuota in namespace " + namespace + " (backpressure.quota-names [\"*\"])";
+            gate.readFailed(ticket, BackpressureProperties.EVERY_QUOTA, message, true);
+            return message;
+        }
+        String failure = null;
+        Set<String> listed = new HashSet<>();
+        for (ResourceQuota quota : quotas) {
+            String name = quota.getMetadata().getName();
+            listed.add(name);
+            try {
+                gate.apply(ticket, name, interpret(name, quota, false));
+            } catch (RuntimeException e) {
+                String message = e.getMessage();
+                gate.readFailed(ticket, name, message, false);
+                failure = failure == null ? message : failure;
+            }
+        }
+        for (String source : gate.sources()) {
+            if (!listed.contains(source) && !properties.quotas().contains(source)) {
+                gate.forget(ticket, source);
+            }
+        }
+        for (String name : properties.quotas()) {
+            if (!listed.contains(name)) {
+                String message = "ResourceQuota " + namespace + "/" + name + " does not exist (backpressure.quota-name)";
+                gate.readFailed(ticket, name, message, true);
+                failure = failure == null ? message : failure;
+            }
+        }
+        return failure;
+    }
+
+    /**
+     * The limits a quota sets on a message: the configured resource, costing one unit per message.
+     *
+     * @param required true for a named quota: not listing the resource is a configuration error; false with
+     *                 {@code ["*"]}: such a quota does not apply
+     */
+    private List<LimitReading> interpret(String name, ResourceQuota quota, boolean required) {
+        String ref = namespace + "/" + name;
+        if (quota == null) {
+            throw new QuotaConfigurationException("ResourceQuota " + ref + " does not exist ("
+                    + (name.equals(properties.quotaName()) ? "backpressure.quota-name" : "backpressure.quota-names")
+                    + ")");
+        }
+        String resource = properties.resourceName();
+        if (resource == null || resource.isBlank()) {
+            return everyResource(ref, quota);
+        }
+        Map<String, Quantity> hardMap = quota.getStatus() != null && quota.getStatus().getHard() != null
+                && quota.getStatus().getHard().containsKey(resource)
+                ? quota.getStatus().getHard()
+                : quota.getSpec() == null ? null : quota.getSpec().getHard();
+        if (hardMap == null || !hardMap.containsKey(resource)) {
+            if (!required) {
+                return List.of();
+            }
+            throw new QuotaConfigurationException("ResourceQuota " + ref + " does not list " + resource
+                    + " (backpressure.resource-name); it lists " + (hardMap == null ? "nothing" : hardMap.keySet()));
+        }
+        Map<String, Quantity> usedMap = quota.getStatus() == null ? null : quota.getStatus().getUsed();
+        if (usedMap == null || !usedMap.containsKey(resource)) {
+            // The quota controller has not computed usage yet: unknown, not zero.
+            throw new KubernetesClientException("ResourceQuota " + ref + " has no status.used for " + resource + " yet");
+        }
+        long hard = amount(hardMap.get(resource), RoundingMode.FLOOR);
+        long used = amount(usedMap.get(resource), RoundingMode.CEILING);
+        return List.of(new LimitReading(resource, hard, used, 1));
+    }
+
+    /**
+     * With an empty resource-name: one limit per resource the quota lists that the template's object is charged; none
+     * when the quota does not apply to the object (it tracks none of its resources, or a scope does not match).
+     */
+    private List<LimitReading> everyResource(String ref, ResourceQuota quota) {
+        if (charge == null) {
+            throw new QuotaConfigurationException("backpressure.resource-name is empty, but no template is known to "
+                    + "charge: set backpressure.resource-name");
+        }
+        TemplateCharge c = charge.get();
+        if (!c.appliesTo(quota)) {
+            return List.of();
+        }
+        Map<String, Quantity> hardMap = quota.getStatus() != null && quota.getStatus().getHard() != null
+                ? quota.getStatus().getHard()
+                : quota.getSpec() == null ? null : quota.getSpec().getHard();
+        Map<String, Quantity> usedMap = quota.getStatus() == null ? null : quota.getStatus().getUsed();
+        List<LimitReading> limits = new ArrayList<>();
+        for (Map.Entry<String, Long> e : c.units().entrySet()) {
+            String resource = e.getKey();
+            if (hardMap == null || !hardMap.containsKey(resource)) {
+                continue;
+            }
+            if (usedMap == null || !usedMap.containsKey(resource)) {
+                throw new KubernetesClientException("ResourceQuota " + ref + " has no status.used for " + resource + " yet");
+            }
+            limits.add(new LimitReading(resource, TemplateCharge.units(resource, hardMap.get(resource), RoundingMode.FLOOR),
+                    TemplateCharge.units(resource, usedMap.get(resource), RoundingMode.CEILING), e.getValue()));
+        }
+        return limits;
+    }
+
+    private static long amount(Quantity q, RoundingMode mode) {
+        BigDecimal value = q.getNumericalAmount().setScale(0, mode);
+        return value.max(BigDecimal.ZERO).min(BigDecimal.valueOf(Long.MAX_VALUE)).longValueExact();
+    }
+
+    private static String describe(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String msg = e.getMessage();
+        if (root != e && root.getMessage() != null) {
+            msg = msg + " (" + root.getClass().getSimpleName() + ": " + root.getMessage() + ")";
+        }
+        return msg;
+    }
+
+    private static final class QuotaConfigurationException extends RuntimeException {
+        QuotaConfigurationException(String message) {
+            super(message);
+        }
+    }
+}
