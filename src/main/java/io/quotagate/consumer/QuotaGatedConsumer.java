@@ -75,13 +75,6 @@ public class QuotaGatedConsumer implements SmartLifecycle {
 
     /**
      * @param probeInterval how often, while creates are forbidden, a dry-run create asks whether they are allowed again
-     */
-    public QuotaGatedConsumer(JetStreamProperties properties, NatsConnection nats, CapacityGate gate, Trigger trigger,
-                              int concurrency, Duration probeInterval, MeterRegistry registry) {
-        this(properties, nats, gate, trigger, concurrency, probeInterval, CreatedLedger.NONE, registry);
-    }
-
-    /**
      * @param ledger the created-record that outlives the process ({@link CreatedLedger#NONE}: this process's memory
      *               only)
      */

@@ -205,7 +205,13 @@ public final class BatchedLedger implements CreatedLedger {
                     batch.add(p);
                 }
                 if (!batch.isEmpty()) {
-                    write(batch);
+                    try {
+                        write(batch);
+                    } catch (RuntimeException e) {
+                        // A bug before the batch's acks were released: its messages are nak'd, not left to ack-wait.
+                        fail(batch, "created-record writer error: " + e);
+                        throw e;
+                    }
                 } else if (!storeReady) {
                     ensureStore(); // idle: keep trying, so health clears without waiting for the next message
                 }
@@ -397,7 +403,15 @@ public final class BatchedLedger implements CreatedLedger {
     }
 
     private void failAll(String why) {
+        List<Pending> left = new ArrayList<>();
         for (Pending p; (p = queue.poll()) != null; ) {
+            left.add(p);
+        }
+        fail(left, why);
+    }
+
+    private void fail(List<Pending> pending, String why) {
+        for (Pending p : pending) {
             try {
                 p.notStored().accept(why);
             } catch (RuntimeException e) {

@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.quotagate.gate.CapacityGate;
 import io.quotagate.gate.FailMode;
 import io.quotagate.gate.QuotaReading;
+import io.quotagate.ledger.CreatedLedger;
 import io.quotagate.reliability.TcpProxy;
 import io.quotagate.support.nats.JetStreamTestClient;
 import io.quotagate.support.nats.NatsServer;
@@ -71,7 +72,7 @@ class LostAckIT {
                 inCreate.accept(nats);
                 created.incrementAndGet();
                 return TriggerResult.created("obj-" + message.streamSequence());
-            }, 1, Duration.ofSeconds(5), new SimpleMeterRegistry());
+            }, 1, Duration.ofSeconds(5), CreatedLedger.NONE, new SimpleMeterRegistry());
             consumer.start();
             try {
                 await().atMost(Duration.ofSeconds(10)).until(() -> created.get() == 1);

@@ -14,6 +14,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.quotagate.gate.CapacityGate;
 import io.quotagate.gate.FailMode;
 import io.quotagate.gate.QuotaReading;
+import io.quotagate.ledger.CreatedLedger;
 import io.quotagate.support.nats.JetStreamTestClient;
 import io.quotagate.support.nats.NatsServer;
 import io.quotagate.trigger.Trigger;
@@ -114,7 +115,7 @@ class WorkerPoolIT {
         nats = new NatsConnection(properties());
         nats.open();
         consumer = new QuotaGatedConsumer(properties(), nats, gate, trigger, concurrency, Duration.ofSeconds(5),
-                new SimpleMeterRegistry());
+                CreatedLedger.NONE, new SimpleMeterRegistry());
         consumer.start();
     }
 
@@ -168,7 +169,7 @@ class WorkerPoolIT {
         nats = new NatsConnection(properties());
         nats.open();
         consumer = new QuotaGatedConsumer(properties(), nats, gate, trigger(Duration.ZERO, null, 0, 0), 1,
-                Duration.ofSeconds(5), new SimpleMeterRegistry());
+                Duration.ofSeconds(5), CreatedLedger.NONE, new SimpleMeterRegistry());
         consumer.start();
         await().atMost(Duration.ofSeconds(20)).until(() -> created.sum() == 2_000);
     }
