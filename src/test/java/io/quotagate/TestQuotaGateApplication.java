@@ -23,8 +23,8 @@ import org.springframework.context.ConfigurableApplicationContext;
  * nats-server (binary from PATH, free port) and the in-process Kubernetes API emulation, fed by a small
  * demo publisher. A quota of 10 workflows at capacity-ratio 0.8 (threshold 8) with workflows that
  * complete after 5–15 s makes the gate close and reopen within the first minute: watch /api/quota.
- * A second quota, {@code team-quota}, is tightened from 20 to 5 workflows (threshold 4) every other minute, as a
- * platform team might during maintenance: {@code limitedBy} in /api/quota moves to it and back, and
+ * A second quota, {@code team-quota}, is tightened from 20 to 5 workflows (threshold 4) for one minute in every
+ * two, as a platform team might during maintenance: {@code limitedBy} in /api/quota moves to it and back, and
  * {@code limits[]} shows both. The gate reads every resource a Workflow is charged (resource-name empty, the default).
  */
 public final class TestQuotaGateApplication {
@@ -87,7 +87,7 @@ public final class TestQuotaGateApplication {
         System.out.printf("%n  Status page:      http://localhost:%s/%n"
                 + "%n  QuotaGate sandbox is up. NATS %s, Kubernetes emulation %s%n"
                 + "  Quota %s/%s: hard 10, capacity-ratio 0.8 -> threshold 8; workflows complete after 5-15 s.%n"
-                + "  Quota %s: hard %d, tightened to %d (threshold 4) every other minute: it binds then.%n"
+                + "  Quota %s: hard %d, down to %d (threshold 4) for one minute in every two: it binds then.%n"
                 + "  Watch the gate:   curl -s localhost:%s/api/quota | jq '{blocked, limitedBy, limits}'%n"
                 + "  Blocked gauge:    curl -s localhost:%s/actuator/prometheus | grep quota_blocked%n"
                 + "  Pause / resume:   curl -s -XPOST -H 'Content-Type: application/json' -d '{\"state\":\"PAUSED\"}' localhost:%s/actuator/consumer%n%n",
