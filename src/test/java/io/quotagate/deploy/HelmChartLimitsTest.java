@@ -73,6 +73,21 @@ class HelmChartLimitsTest {
         assertThat(bound.quotaNames()).containsExactly("*");
     }
 
+    @Test
+    void noNewOptionBringsAWildcardAClusterRoleOrAWriteVerbBeyondCreate() {
+        Chart.Rendered all = Chart.render("quotagate", c -> c.withValuesFile(Chart.REALISTIC_VALUES)
+                .set("backpressure.quotaNames[0]", "*").set("trigger.namespace", "jobs")
+                .set("backpressure.active.maxObjects", 20).set("backpressure.active.maxRequests.cpu", "64"));
+
+        assertThat(all.all(Role.class)).flatExtracting(Role::getRules).allSatisfy(rule -> {
+            assertThat(java.util.stream.Stream.of(rule.getApiGroups(), rule.getResources(), rule.getVerbs(),
+                            rule.getResourceNames()).flatMap(l -> l == null ? java.util.stream.Stream.empty() : l.stream()))
+                    .noneMatch(v -> v.contains("*"));
+            assertThat(rule.getVerbs()).isSubsetOf("get", "list", "watch", "create");
+        });
+        assertThat(all.kinds()).noneMatch(k -> k.startsWith("Cluster"));
+    }
+
     // ------------------------------------------------------------------ every resource
 
     @Test
