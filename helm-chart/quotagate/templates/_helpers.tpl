@@ -116,3 +116,25 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- toYaml .Values.trigger.template }}
 {{- end }}
 {{- end }}
+
+{{/* "true" when backpressure.quotaNames is ["*"]: every ResourceQuota in the quota namespace. */}}
+{{- define "quotagate.everyQuota" -}}
+{{- if has "*" (.Values.backpressure.quotaNames | default list) }}true{{ end }}
+{{- end }}
+
+{{/* The quotas named (quotaName, then quotaNames, each once, without "*"), as a JSON list. */}}
+{{- define "quotagate.namedQuotas" -}}
+{{- $names := list -}}
+{{- if .Values.backpressure.quotaName }}{{ $names = append $names .Values.backpressure.quotaName }}{{ end }}
+{{- range (.Values.backpressure.quotaNames | default list) }}
+{{- if ne . "*" }}{{ $names = append $names . }}{{ end }}
+{{- end }}
+{{- $names | uniq | toJson }}
+{{- end }}
+
+{{/* "true" when an active limit is on (backpressure.active.maxObjects > 0 or maxRequests not empty). */}}
+{{- define "quotagate.activeLimit" -}}
+{{- with .Values.backpressure.active }}
+{{- if or (gt (int .maxObjects) 0) (not (empty .maxRequests)) }}true{{ end }}
+{{- end }}
+{{- end }}

@@ -23,9 +23,10 @@ import org.springframework.validation.annotation.Validated;
  * {@code BACKPRESSURE_CAPACITY_RATIO} and {@code BACKPRESSURE_POLL_INTERVAL} bind here unchanged.
  *
  * @param quotaName     Name of the ResourceQuota to respect. Empty turns the gate off: the consumer runs ungated.
- * @param resourceName  Resource of the quota that one message consumes, e.g. {@code count/workflows.argoproj.io}; a
- *                      quota that does not list it is a configuration error. Empty: every resource the template's
- *                      object consumes (what quota admission charges it), on every quota that applies to it.
+ * @param resourceName  Empty (the default): every resource the template's object consumes (what quota admission
+ *                      charges it), on every quota that applies to it; a quota that lists none of them does not apply.
+ *                      Set (the original sensor's setup, e.g. {@code count/workflows.argoproj.io}): only that resource
+ *                      is checked, and a quota that does not list it is a configuration error.
  * @param capacityRatio Fraction of the quota's hard limit QuotaGate may fill, greater than 0 and at most 1.
  *                      The threshold is floor(hard × ratio), but at least 1 while hard is at least 1.
  * @param pollInterval  How often the quota is re-read besides watch events. A bare number means seconds ("30").
@@ -44,7 +45,7 @@ import org.springframework.validation.annotation.Validated;
 @ConfigurationProperties(prefix = "backpressure")
 public record BackpressureProperties(
         @DefaultValue("") String quotaName,
-        @DefaultValue("count/workflows.argoproj.io") String resourceName,
+        @DefaultValue("") String resourceName,
         @DefaultValue("0.95")
         @DecimalMin(value = "0", inclusive = false, message = "must be greater than 0 and at most 1")
         @DecimalMax(value = "1", message = "must be greater than 0 and at most 1") double capacityRatio,

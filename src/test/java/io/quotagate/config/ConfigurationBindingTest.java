@@ -38,7 +38,7 @@ class ConfigurationBindingTest {
             BackpressureProperties b = ctx.getBean(BackpressureProperties.class);
             assertThat(b.quotaName()).isEmpty();
             assertThat(b.gateEnabled()).isFalse();
-            assertThat(b.resourceName()).isEqualTo("count/workflows.argoproj.io");
+            assertThat(b.resourceName()).as("empty: every resource the object consumes").isEmpty();
             assertThat(b.capacityRatio()).isEqualTo(0.95);
             assertThat(b.pollInterval()).isEqualTo(Duration.ofSeconds(30));
             assertThat(b.namespace()).isEmpty();

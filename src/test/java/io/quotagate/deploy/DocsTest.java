@@ -61,25 +61,43 @@ class DocsTest {
                 .containsPattern("(?m)^### " + Pattern.quote(name) + "\\s*$"));
     }
 
-    /** The README's install example is one the chart accepts, and its template frees quota slots. */
+    /**
+     * The README's install example is one the chart accepts, and its template frees quota slots. It shows a namespace
+     * with a count quota, a cpu/memory quota and an active limit (issue 19), and the Role that follows from them.
+     */
     @Test
     void theReadmeInstallExampleRendersWithTheChart(@TempDir Path tmp) throws IOException {
         Matcher block = Pattern.compile("(?s)```yaml\\n(# quota\\.yaml\\n.*?)```").matcher(Files.readString(ROOT.resolve("README.md")));
         assertThat(block.find()).as("README.md has a yaml block starting with '# quota.yaml'").isTrue();
         String[] documents = block.group(1).split("(?m)^---\\s*$");
-        assertThat(documents).hasSize(2);
+        assertThat(documents).as("the quotas, then the values").hasSizeGreaterThanOrEqualTo(3);
 
-        var quota = Chart.SERIALIZATION.unmarshal(documents[0], io.fabric8.kubernetes.api.model.ResourceQuota.class);
-        Path values = Files.writeString(tmp.resolve("values.yaml"), documents[1]);
+        List<io.fabric8.kubernetes.api.model.ResourceQuota> quotas = new ArrayList<>();
+        for (int i = 0; i < documents.length - 1; i++) {
+            quotas.add(Chart.SERIALIZATION.unmarshal(documents[i], io.fabric8.kubernetes.api.model.ResourceQuota.class));
+        }
+        Path values = Files.writeString(tmp.resolve("values.yaml"), documents[documents.length - 1]);
         Chart.Rendered rendered = Chart.render("quotagate", c -> c.withValuesFile(values));
 
+        var quota = quotas.get(0);
         assertThat(quota.getSpec().getHard()).containsKey("count/workflows.argoproj.io");
+        assertThat(quotas).as("a cpu/memory quota too").anySatisfy(q -> assertThat(q.getSpec().getHard())
+                .containsKeys("requests.cpu", "requests.memory"));
         assertThat(HelmChartTest.applicationYaml(rendered)).extracting(app -> HelmChartTest.nested(app, "backpressure", "quota-name"))
                 .isEqualTo("${BACKPRESSURE_QUOTA_NAME:" + quota.getMetadata().getName() + "}");
+        assertThat(HelmChartTest.nested(HelmChartTest.applicationYaml(rendered), "backpressure", "active"))
+                .as("an active limit").isNotNull();
+        assertThat(rendered.all(io.fabric8.kubernetes.api.model.rbac.Role.class))
+                .flatExtracting(io.fabric8.kubernetes.api.model.rbac.Role::getRules)
+                .anySatisfy(r -> assertThat(r.getResources()).containsExactly("workflows"))
+                .filteredOn(r -> r.getResources().contains("workflows"))
+                .allSatisfy(r -> assertThat(r.getVerbs()).containsExactly("create", "get", "list", "watch"));
         String template = rendered.all(io.fabric8.kubernetes.api.model.ConfigMap.class).get(0).getData().get("template.yaml");
         var workflow = Chart.SERIALIZATION.unmarshal(template, io.fabric8.kubernetes.api.model.GenericKubernetesResource.class);
         assertThat(workflow.<Integer>get("spec", "ttlStrategy", "secondsAfterCompletion")).isPositive();
-        assertThat(workflow.getMetadata() == null ? null : workflow.getMetadata().getName()).as("QuotaGate derives the name").isNull();
+        assertThat(workflow.getMetadata().getName()).as("QuotaGate derives the name").isNull();
+        assertThat(workflow.getMetadata().getAnnotations()).as("the requests the active limit sums")
+                .containsKey("quotagate.io/requests");
     }
 
     /** The checker itself: a missing file, a missing heading and a link that leaves the repository are caught. */

@@ -391,7 +391,7 @@ class HelmChartTest {
         assertThat(nested(defaults, "jetstream", "batch-size")).isEqualTo(64);
         assertThat(nested(defaults, "jetstream", "stream")).isEqualTo("EVENTS");
         assertThat(nested(defaults, "backpressure", "resource-name"))
-                .isEqualTo("${BACKPRESSURE_RESOURCE_NAME:count/workflows.argoproj.io}");
+                .as("empty: every resource the object consumes").isEqualTo("${BACKPRESSURE_RESOURCE_NAME:}");
     }
 
     @Test
@@ -493,6 +493,7 @@ class HelmChartTest {
     }
 
     @Test
+    @SuppressWarnings("unchecked")
     void grafanaDashboardShowsTheContractSeries() {
         ConfigMap dashboard = REALISTIC.all(ConfigMap.class).stream()
                 .filter(c -> c.getMetadata().getName().endsWith("-dashboard")).findFirst().orElseThrow();
@@ -505,7 +506,19 @@ class HelmChartTest {
         assertThat(panels).extracting(p -> p.get("title")).contains(
                 "Quota used vs threshold", "Blocked (1) and why", "Backlog in JetStream",
                 "Outcomes per second", "Trigger latency (create one object)", "Oldest waiting message",
-                "Stream room before discard");
+                "Stream room before discard", "Each limit: used / threshold", "Each limit: headroom (messages)",
+                "Each limit: used, threshold and hard");
+        // Each limit (issue 19) is its own line, named by the labels that tell limits apart.
+        List<Map<String, Object>> perLimit = panels.stream()
+                .filter(p -> String.valueOf(p.get("title")).startsWith("Each limit"))
+                .flatMap(p -> ((List<Map<String, Object>>) p.get("targets")).stream()).toList();
+        assertThat(perLimit).extracting(t -> (String) t.get("expr")).allSatisfy(e -> assertThat(e)
+                .contains("by (source, resource)").contains("namespace=~\"$namespace\",job=~\"$job\""));
+        assertThat(perLimit).extracting(t -> (String) t.get("legendFormat"))
+                .allSatisfy(l -> assertThat(l).startsWith("{{source}} {{resource}}"));
+        assertThat(perLimit.toString()).contains("quotagate_limit_headroom", "quotagate_limit_used",
+                "quotagate_limit_threshold", "quotagate_limit_hard");
+        assertThat(panels).extracting(p -> p.get("id")).doesNotHaveDuplicates();
         String exprs = panels.toString();
         assertThat(exprs).contains("quotagate_quota_used", "quotagate_quota_threshold", "quotagate_quota_hard",
                 "argo_events_sensor_quota_blocked", "quotagate_blocked_seconds_total",

@@ -59,6 +59,19 @@ class HelmValuesValidationTest {
                 bad("network policy CIDR that is not one", "cidrs",
                         c -> c.set("networkPolicy.egress.kubernetesApi.cidrs[0]", "apiserver")),
                 bad("typo in networkPolicy", "egres", c -> c.set("networkPolicy.egres.extra", "x")),
+                bad("every quota mixed with a named one", "quotaNames",
+                        c -> c.set("backpressure.quotaNames[0]", "*").set("backpressure.quotaNames[1]", "team")),
+                bad("quota names entry not a Kubernetes name", "quotaNames",
+                        c -> c.set("backpressure.quotaNames[0]", "Team Quota")),
+                bad("quota names as one string", "quotaNames", c -> c.set("backpressure.quotaNames", "team")),
+                bad("resource name with a wildcard", "resourceName", c -> c.set("backpressure.resourceName", "count/*")),
+                bad("negative active max objects", "maxObjects", c -> c.set("backpressure.active.maxObjects", -1)),
+                bad("active max requests not a quantity", "maxRequests",
+                        c -> c.set("backpressure.active.maxRequests.cpu", "lots")),
+                bad("active max requests of zero", "maxRequests", c -> c.set("backpressure.active.maxRequests.cpu", 0)),
+                bad("typo in active", "maxObject", c -> c.set("backpressure.active.maxObject", 5)),
+                bad("active selector without an active limit", "backpressure.active.selector",
+                        c -> c.set("backpressure.quotaName", "q").set("backpressure.active.selector", "a=b")),
                 bad("write token given as a value instead of a Secret", "writeToken",
                         c -> c.set("operations.writeToken", "plain-text-token")),
                 bad("write token Secret key empty", "key", c -> c.set("operations.writeToken.existingSecret", "ops")
@@ -101,6 +114,19 @@ class HelmValuesValidationTest {
                 .set("trigger.resource.group", "")
                 .set("trigger.resource.plural", "pods")
                 .set("terminationGracePeriodSeconds", 31)))
+                .doesNotThrowAnyException();
+        assertThatCode(() -> Chart.template("default", c -> c
+                .set("backpressure.quotaNames[0]", "*")
+                .set("backpressure.resourceName", "")
+                .set("backpressure.active.maxObjects", 0)
+                .set("backpressure.active.maxRequests.cpu", "500m")
+                .set("backpressure.active.maxRequests.memory", "256Gi")
+                .set("backpressure.active.maxRequests.nvidia\\.com/gpu", 2)
+                .set("backpressure.active.selector", "workflows.argoproj.io/completed!=true")))
+                .as("every quota, every resource, an active limit on requests only").doesNotThrowAnyException();
+        assertThatCode(() -> Chart.template("default", c -> c.withValuesFile(valuesFile(
+                "backpressure:\n  quotaNames: [team, compute]\n  active:\n    maxObjects: 50\n"
+                        + "    maxRequests: {cpu: 2.5, memory: 1e9}\n"))))
                 .doesNotThrowAnyException();
         assertThatCode(() -> Chart.template("default", c -> c.set("backpressure.capacityRatio", "0.8")))
                 .as("--set backpressure.capacityRatio=0.8 arrives as a string").doesNotThrowAnyException();
