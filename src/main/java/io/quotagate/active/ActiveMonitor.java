@@ -43,7 +43,7 @@ import org.springframework.context.SmartLifecycle;
  * A reading taken after the ticket therefore includes every create that returned before it: it may count an object
  * twice for a moment (never less), which only makes the gate more careful. A pending object the informer never
  * delivers (created and deleted between two watch events is still delivered; a missed one is a bug) is dropped after
- * {@link #PENDING_EXPIRY}.
+ * {@link ActiveTally#PENDING_EXPIRY}.
  *
  * <p>Readings are applied on one thread, coalesced: at most one in flight and one queued, on every informer event,
  * every create of ours, every request of the gate (after an "exceeded quota", all sources must be read again) and
@@ -56,8 +56,6 @@ public final class ActiveMonitor implements SmartLifecycle, CreatedObjects {
     /** The gate source of the active limit; parentheses cannot occur in a ResourceQuota's name. */
     public static final String SOURCE = "(active)";
 
-    static final Duration PENDING_EXPIRY = Duration.ofMinutes(10);
-    private static final Duration DELIVERED_KEPT = Duration.ofMinutes(5);
     private static final Duration RETRY = Duration.ofSeconds(1);
     private static final Logger log = LoggerFactory.getLogger(ActiveMonitor.class);
 
@@ -71,11 +69,8 @@ public final class ActiveMonitor implements SmartLifecycle, CreatedObjects {
     private final Runnable alsoOnRefresh;
     private final AtomicBoolean applyRequested = new AtomicBoolean();
 
-    private final Object lock = new Object();
-    /** Objects we created that the informer has not delivered yet, by key; guarded by lock. */
-    private final Map<String, Pending> pending = new LinkedHashMap<>();
-    /** Keys of objects the informer has delivered an event of, with when; guarded by lock. */
-    private final Map<String, Long> delivered = new HashMap<>();
+    /** Our creates the informer has not delivered yet, and the counting rule. */
+    private final ActiveTally tally;
 
     /** Only on the executor's thread. */
     private Map<String, Memo> memo = new HashMap<>();
@@ -90,9 +85,6 @@ public final class ActiveMonitor implements SmartLifecycle, CreatedObjects {
     private volatile boolean running;
     private volatile int lastUnfinished = -1;
     private volatile int lastPending;
-
-    private record Pending(Map<String, Long> units, long sinceNanos) {
-    }
 
     private record Memo(String resourceVersion, boolean finished, Map<String, Long> units) {
     }
@@ -114,6 +106,7 @@ public final class ActiveMonitor implements SmartLifecycle, CreatedObjects {
         this.template = template;
         this.pollInterval = pollInterval;
         this.alsoOnRefresh = alsoOnRefresh == null ? () -> { } : alsoOnRefresh;
+        this.tally = new ActiveTally(properties.limits().keySet());
     }
 
     @Override
@@ -229,11 +222,7 @@ public final class ActiveMonitor implements SmartLifecycle, CreatedObjects {
 
     /** An informer event: the cache holds the object now (or has let it go); it is no longer pending. */
     private void delivered(GenericKubernetesResource obj) {
-        String key = key(obj);
-        synchronized (lock) {
-            delivered.put(key, System.nanoTime());
-            pending.remove(key);
-        }
+        tally.delivered(key(obj), System.nanoTime());
         requestApply();
     }
 
@@ -250,12 +239,7 @@ public final class ActiveMonitor implements SmartLifecycle, CreatedObjects {
         } catch (RuntimeException e) {
             units = Map.of(ActiveProperties.COUNT, 1L);
         }
-        String key = key(object);
-        synchronized (lock) {
-            if (!delivered.containsKey(key)) {
-                pending.put(key, new Pending(units, System.nanoTime()));
-            }
-        }
+        tally.created(key(object), units, System.nanoTime());
         requestApply();
     }
 
@@ -289,37 +273,23 @@ public final class ActiveMonitor implements SmartLifecycle, CreatedObjects {
         configurationError = false;
         // The ticket first: every create whose permit resolved before it is pending or in the cache by now.
         CapacityGate.ReadTicket ticket = gate.beginRead();
-        Map<String, Pending> ours;
-        long now = System.nanoTime();
-        synchronized (lock) {
-            pending.values().removeIf(p -> now - p.sinceNanos() > PENDING_EXPIRY.toNanos());
-            delivered.values().removeIf(t -> now - t > DELIVERED_KEPT.toNanos());
-            ours = new HashMap<>(pending);
-        }
-        Map<String, Long> used = new LinkedHashMap<>();
-        templateCost.keySet().forEach(r -> used.put(r, 0L));
+        Map<String, Map<String, Long>> ours = tally.snapshot(System.nanoTime());
+        List<ActiveTally.Counted> cache = new ArrayList<>();
         Map<String, Memo> next = new HashMap<>();
-        int unfinished = 0;
         for (GenericKubernetesResource obj : i.getStore().list()) {
-            String key = key(obj);
-            ours.remove(key);
             if (!selector.matches(obj.getMetadata().getLabels())) {
                 continue; // a server that ignored part of the selector (the CRUD mock ignores notin)
             }
+            String key = key(obj);
             Memo m = memo(key, obj);
             next.put(key, m);
-            if (!m.finished()) {
-                unfinished++;
-                m.units().forEach((r, u) -> used.computeIfPresent(r, (k, sum) -> sum + u));
-            }
+            cache.add(new ActiveTally.Counted(key, m.finished(), m.units()));
         }
         memo = next;
-        for (Pending p : ours.values()) {
-            unfinished++;
-            p.units().forEach((r, u) -> used.computeIfPresent(r, (k, sum) -> sum + u));
-        }
-        lastUnfinished = unfinished;
-        lastPending = ours.size();
+        ActiveTally.Totals totals = tally.count(ours, cache);
+        lastUnfinished = totals.unfinished();
+        lastPending = totals.pending();
+        Map<String, Long> used = totals.used();
         List<LimitReading> readings = new ArrayList<>();
         Map<String, Long> limits = properties.limits();
         templateCost.forEach((resource, cost) ->
