@@ -133,6 +133,51 @@ class ActiveMonitorTest {
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(limit(gate, "count").used()).isEqualTo(1));
     }
 
+    static final ResourceDefinitionContext JOBS = new ResourceDefinitionContext.Builder()
+            .withGroup("batch").withVersion("v1").withKind("Job").withPlural("jobs").withNamespaced(true).build();
+
+    static GenericKubernetesResource job(String name, int parallelism) {
+        return new io.fabric8.kubernetes.client.utils.KubernetesSerialization().unmarshal("""
+                apiVersion: batch/v1
+                kind: Job
+                metadata: {name: %s, namespace: argo, labels: {quotagate.io/consumer: quotagate}}
+                spec:
+                  parallelism: %d
+                  template:
+                    spec:
+                      restartPolicy: Never
+                      containers:
+                      - name: c
+                        image: busybox
+                        resources: {requests: {cpu: 250m}}
+                """.formatted(name, parallelism), GenericKubernetesResource.class);
+    }
+
+    @Test
+    void jobsCountTheirPodTemplateTimesParallelismUntilACompleteOrFailedCondition(KubernetesApiEmulation kubernetes) {
+        KubernetesClient client = kubernetes.client();
+        CapacityGate gate = new CapacityGate(true, 1.0, FailMode.CLOSED, Clock.systemUTC());
+        monitor = new ActiveMonitor(client, NS, new ActiveProperties(10, Map.of("cpu", "2"), ""), MINE, gate,
+                job("template", 2), Duration.ofSeconds(30), null);
+        monitor.start();
+        await().atMost(Duration.ofSeconds(10)).until(() -> Boolean.TRUE.equals(monitor.status().get("watching")));
+        GenericKubernetesResource a = client.genericKubernetesResources(JOBS).inNamespace(NS).resource(job("a", 2)).create();
+        client.genericKubernetesResources(JOBS).inNamespace(NS).resource(job("b", 3)).create();
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            assertThat(limit(gate, "count").used()).isEqualTo(2);
+            assertThat(limit(gate, "requests.cpu").used()).as("250m × 2 + 250m × 3").isEqualTo(1250);
+        });
+        assertThat(limit(gate, "requests.cpu").cost()).as("the template's 250m × 2").isEqualTo(500);
+        assertThat(gate.state().headroom()).as("(2000 - 1250) / 500").isEqualTo(1);
+
+        a.setAdditionalProperty("status", Map.of("conditions", List.of(Map.of("type", "Complete", "status", "True"))));
+        client.genericKubernetesResources(JOBS).inNamespace(NS).resource(a).update();
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            assertThat(limit(gate, "count").used()).isEqualTo(1);
+            assertThat(limit(gate, "requests.cpu").used()).isEqualTo(750);
+        });
+    }
+
     @Test
     void unknownUntilListedAndAFailedListIsAFailedRead(KubernetesApiEmulation kubernetes) {
         CapacityGate gate = new CapacityGate(true, 1.0, FailMode.CLOSED, Clock.systemUTC());
