@@ -125,7 +125,7 @@ public final class ActiveMonitor implements SmartLifecycle, CreatedObjects {
             alsoOnRefresh.run();
             requestApply();
         });
-        executor.execute(this::init);
+        executor.execute(this::tick);
         executor.scheduleWithFixedDelay(this::tick, RETRY.toMillis(), RETRY.toMillis(), TimeUnit.MILLISECONDS);
         executor.scheduleWithFixedDelay(this::requestApply, pollInterval.toMillis(), pollInterval.toMillis(),
                 TimeUnit.MILLISECONDS);
@@ -212,11 +212,17 @@ public final class ActiveMonitor implements SmartLifecycle, CreatedObjects {
         return Map.copyOf(costs);
     }
 
+    /** Every second: start the informer if it could not start yet, re-apply while the count is unknown. */
     private void tick() {
-        if (informer == null) {
-            init();
-        } else if (error != null || lastUnfinished < 0) {
-            requestApply();
+        try {
+            if (informer == null) {
+                init();
+            } else if (error != null || lastUnfinished < 0) {
+                requestApply();
+            }
+        } catch (RuntimeException e) {
+            // An exception would cancel this periodic task for good; the next tick tries again.
+            failed("starting the informer failed: " + e, false);
         }
     }
 
