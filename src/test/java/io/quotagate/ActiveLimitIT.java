@@ -3,7 +3,9 @@ package io.quotagate;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -92,30 +94,20 @@ class ActiveLimitIT {
         JsonNode health = http.getJson("/actuator/health/quota");
         assertThat(health.get("details").get("active").get("synced").asBoolean()).isTrue();
 
-        // Observe the namespace as often as it can be read, and finish workflows in small batches without deleting.
+        // Observe the namespace every 2 ms; whenever the limit is reached, finish 3 workflows (oldest first) without
+        // deleting them, as Argo does; their TTL would delete them much later.
         AtomicInteger maxUnfinished = new AtomicInteger();
         AtomicInteger observations = new AtomicInteger();
-        AtomicBoolean done = new AtomicBoolean();
-        Thread observer = new Thread(() -> {
-            while (!done.get()) {
-                maxUnfinished.accumulateAndGet(unfinishedNow(), Math::max);
-                observations.incrementAndGet();
+        ScheduledExecutorService observers = Executors.newScheduledThreadPool(2);
+        observers.scheduleWithFixedDelay(() -> {
+            maxUnfinished.accumulateAndGet(unfinishedNow(), Math::max);
+            observations.incrementAndGet();
+        }, 0, 2, TimeUnit.MILLISECONDS);
+        observers.scheduleWithFixedDelay(() -> {
+            if (unfinishedNow() >= MAX) {
+                kubernetes.finishOldestWorkflows(NAMESPACE, 3, "Succeeded");
             }
-        }, "observer");
-        Thread finisher = new Thread(() -> {
-            while (!done.get()) {
-                if (unfinishedNow() >= MAX) {
-                    kubernetes.finishOldestWorkflows(NAMESPACE, 3, "Succeeded");
-                }
-                try {
-                    await().pollDelay(Duration.ofMillis(30)).until(() -> true);
-                } catch (RuntimeException e) {
-                    return;
-                }
-            }
-        }, "finisher");
-        observer.start();
-        finisher.start();
+        }, 0, 30, TimeUnit.MILLISECONDS);
 
         Audit audit = new Audit("active-limit", producer, kubernetes, QuotaGateTestProperties.STREAM, null);
         List<Long> published = audit.publishJson(QuotaGateTestProperties.SUBJECT, MESSAGES);
@@ -124,9 +116,8 @@ class ActiveLimitIT {
                     .until(() -> audit.objects().keySet().containsAll(published));
             env.awaitDrained(Duration.ofSeconds(10));
         } finally {
-            done.set(true);
-            observer.join();
-            finisher.join();
+            observers.shutdownNow();
+            observers.awaitTermination(10, TimeUnit.SECONDS);
         }
         System.out.printf("[active limit] %d messages -> %d creates, %d x 403, max %d unfinished of %d over %d "
                         + "observations, %d workflows stored%n", published.size(), kubernetes.successfulCreates(),
