@@ -175,11 +175,14 @@ public final class ActiveMonitor implements SmartLifecycle, CreatedObjects {
             }
         });
         i.exceptionHandler((started, t) -> {
-            boolean rbac = t instanceof KubernetesClientException k && (k.getCode() == 401 || k.getCode() == 403);
+            KubernetesClientException k = apiserverAnswer(t);
+            boolean rbac = k != null && (k.getCode() == 401 || k.getCode() == 403);
+            String said = k != null && k.getStatus() != null && k.getStatus().getMessage() != null
+                    ? k.getStatus().getMessage() : String.valueOf((k != null ? k : t).getMessage());
             error = rbac
-                    ? "not allowed to list and watch " + type.getPlural() + " in " + namespace + " ("
-                      + t.getMessage() + "): backpressure.active needs list and watch on the trigger resource"
-                    : "listing or watching " + type.getPlural() + " in " + namespace + " failed: " + t.getMessage();
+                    ? "not allowed to list and watch " + type.getPlural() + " in " + namespace + " (HTTP " + k.getCode()
+                      + ": " + said + "): backpressure.active needs list and watch on the trigger resource"
+                    : "listing or watching " + type.getPlural() + " in " + namespace + " failed: " + said;
             configurationError = rbac;
             requestApply();
             return running; // keep retrying: the gate is unknown meanwhile, and recovers by itself
@@ -330,6 +333,16 @@ public final class ActiveMonitor implements SmartLifecycle, CreatedObjects {
         error = message;
         configurationError = configuration;
         gate.readFailed(gate.beginRead(), SOURCE, message, configuration);
+    }
+
+    /** The apiserver's answer inside what the informer reports (it wraps it in a CompletionException), or null. */
+    private static KubernetesClientException apiserverAnswer(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof KubernetesClientException k) {
+                return k;
+            }
+        }
+        return null;
     }
 
     private static String key(GenericKubernetesResource obj) {

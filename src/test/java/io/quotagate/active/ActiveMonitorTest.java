@@ -179,6 +179,42 @@ class ActiveMonitorTest {
     }
 
     @Test
+    void aListTheServiceAccountMayNotMakeIsAConfigurationErrorNamingTheRbacItNeeds() throws Exception {
+        // Every request answered as the apiserver answers a missing RBAC rule.
+        com.sun.net.httpserver.HttpServer server = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/", exchange -> {
+            byte[] body = ("{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"Forbidden\",\"code\":403,"
+                    + "\"message\":\"jobs.batch is forbidden: User \\\"system:serviceaccount:argo:quotagate\\\" cannot list "
+                    + "resource \\\"jobs\\\" in API group \\\"batch\\\" in the namespace \\\"argo\\\"\"}")
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().add("Content-Type", "application/json");
+            exchange.sendResponseHeaders(403, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        server.start();
+        try (KubernetesClient client = new io.fabric8.kubernetes.client.KubernetesClientBuilder().withConfig(
+                new io.fabric8.kubernetes.client.ConfigBuilder().withMasterUrl("http://127.0.0.1:" + server.getAddress().getPort())
+                        .withRequestRetryBackoffLimit(0).build()).build()) {
+            CapacityGate gate = new CapacityGate(true, 1.0, FailMode.CLOSED, Clock.systemUTC());
+            monitor = new ActiveMonitor(client, NS, new ActiveProperties(3, Map.of(), ""), MINE, gate, job("t", 1),
+                    Duration.ofSeconds(30), null);
+            monitor.start();
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+                assertThat(gate.state().configurationError()).isTrue();
+                assertThat(gate.state().lastError()).contains("not allowed to list and watch jobs in argo")
+                        .contains("needs list and watch on the trigger resource");
+                assertThat(gate.state().blocked()).isTrue();
+                assertThat(monitor.status()).containsEntry("synced", false).containsKey("lastError");
+            });
+        } finally {
+            monitor.stop();
+            server.stop(0);
+        }
+    }
+
+    @Test
     void unknownUntilListedAndAFailedListIsAFailedRead(KubernetesApiEmulation kubernetes) {
         CapacityGate gate = new CapacityGate(true, 1.0, FailMode.CLOSED, Clock.systemUTC());
         assertThat(gate.state().blocked()).isTrue();
