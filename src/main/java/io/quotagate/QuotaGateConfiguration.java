@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.quotagate.active.ActiveMonitor;
 import io.quotagate.backlog.BacklogMonitor;
 import io.quotagate.config.InvalidConfigurationException;
 import io.quotagate.consumer.JetStreamProperties;
@@ -35,6 +36,7 @@ import io.quotagate.operations.WriteTokenFilter;
 import io.quotagate.quota.BackpressureProperties;
 import io.quotagate.quota.QuotaMonitor;
 import io.quotagate.quota.TemplateCharge;
+import io.quotagate.trigger.ConsumerLabel;
 import io.quotagate.trigger.KubernetesResourceTrigger;
 import io.quotagate.trigger.ManifestTemplate;
 import io.quotagate.trigger.ResourceTypes;
@@ -128,10 +130,29 @@ class QuotaGateConfiguration {
     }
 
     @Bean
-    Trigger kubernetesResourceTrigger(@Qualifier("triggerKubernetesClient") KubernetesClient triggerKubernetesClient, TriggerProperties t, QuotaNamespace namespace) {
+    Trigger kubernetesResourceTrigger(@Qualifier("triggerKubernetesClient") KubernetesClient triggerKubernetesClient, TriggerProperties t, QuotaNamespace namespace,
+                                      JetStreamProperties jetstream, ActiveMonitor active) {
         String ns = t.namespace().isBlank() ? namespace.value() : t.namespace();
-        return new KubernetesResourceTrigger(triggerKubernetesClient, ns, ManifestTemplate.load(t.template()), t.parameters(),
-                t.requestTimeout());
+        // Every object carries its consumer's label, so the active limit's default selector finds it.
+        KubernetesResourceTrigger trigger = new KubernetesResourceTrigger(triggerKubernetesClient, ns,
+                ManifestTemplate.load(t.template()), t.parameters(), t.requestTimeout(),
+                java.util.Map.of(ConsumerLabel.KEY, ConsumerLabel.value(jetstream.durable())));
+        trigger.onCreated(active);
+        return trigger;
+    }
+
+    /** The limit on active work: counts the trigger resource's unfinished objects (off unless configured). */
+    @Bean
+    ActiveMonitor activeMonitor(@Qualifier("quotaKubernetesClient") KubernetesClient client, BackpressureProperties p,
+                                TriggerProperties t, QuotaNamespace namespace, JetStreamProperties jetstream,
+                                CapacityGate gate, QuotaMonitor quota) {
+        String ns = t.namespace().isBlank() ? namespace.value() : t.namespace();
+        String selector = p.active().selector().isEmpty() ? ConsumerLabel.selector(jetstream.durable())
+                : p.active().selector();
+        GenericKubernetesResource template = client.getKubernetesSerialization()
+                .convertValue(ManifestTemplate.load(t.template()).render(), GenericKubernetesResource.class);
+        return new ActiveMonitor(client, ns, p.active(), selector, gate, template, p.pollInterval(),
+                quota::refreshNeeded);
     }
 
     @Bean(initMethod = "open", destroyMethod = "close")
@@ -202,8 +223,8 @@ class QuotaGateConfiguration {
     }
 
     @Bean
-    QuotaHealthIndicator quotaHealthIndicator(GateView gate) {
-        return new QuotaHealthIndicator(gate);
+    QuotaHealthIndicator quotaHealthIndicator(GateView gate, ActiveMonitor active) {
+        return new QuotaHealthIndicator(gate, active::status);
     }
 
     @Bean

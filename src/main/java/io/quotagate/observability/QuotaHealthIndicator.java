@@ -1,5 +1,8 @@
 package io.quotagate.observability;
 
+import java.util.Map;
+import java.util.function.Supplier;
+
 import io.quotagate.gate.BlockedReason;
 import io.quotagate.gate.GateView;
 import io.quotagate.gate.GateState;
@@ -17,9 +20,16 @@ import org.springframework.boot.health.contributor.Status;
 public class QuotaHealthIndicator implements HealthIndicator {
 
     private final GateView gate;
+    private final Supplier<Map<String, Object>> active;
 
     public QuotaHealthIndicator(GateView gate) {
+        this(gate, Map::of);
+    }
+
+    /** @param active the active limit's state (informer synced, watching, its error), empty when it is off */
+    public QuotaHealthIndicator(GateView gate, Supplier<Map<String, Object>> active) {
         this.gate = gate;
+        this.active = active;
     }
 
     @Override
@@ -55,6 +65,10 @@ public class QuotaHealthIndicator implements HealthIndicator {
         }
         if (s.lastError() != null) {
             b.withDetail("lastError", s.lastError());
+        }
+        Map<String, Object> a = active.get();
+        if (!a.isEmpty()) {
+            b.withDetail("active", a);
         }
         return b.build();
     }

@@ -6,7 +6,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 
+import io.quotagate.active.ActiveProperties;
 import io.quotagate.gate.FailMode;
+import jakarta.validation.Valid;
 import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.DecimalMax;
 import jakarta.validation.constraints.DecimalMin;
@@ -40,6 +42,8 @@ import org.springframework.validation.annotation.Validated;
  * @param quotaNames    More ResourceQuotas to respect besides {@code quota-name}, by name; {@code ["*"]} means every
  *                      ResourceQuota in the namespace (one list and one watch of them all). A message is admitted only
  *                      while every quota has room. Empty (the default): only {@code quota-name}.
+ * @param active        Limits on work that exists and has not finished ({@code backpressure.active.*}); a gate limit
+ *                      of its own: with only an active limit set the gate is on.
  */
 @Validated
 @ConfigurationProperties(prefix = "backpressure")
@@ -54,7 +58,8 @@ public record BackpressureProperties(
         @DefaultValue("closed") @NotNull FailMode failMode,
         @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration readTimeout,
         @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration forbiddenProbeInterval,
-        List<String> quotaNames) {
+        List<String> quotaNames,
+        @DefaultValue @Valid ActiveProperties active) {
 
     /** Every ResourceQuota in the namespace, for {@code quota-names}. */
     public static final String EVERY_QUOTA = "*";
@@ -62,6 +67,15 @@ public record BackpressureProperties(
     @ConstructorBinding
     public BackpressureProperties {
         quotaNames = quotaNames == null ? List.of() : List.copyOf(quotaNames);
+        active = active == null ? ActiveProperties.OFF : active;
+    }
+
+    /** Without an active limit. */
+    public BackpressureProperties(String quotaName, String resourceName, double capacityRatio, Duration pollInterval,
+                                  String namespace, FailMode failMode, Duration readTimeout,
+                                  Duration forbiddenProbeInterval, List<String> quotaNames) {
+        this(quotaName, resourceName, capacityRatio, pollInterval, namespace, failMode, readTimeout,
+                forbiddenProbeInterval, quotaNames, ActiveProperties.OFF);
     }
 
     /** The original sensor's settings: one quota, no {@code quota-names}. */
@@ -72,8 +86,13 @@ public record BackpressureProperties(
                 forbiddenProbeInterval, List.of());
     }
 
-    /** True when a quota is configured; otherwise the consumer runs ungated. */
+    /** True when a quota or an active limit is configured; otherwise the consumer runs ungated. */
     public boolean gateEnabled() {
+        return quotaEnabled() || active.enabled();
+    }
+
+    /** True when a ResourceQuota is configured: the quota monitor reads it. */
+    public boolean quotaEnabled() {
         return everyQuota() || !quotas().isEmpty();
     }
 

@@ -140,9 +140,11 @@ public class QuotaMonitor implements SmartLifecycle {
 
     @Override
     public void start() {
-        if (!properties.gateEnabled()) {
+        if (!properties.quotaEnabled()) {
             running = true;
-            log.info("No backpressure.quota-name set: the consumer runs ungated");
+            if (!properties.gateEnabled()) {
+                log.info("No backpressure.quota-name set: the consumer runs ungated");
+            }
             return;
         }
         executor = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -238,9 +240,10 @@ public class QuotaMonitor implements SmartLifecycle {
      * The gate asks for a read: after a 403 "exceeded quota" (its permits are revoked until a read started after
      * it), or when its last in-flight create resolved while our unobserved creates keep it closed. The first is
      * what makes the gate usable again and is read at once; the second only stands in for an event that may not
-     * come, so it is spaced like one.
+     * come, so it is spaced like one. Public for the active limit's monitor, which takes over the gate's single
+     * refresh requester and runs this one too.
      */
-    private void refreshNeeded() {
+    public void refreshNeeded() {
         if (gate.permitsRevoked()) {
             requestRead();
         } else {

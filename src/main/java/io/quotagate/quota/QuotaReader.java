@@ -92,12 +92,12 @@ final class QuotaReader {
                     ? "not allowed to list ResourceQuotas in " + namespace + " (HTTP " + e.getCode()
                       + "): backpressure.quota-names [\"*\"] needs list/watch on resourcequotas in the namespace"
                     : "listing ResourceQuotas in " + namespace + " failed: " + describe(e);
-            gate.readFailed(ticket, message, rbac);
+            failedEvery(ticket, message, rbac);
             return message;
         } catch (RuntimeException e) {
             readsFailed.incrementAndGet();
             String message = "listing ResourceQuotas in " + namespace + " failed: " + describe(e);
-            gate.readFailed(ticket, message, false);
+            failedEvery(ticket, message, false);
             return message;
         }
         if (quotas.isEmpty()) {
@@ -119,7 +119,7 @@ final class QuotaReader {
             }
         }
         for (String source : gate.sources()) {
-            if (!listed.contains(source) && !properties.quotas().contains(source)) {
+            if (isQuota(source) && !listed.contains(source) && !properties.quotas().contains(source)) {
                 gate.forget(ticket, source);
             }
         }
@@ -131,6 +131,23 @@ final class QuotaReader {
             }
         }
         return failure;
+    }
+
+    /**
+     * A failed list fails every quota source, and only those: the gate's other sources (the active limit) are read
+     * by their own monitors. With no quota source yet, the failure is the {@code "*"} source's.
+     */
+    private void failedEvery(CapacityGate.ReadTicket ticket, String message, boolean configuration) {
+        List<String> quotas = gate.sources().stream().filter(QuotaReader::isQuota).toList();
+        if (quotas.isEmpty()) {
+            gate.readFailed(ticket, BackpressureProperties.EVERY_QUOTA, message, configuration);
+        }
+        quotas.forEach(q -> gate.readFailed(ticket, q, message, configuration));
+    }
+
+    /** A ResourceQuota's name, not another kind of source: "(active)" cannot be one (parentheses are invalid). */
+    private static boolean isQuota(String source) {
+        return !source.startsWith("(");
     }
 
     /**

@@ -53,7 +53,9 @@ import java.util.Objects;
  * The namespace is always the configured one — the one whose quota gates the consumer — whatever the template
  * says, so the gate and the objects cannot drift apart. Annotations {@code quotagate.io/stream},
  * {@code quotagate.io/stream-sequence}, {@code quotagate.io/subject} and, when known,
- * {@code quotagate.io/stream-identity} trace every object to its message.
+ * {@code quotagate.io/stream-identity} trace every object to its message. The labels given at construction (the
+ * consumer's {@link ConsumerLabel}) are added to the template's own, so the active limit can select the objects this
+ * consumer made; every stored object is then told to {@link #onCreated the created-objects listener}.
  *
  * <h2>Requests</h2>
  * Creates, read-backs and probes run with the configured request timeout and without fabric8's internal retries: a
@@ -89,6 +91,8 @@ public final class KubernetesResourceTrigger implements Trigger {
     private final ManifestTemplate template;
     private final ParameterMapping parameters;
     private final ResourceTypes resourceTypes;
+    private final Map<String, String> labels;
+    private volatile CreatedObjects createdObjects = CreatedObjects.NONE;
 
     /**
      * @param client         a client for the cluster; creates use a derived client with {@code requestTimeout} and
@@ -102,7 +106,18 @@ public final class KubernetesResourceTrigger implements Trigger {
      */
     public KubernetesResourceTrigger(KubernetesClient client, String namespace, ManifestTemplate template,
                                      List<TriggerProperties.Parameter> parameters, Duration requestTimeout) {
+        this(client, namespace, template, parameters, requestTimeout, Map.of());
+    }
+
+    /**
+     * @param labels added to every object's labels (over the template's own of the same key), e.g. the
+     *               {@link ConsumerLabel}
+     */
+    public KubernetesResourceTrigger(KubernetesClient client, String namespace, ManifestTemplate template,
+                                     List<TriggerProperties.Parameter> parameters, Duration requestTimeout,
+                                     Map<String, String> labels) {
         Objects.requireNonNull(client, "client");
+        this.labels = Map.copyOf(labels);
         if (namespace == null || namespace.isBlank()) {
             throw new IllegalArgumentException("trigger.kubernetes.namespace: no namespace resolved");
         }
@@ -118,6 +133,11 @@ public final class KubernetesResourceTrigger implements Trigger {
 
     public String namespace() {
         return namespace;
+    }
+
+    /** Who is told of every object a create stored (the active limit's monitor); set before the first message. */
+    public void onCreated(CreatedObjects listener) {
+        this.createdObjects = listener == null ? CreatedObjects.NONE : listener;
     }
 
     @Override
@@ -145,6 +165,7 @@ public final class KubernetesResourceTrigger implements Trigger {
             metadata.setGenerateName(null);
         }
         annotate(object, message);
+        label(object);
         try {
             ResourceDefinitionContext type = resourceTypes.resolve(object.getApiVersion(), object.getKind());
             if (type == null) {
@@ -160,6 +181,7 @@ public final class KubernetesResourceTrigger implements Trigger {
                 String name = metadata.getName();
                 try {
                     GenericKubernetesResource created = resource(type, object).create();
+                    tellCreated(created != null && created.getMetadata() != null ? created : object);
                     return TriggerResult.created(created != null && created.getMetadata() != null
                             && created.getMetadata().getName() != null ? created.getMetadata().getName() : name);
                 } catch (KubernetesClientException e) {
@@ -321,6 +343,25 @@ public final class KubernetesResourceTrigger implements Trigger {
             object.setMetadata(new ObjectMeta());
         }
         return object;
+    }
+
+    /** Before the trigger returns, so the object is counted from the moment the permit says it was created. */
+    private void tellCreated(GenericKubernetesResource created) {
+        try {
+            createdObjects.created(created);
+        } catch (RuntimeException e) {
+            log.warn("Could not record created object {} for the active limit", created.getMetadata().getName(), e);
+        }
+    }
+
+    private void label(GenericKubernetesResource object) {
+        if (labels.isEmpty()) {
+            return;
+        }
+        Map<String, String> merged = object.getMetadata().getLabels() == null
+                ? new LinkedHashMap<>() : new LinkedHashMap<>(object.getMetadata().getLabels());
+        merged.putAll(labels);
+        object.getMetadata().setLabels(merged);
     }
 
     private static void annotate(GenericKubernetesResource object, InboundMessage message) {

@@ -70,6 +70,10 @@ import java.util.logging.Level;
  *       one update, as the Argo controller makes it, sets {@code status.phase} and the label
  *       {@code workflows.argoproj.io/completed: "true"}; watchers see MODIFIED; the count quota keeps counting them
  *       until they are deleted.</li>
+ *   <li><b>Lists and watches with a label selector</b> ({@code =}, {@code ==}, {@code !=}; Workflows, Jobs, Pods alike,
+ *       as the active limit's informer uses them): an object whose update makes it leave the selector is sent as
+ *       DELETED and one that enters it as ADDED, as the apiserver's watch cache does ({@code ActiveMonitorTest}). A
+ *       watch does not replay changes made between a list and the watch (see "Not emulated").</li>
  *   <li><b>Discovery</b> of {@code /apis/argoproj.io/v1alpha1} (Workflow, registered by default) and of any
  *       {@link #registerCustomResource(String, String, String) registered} kind, which fabric8 needs to create a
  *       {@link GenericKubernetesResource}; core and built-in group kinds (Pod, batch Job...) need none, the client
