@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.quotagate.active.ActiveProperties;
 import io.quotagate.quota.BackpressureProperties;
 
 import java.io.IOException;
@@ -132,6 +133,9 @@ class HelmChartLimitsTest {
         assertThat(binder.bind("backpressure.active.max-objects", Integer.class).get()).isZero();
         assertThat(binder.bind("backpressure.active.selector", String.class).get())
                 .isEqualTo("workflows.argoproj.io/completed!=true");
+        ActiveProperties active = binder.bind("backpressure.active", ActiveProperties.class).get();
+        assertThat(active.enabled()).as("the service's own record accepts what the chart writes").isTrue();
+        assertThat(active.maxRequests()).containsEntry("nvidia.com/gpu", "4").containsEntry("cpu", "64");
     }
 
     @Test
