@@ -34,6 +34,7 @@ import io.quotagate.operations.OperationsProperties;
 import io.quotagate.operations.WriteTokenFilter;
 import io.quotagate.quota.BackpressureProperties;
 import io.quotagate.quota.QuotaMonitor;
+import io.quotagate.quota.ObjectCharge;
 import io.quotagate.quota.TemplateCharge;
 import io.quotagate.trigger.KubernetesResourceTrigger;
 import io.quotagate.trigger.ManifestTemplate;
@@ -127,11 +128,18 @@ class QuotaGateConfiguration {
         return clients.create(t.requestTimeout(), t.concurrency());
     }
 
+    /**
+     * With an empty resource-name the gate's limits are in each resource's own unit, so every message is charged its
+     * object's real cost before its create ({@link ObjectCharge}); with a resource name set the gate counts messages
+     * and no cost model is needed.
+     */
     @Bean
-    Trigger kubernetesResourceTrigger(@Qualifier("triggerKubernetesClient") KubernetesClient triggerKubernetesClient, TriggerProperties t, QuotaNamespace namespace) {
+    Trigger kubernetesResourceTrigger(@Qualifier("triggerKubernetesClient") KubernetesClient triggerKubernetesClient,
+                                      TriggerProperties t, QuotaNamespace namespace, BackpressureProperties p) {
         String ns = t.namespace().isBlank() ? namespace.value() : t.namespace();
+        boolean everyResource = p.gateEnabled() && (p.resourceName() == null || p.resourceName().isBlank());
         return new KubernetesResourceTrigger(triggerKubernetesClient, ns, ManifestTemplate.load(t.template()), t.parameters(),
-                t.requestTimeout());
+                t.requestTimeout(), everyResource ? new ObjectCharge() : null);
     }
 
     @Bean(initMethod = "open", destroyMethod = "close")

@@ -17,6 +17,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Predicate;
+
+import io.quotagate.gate.Charge;
 
 /**
  * Creates one Kubernetes object per message from a {@link ManifestTemplate} filled by {@link ParameterMapping}.
@@ -55,6 +58,12 @@ import java.util.Objects;
  * {@code quotagate.io/stream-sequence}, {@code quotagate.io/subject} and, when known,
  * {@code quotagate.io/stream-identity} trace every object to its message.
  *
+ * <h2>A message's real cost</h2>
+ * Given a {@link CostModel}, the rendered object's cost is computed before its create and offered to the caller's
+ * check ({@link #fire(InboundMessage, Predicate)}); refused, the result is {@code NO_ROOM} and nothing is sent. An
+ * object whose resources cannot be read (an unparsable quantity filled in by a parameter) is {@code POISON
+ * invalid_manifest}: the apiserver would refuse it too.
+ *
  * <h2>Requests</h2>
  * Creates, read-backs and probes run with the configured request timeout and without fabric8's internal retries: a
  * failed create comes back as {@code TRANSIENT} at once and the consumer's nak with back-off does the retrying, so a
@@ -89,6 +98,8 @@ public final class KubernetesResourceTrigger implements Trigger {
     private final ManifestTemplate template;
     private final ParameterMapping parameters;
     private final ResourceTypes resourceTypes;
+    /** Null: every message costs what the template costs, and no check is asked. */
+    private final CostModel costModel;
 
     /**
      * @param client         a client for the cluster; creates use a derived client with {@code requestTimeout} and
@@ -102,6 +113,17 @@ public final class KubernetesResourceTrigger implements Trigger {
      */
     public KubernetesResourceTrigger(KubernetesClient client, String namespace, ManifestTemplate template,
                                      List<TriggerProperties.Parameter> parameters, Duration requestTimeout) {
+        this(client, namespace, template, parameters, requestTimeout, null);
+    }
+
+    /**
+     * @param costModel what a rendered object charges the gate's limits; null when every message costs what the
+     *                  template costs (a gate that counts one resource per message, or none)
+     * @see #KubernetesResourceTrigger(KubernetesClient, String, ManifestTemplate, List, Duration)
+     */
+    public KubernetesResourceTrigger(KubernetesClient client, String namespace, ManifestTemplate template,
+                                     List<TriggerProperties.Parameter> parameters, Duration requestTimeout,
+                                     CostModel costModel) {
         Objects.requireNonNull(client, "client");
         if (namespace == null || namespace.isBlank()) {
             throw new IllegalArgumentException("trigger.kubernetes.namespace: no namespace resolved");
@@ -114,6 +136,7 @@ public final class KubernetesResourceTrigger implements Trigger {
         this.template = Objects.requireNonNull(template, "template");
         this.parameters = new ParameterMapping(parameters == null ? List.of() : parameters);
         this.resourceTypes = new ResourceTypes(this.client);
+        this.costModel = costModel;
     }
 
     public String namespace() {
@@ -122,6 +145,11 @@ public final class KubernetesResourceTrigger implements Trigger {
 
     @Override
     public TriggerResult fire(InboundMessage message) {
+        return fire(message, charge -> true);
+    }
+
+    @Override
+    public TriggerResult fire(InboundMessage message, Predicate<Charge> admit) {
         Map<String, Object> manifest = template.render();
         try {
             parameters.apply(message, manifest);
@@ -153,6 +181,10 @@ public final class KubernetesResourceTrigger implements Trigger {
                         + object.getApiVersion() + " " + object.getKind() + "; is the CRD installed?");
             }
             metadata.setNamespace(type.isNamespaceScoped() ? namespace : null);
+            TriggerResult refused = charge(object, type, admit);
+            if (refused != null) {
+                return refused;
+            }
             for (int attempt = 1; ; attempt++) {
                 if (derived) {
                     metadata.setName(derivedName(prefix, message, attempt));
@@ -192,6 +224,24 @@ public final class KubernetesResourceTrigger implements Trigger {
                     message.stream(), message.streamSequence(), e);
             return TriggerResult.transientFailure(metadata.getName(), "unexpected_error", e.toString());
         }
+    }
+
+    /** Asks {@code admit} with the object's real cost; null when it may be created, else the result to return. */
+    private TriggerResult charge(GenericKubernetesResource object, ResourceDefinitionContext type,
+                                 Predicate<Charge> admit) {
+        if (costModel == null) {
+            return null;
+        }
+        Charge real;
+        try {
+            real = costModel.chargeOf(object, type.getPlural(), type.getGroup() == null ? "" : type.getGroup());
+        } catch (RuntimeException e) {
+            return TriggerResult.poison(object.getMetadata().getName(), "invalid_manifest",
+                    "the filled template's resources cannot be read: " + e.getMessage());
+        }
+        return admit.test(real) ? null : TriggerResult.noRoom(object.getMetadata().getName(), describe(type,
+                object.getMetadata().getName()) + " costs more than the template and no longer fits the quota; "
+                + "back to JetStream until it does");
     }
 
     /**

@@ -1,0 +1,67 @@
+package io.quotagate.quota;
+
+import java.math.RoundingMode;
+import java.util.HashMap;
+import java.util.Map;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.quotagate.cost.ObjectCost;
+import io.quotagate.gate.Charge;
+import io.quotagate.trigger.CostModel;
+
+/**
+ * What a rendered object (its parameters filled in) charges the gate's limits, for the trigger's check before each
+ * create: the other half of {@link TemplateCharge}, which sizes the permits from the template as written.
+ *
+ * <ul>
+ *   <li>A ResourceQuota's limit: what quota admission charges the object for that resource (io.quotagate.cost
+ *       {@link ObjectCost}), in the resource's integral unit (cpu in milli-units, rounded up), 0 for a resource it is
+ *       not charged. The same for every quota: admission charges the object the same amount against each.</li>
+ *   <li>Any other kind of source (a limit that is not a ResourceQuota, such as a limit on active work): asked of the
+ *       {@link OtherSource} registered under that source's name ({@link #withSource}). This is the extension point:
+ *       a source the gate reads but nobody registered here is charged as a quota would be.</li>
+ * </ul>
+ * Used when {@code backpressure.resource-name} is empty. With a resource name set, the gate counts that resource one
+ * unit per message (the original sensor's rule, right for the object count it is meant for), so a real cost in the
+ * resource's own unit would not compare: the trigger gets no cost model then. Immutable and thread-safe.
+ */
+public final class ObjectCharge implements CostModel {
+
+    /** What a rendered object charges the limits of one source that is not a ResourceQuota. */
+    @FunctionalInterface
+    public interface OtherSource {
+        /** @return the units {@code rendered} charges this source's limit for {@code resource}, in the limit's unit */
+        long units(GenericKubernetesResource rendered, String resource);
+    }
+
+    private final Map<String, OtherSource> others;
+
+    public ObjectCharge() {
+        this(Map.of());
+    }
+
+    private ObjectCharge(Map<String, OtherSource> others) {
+        this.others = Map.copyOf(others);
+    }
+
+    /** A copy that asks {@code charge} for the limits of the source named {@code source}. */
+    public ObjectCharge withSource(String source, OtherSource charge) {
+        Map<String, OtherSource> more = new HashMap<>(others);
+        more.put(source, charge);
+        return new ObjectCharge(more);
+    }
+
+    @Override
+    public Charge chargeOf(GenericKubernetesResource object, String plural, String group) {
+        Map<String, Long> quota = new HashMap<>();
+        ObjectCost.atCreation(object, plural, group).forEach((resource, q) ->
+                quota.put(resource, TemplateCharge.units(resource, q, RoundingMode.CEILING)));
+        if (others.isEmpty()) {
+            return (source, resource) -> quota.getOrDefault(resource, 0L);
+        }
+        return (source, resource) -> {
+            OtherSource other = others.get(source);
+            return other != null ? other.units(object, resource) : quota.getOrDefault(resource, 0L);
+        };
+    }
+}
