@@ -71,8 +71,11 @@ class QuotaGateConfiguration {
     }
 
     @Bean
-    CapacityGate capacityGate(BackpressureProperties p) {
-        return new CapacityGate(p.gateEnabled(), p.capacityRatio(), p.failMode(), Clock.systemUTC());
+    CapacityGate capacityGate(BackpressureProperties p, JetStreamProperties j) {
+        CapacityGate gate = new CapacityGate(p.gateEnabled(), p.capacityRatio(), p.failMode(), Clock.systemUTC());
+        // A fetch holds its lease at most fetch-max-wait (plus the hand-over): a real-cost charge outwaits it.
+        gate.chargeWait(j.fetchMaxWait().plusSeconds(1));
+        return gate;
     }
 
     /** Its own client: short timeouts, so an unreachable apiserver closes the gate within seconds. */

@@ -162,6 +162,8 @@ public final class CapacityGate implements GateView {
                 if (back < permits) {
                     core.batchesFetched++;
                 }
+                // A charge may be waiting for exactly this reservation to end, whatever the headroom in messages.
+                core.capacityChanged.signalAll();
                 // The permits of this fetch may all have resolved before it closed: the check a permit makes when it
                 // resolves last is then made here.
                 return core.onlyOwnUnobservedCreatesBlock();
@@ -182,7 +184,10 @@ public final class CapacityGate implements GateView {
          * Charges the message's real cost before its create. For every limit, the units {@code real} says its object
          * charges beyond the limit's cost (what this permit was sized with, plus what an earlier charge already holds)
          * must fit in that limit's free units; if all fit, this permit holds them until it is resolved, else nothing
-         * changes. A real cost at or below the template's needs nothing and always fits.
+         * changes. A real cost at or below the template's needs nothing and always fits. When only the reservation of
+         * a fetch under way stands in the way (the fetch loop leased the room for its next batch), it waits up to
+         * {@link #chargeWait} for that fetch to end, and no new lease is granted meanwhile: otherwise a dear message
+         * would find every bit of room reserved by the next fetch, every time, and never be created.
          *
          * @return true when the message may be created; false when its real cost no longer fits, or the permit is
          *         already resolved (hand the message back to JetStream and return the permit)
@@ -257,7 +262,8 @@ public final class CapacityGate implements GateView {
         try {
             core.lastRequested = max;
             long headroom;
-            while ((headroom = core.headroom()) <= 0) {
+            // A charge waiting for this loop's previous reservation goes first (see ExtraUnits#charge).
+            while ((headroom = core.headroom()) <= 0 || core.chargesWaiting > 0) {
                 if (nanos <= 0 || !keepWaiting.getAsBoolean()) {
                     return new Lease(0);
                 }
@@ -292,6 +298,15 @@ public final class CapacityGate implements GateView {
      */
     public boolean permitsRevoked() {
         return core.revoked;
+    }
+
+    /**
+     * How long {@link Permit#charge} may wait for a fetch's reservation to end when only that reservation keeps a
+     * message's real cost from fitting: longer than a fetch holds its lease ({@code jetstream.fetch-max-wait} plus the
+     * hand-over). Zero: never wait (the charge then fails, and the message is requeued). Default 2 s.
+     */
+    public void chargeWait(Duration wait) {
+        core.chargeWaitNanos = Math.max(0, wait.toNanos());
     }
 
     /** Wakes a waiting {@link #lease} so it re-checks its {@code keepWaiting} condition. */

@@ -22,50 +22,92 @@ final class ExtraUnits {
         this.core = core;
     }
 
+    /** What a charge finds: it fits (and is held), it never fits, or only a fetch's reservation is in the way. */
+    private enum Verdict { NOTHING_MORE, HELD, NO_ROOM, RESERVED }
+
     /** Takes the lock; see {@link CapacityGate.Permit#charge}. */
     boolean charge(CapacityGate.Permit permit, Charge real) {
-        Runnable logLine;
+        Runnable logLine = null;
+        boolean waiting = false;
         core.lock.lock();
         try {
-            if (permit.resolved()) {
-                return false;
-            }
-            List<Extra> wanted = null;
-            long messages = core.reserved + core.held.get(); // held before the created count: see GateCore
-            long created = core.createdTotal.get();
-            for (Limits.Limit l : core.limits.all()) {
-                String resource = l.reading.resource();
-                long extra = real.units(l.source.name, resource) - l.reading.cost() - holding(permit, l.source, resource);
-                if (extra <= 0) {
-                    continue;
-                }
-                if (extra > l.freeUnits(messages, created)) {
+            long deadline = System.nanoTime() + core.chargeWaitNanos;
+            while (true) {
+                if (permit.resolved()) {
                     return false;
                 }
-                if (wanted == null) {
-                    wanted = new ArrayList<>(2);
+                Verdict v = tryCharge(permit, real);
+                if (v == Verdict.NOTHING_MORE) {
+                    return true; // the common case: nothing changed, nothing to re-derive
                 }
-                wanted.add(new Extra(l.source, resource, extra));
+                if (v == Verdict.HELD) {
+                    logLine = core.changed(); // the extra units may have filled a limit
+                    return true;
+                }
+                long left = deadline - System.nanoTime();
+                if (v == Verdict.NO_ROOM || left <= 0) {
+                    return false;
+                }
+                if (!waiting) {
+                    waiting = true;
+                    core.chargesWaiting++;
+                }
+                core.capacityChanged.awaitNanos(left);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } finally {
+            if (waiting) {
+                core.chargesWaiting--;
+                core.capacityChanged.signalAll(); // a lease held back for this charge may go on
+            }
+            core.lock.unlock();
+            if (logLine != null) {
+                logLine.run();
+            }
+        }
+    }
+
+    /** Holding the lock: checks every limit and, when all fit, holds the extra units. */
+    private Verdict tryCharge(CapacityGate.Permit permit, Charge real) {
+        List<Extra> wanted = null;
+        boolean reservedInTheWay = false;
+        long held = core.held.get(); // before the created count: see GateCore
+        long created = core.createdTotal.get();
+        for (Limits.Limit l : core.limits.all()) {
+            String resource = l.reading.resource();
+            long extra = real.units(l.source.name, resource) - l.reading.cost() - holding(permit, l.source, resource);
+            if (extra <= 0) {
+                continue;
+            }
+            long free = l.freeUnits(core.reserved + held, created);
+            if (extra > free) {
+                if (extra > free + l.reading.cost() * core.reserved) {
+                    return Verdict.NO_ROOM;
+                }
+                reservedInTheWay = true;
             }
             if (wanted == null) {
-                return true;
+                wanted = new ArrayList<>(2);
             }
-            for (Extra e : wanted) {
-                e.source().hold(e.resource(), e.units());
-            }
-            if (permit.extras == null) {
-                permit.extras = wanted;
-            } else {
-                permit.extras.addAll(wanted);
-            }
-            logLine = core.changed(); // the extra units may have filled a limit
-        } finally {
-            core.lock.unlock();
+            wanted.add(new Extra(l.source, resource, extra));
         }
-        if (logLine != null) {
-            logLine.run();
+        if (reservedInTheWay) {
+            return Verdict.RESERVED;
         }
-        return true;
+        if (wanted == null) {
+            return Verdict.NOTHING_MORE;
+        }
+        for (Extra e : wanted) {
+            e.source().hold(e.resource(), e.units());
+        }
+        if (permit.extras == null) {
+            permit.extras = wanted;
+        } else {
+            permit.extras.addAll(wanted);
+        }
+        return Verdict.HELD;
     }
 
     /**

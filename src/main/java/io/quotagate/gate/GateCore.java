@@ -56,6 +56,13 @@ final class GateCore {
      */
     long rejectedAtRead = -1;
     boolean paused;
+    /**
+     * Charges ({@link ExtraUnits#charge}) waiting for a fetch's reservation to end: while any waits, no new lease is
+     * granted, so the room a closing lease gives back goes to the message already fetched, not to the next fetch.
+     */
+    int chargesWaiting;
+    /** How long a charge waits for a fetch's reservation: longer than a fetch holds one. Volatile: set once, early. */
+    volatile long chargeWaitNanos = java.time.Duration.ofSeconds(2).toNanos();
 
     GateCore(boolean enabled, BigDecimal capacityRatio, FailMode failMode, Clock clock) {
         this.enabled = enabled;

@@ -1,11 +1,15 @@
 package io.quotagate.gate;
 
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * {@link CapacityGate.Permit#charge}: a message whose parameters make its object cost more than the template's is
@@ -99,6 +103,46 @@ class CapacityGateChargeTest {
         gate.apply(gate.beginRead(), "compute", List.of(new LimitReading("requests.cpu", 2000, 0, 100),
                 new LimitReading("count/pods", 10, 0, 1)));
         assertThat(gate.state().headroom()).isEqualTo(10);
+    }
+
+    /**
+     * The fetch loop leases the room for its next batch while a worker charges a message of the last one: the charge
+     * waits for that fetch to end rather than failing, and the next lease waits for the charge. Without that a dear
+     * message finds the room reserved every time it is redelivered, and is never created.
+     */
+    @Test
+    void aChargeOutwaitsTheNextFetchsReservationAndGoesFirst() throws Exception {
+        CapacityGate gate = gateWithCpuQuota(0);
+        gate.chargeWait(Duration.ofSeconds(30));
+        CapacityGate.Permit dear = gate.tryLease(1).take();
+        CapacityGate.Lease nextFetch = gate.tryLease(64);
+        assertThat(nextFetch.permits()).as("the rest of the room: min(2000 ÷ 100, 10) − 1").isEqualTo(9);
+
+        CompletableFuture<Boolean> charged = CompletableFuture.supplyAsync(() -> dear.charge(cpu(1500)));
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(5)).until(() -> !charged.isDone());
+        CompletableFuture<Integer> fetchAfter = CompletableFuture.supplyAsync(() -> {
+            try {
+                return gate.lease(64, Duration.ofSeconds(30), () -> true).permits();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        nextFetch.close(); // the fetch found nothing and gives its permits back
+
+        assertThat(charged.get(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(fetchAfter.get(10, TimeUnit.SECONDS)).as("(2000 − 1400) ÷ 100 − 1").isEqualTo(5);
+    }
+
+    @Test
+    void aChargeThatCouldNeverFitDoesNotWait() {
+        CapacityGate gate = gateWithCpuQuota(0);
+        gate.chargeWait(Duration.ofMinutes(10));
+        CapacityGate.Permit dear = gate.tryLease(1).take();
+        gate.tryLease(64);
+
+        long t0 = System.nanoTime();
+        assertThat(dear.charge(cpu(2500))).as("1 message of 2500m can never fit 2000m").isFalse();
+        assertThat(System.nanoTime() - t0).isLessThan(Duration.ofSeconds(5).toNanos());
     }
 
     @Test
