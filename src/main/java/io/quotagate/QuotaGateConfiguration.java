@@ -73,8 +73,9 @@ class QuotaGateConfiguration {
     @Bean
     CapacityGate capacityGate(BackpressureProperties p, JetStreamProperties j) {
         CapacityGate gate = new CapacityGate(p.gateEnabled(), p.capacityRatio(), p.failMode(), Clock.systemUTC());
-        // A fetch holds its lease at most fetch-max-wait (plus the hand-over): a real-cost charge outwaits it.
-        gate.chargeWait(j.fetchMaxWait().plusSeconds(1));
+        // A fetch holds its lease for up to three pulls of fetch-max-wait each (PermitBoundedFetcher), plus their
+        // grace: a real-cost charge blocked by that reservation outwaits it.
+        gate.chargeWait(j.fetchMaxWait().plusMillis(200).multipliedBy(3).plusSeconds(1));
         return gate;
     }
 

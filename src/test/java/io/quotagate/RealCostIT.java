@@ -90,19 +90,22 @@ class RealCostIT {
                 .until(() -> {
                     if (System.nanoTime() - lastPrint[0] > 5_000_000_000L) {
                         lastPrint[0] = System.nanoTime();
-                        System.out.printf("[real cost] objects %d, requeued %.0f, gate %s%n", audit.objects().size(),
-                                registry.counter("quotagate.messages", "outcome", "requeued").count(), gate.state());
+                        System.out.printf("[real cost] objects %d, requeued %.0f, headroom %d%n", audit.objects().size(),
+                                registry.counter("quotagate.messages", "outcome", "requeued").count(),
+                                gate.state().headroom());
                     }
                     return audit.objects().keySet().containsAll(published);
                 });
         env.awaitDrained(Duration.ofSeconds(10));
         double requeued = registry.counter("quotagate.messages", "outcome", "requeued").count();
-        long maxCpu = kubernetes.maxUsed(NAMESPACE, "compute", "requests.cpu");
+        long maxCpu = kubernetes.maxUsedAmount(NAMESPACE, "compute", "requests.cpu").movePointRight(3)
+                .setScale(0, java.math.RoundingMode.CEILING).longValue();
         System.out.printf("[real cost] %d messages -> %d creates, %d x 403, %.0f requeued for room, max requests.cpu "
                 + "%dm of 2000m%n", published.size(), kubernetes.successfulCreates(),
                 kubernetes.exceededQuotaRejections(), requeued, maxCpu);
         assertThat(kubernetes.exceededQuotaRejections()).as("403 exceeded quota").isZero();
-        assertThat(maxCpu).as("requests.cpu never over the quota").isLessThanOrEqualTo(2000);
+        assertThat(maxCpu).as("requests.cpu never over the quota").isLessThanOrEqualTo(2000)
+                .as("the dear pods ran too").isGreaterThanOrEqualTo(1500);
         audit.assertNothingLostNothingDuplicated("quotagate");
     }
 }

@@ -137,10 +137,7 @@ public final class CapacityGate implements GateView {
                         + " permits are untaken");
             }
             untaken -= n;
-            core.mutate(() -> {
-                core.reserved -= n;
-                core.held.addAndGet(n);
-            });
+            core.reservedTaken(n);
             Permit[] out = new Permit[n];
             for (int i = 0; i < n; i++) {
                 out[i] = new Permit();
@@ -157,17 +154,7 @@ public final class CapacityGate implements GateView {
             closed = true;
             int back = untaken;
             untaken = 0;
-            core.mutateThenMaybeRefresh(() -> {
-                core.reserved = Math.max(0, core.reserved - back);
-                if (back < permits) {
-                    core.batchesFetched++;
-                }
-                // A charge may be waiting for exactly this reservation to end, whatever the headroom in messages.
-                core.capacityChanged.signalAll();
-                // The permits of this fetch may all have resolved before it closed: the check a permit makes when it
-                // resolves last is then made here.
-                return core.onlyOwnUnobservedCreatesBlock();
-            });
+            core.reservedReturned(back, permits);
         }
     }
 
@@ -234,12 +221,8 @@ public final class CapacityGate implements GateView {
                 return;
             }
             core.mutateThenMaybeRefresh(() -> {
-                core.held.decrementAndGet();
                 extraUnits.released(this);
-                if (rejected) {
-                    core.rejectedAtRead = core.readsStarted;
-                }
-                return rejected || core.onlyOwnUnobservedCreatesBlock();
+                return core.heldReturned(rejected);
             });
         }
     }
@@ -251,34 +234,7 @@ public final class CapacityGate implements GateView {
      * @return a lease, with 0 permits when none became available in time
      */
     public Lease lease(int max, Duration maxWait, BooleanSupplier keepWaiting) throws InterruptedException {
-        if (max <= 0) {
-            return new Lease(0);
-        }
-        core.acquireListener.run();
-        long nanos = maxWait.toNanos();
-        int n;
-        Runnable logLine;
-        core.lock.lockInterruptibly();
-        try {
-            core.lastRequested = max;
-            long headroom;
-            // A charge waiting for this loop's previous reservation goes first (see ExtraUnits#charge).
-            while ((headroom = core.headroom()) <= 0 || core.chargesWaiting > 0) {
-                if (nanos <= 0 || !keepWaiting.getAsBoolean()) {
-                    return new Lease(0);
-                }
-                nanos = core.capacityChanged.awaitNanos(nanos);
-            }
-            n = (int) Math.min(max, headroom);
-            core.reserved += n;
-            logLine = core.changed();
-        } finally {
-            core.lock.unlock();
-        }
-        if (logLine != null) {
-            logLine.run();
-        }
-        return new Lease(n);
+        return new Lease(max <= 0 ? 0 : core.reserve(max, maxWait, keepWaiting));
     }
 
     /** Non-blocking {@link #lease}. */
@@ -302,8 +258,9 @@ public final class CapacityGate implements GateView {
 
     /**
      * How long {@link Permit#charge} may wait for a fetch's reservation to end when only that reservation keeps a
-     * message's real cost from fitting: longer than a fetch holds its lease ({@code jetstream.fetch-max-wait} plus the
-     * hand-over). Zero: never wait (the charge then fails, and the message is requeued). Default 2 s.
+     * message's real cost from fitting: longer than a fetch holds its lease (a few pulls of
+     * {@code jetstream.fetch-max-wait}). Zero: never wait (the charge then fails, and the message is requeued).
+     * Default 2 s; the application sets it from fetch-max-wait.
      */
     public void chargeWait(Duration wait) {
         core.chargeWaitNanos = Math.max(0, wait.toNanos());

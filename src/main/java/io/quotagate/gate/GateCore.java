@@ -2,6 +2,7 @@ package io.quotagate.gate;
 
 import java.math.BigDecimal;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
@@ -62,7 +63,7 @@ final class GateCore {
      */
     int chargesWaiting;
     /** How long a charge waits for a fetch's reservation: longer than a fetch holds one. Volatile: set once, early. */
-    volatile long chargeWaitNanos = java.time.Duration.ofSeconds(2).toNanos();
+    volatile long chargeWaitNanos = Duration.ofSeconds(2).toNanos();
 
     GateCore(boolean enabled, BigDecimal capacityRatio, FailMode failMode, Clock clock) {
         this.enabled = enabled;
@@ -122,6 +123,67 @@ final class GateCore {
             return;
         }
         mutateThenMaybeRefresh(this::onlyOwnUnobservedCreatesBlock);
+    }
+
+    /** Reserves up to {@code max} permits for a fetch, waiting up to {@code maxWait} for headroom; 0 when none came. */
+    int reserve(int max, Duration maxWait, BooleanSupplier keepWaiting) throws InterruptedException {
+        acquireListener.run();
+        long nanos = maxWait.toNanos();
+        int n;
+        Runnable logLine;
+        lock.lockInterruptibly();
+        try {
+            lastRequested = max;
+            long headroom;
+            // A charge waiting for this loop's previous reservation goes first (see ExtraUnits#charge).
+            while ((headroom = headroom()) <= 0 || chargesWaiting > 0) {
+                if (nanos <= 0 || !keepWaiting.getAsBoolean()) {
+                    return 0;
+                }
+                nanos = capacityChanged.awaitNanos(nanos);
+            }
+            n = (int) Math.min(max, headroom);
+            reserved += n;
+            logLine = changed();
+        } finally {
+            lock.unlock();
+        }
+        if (logLine != null) {
+            logLine.run();
+        }
+        return n;
+    }
+
+    /** Fetched messages take {@code n} reserved permits: the headroom stays as it was. */
+    void reservedTaken(int n) {
+        mutate(() -> {
+            reserved -= n;
+            held.addAndGet(n);
+        });
+    }
+
+    /** A lease of {@code permits} closes with {@code back} of them untaken. */
+    void reservedReturned(int back, int permits) {
+        mutateThenMaybeRefresh(() -> {
+            reserved = Math.max(0, reserved - back);
+            if (back < permits) {
+                batchesFetched++;
+            }
+            // A charge may be waiting for exactly this reservation to end, whatever the headroom in messages.
+            capacityChanged.signalAll();
+            // The permits of this fetch may all have resolved before it closed: the check a permit makes when it
+            // resolves last is then made here.
+            return onlyOwnUnobservedCreatesBlock();
+        });
+    }
+
+    /** Holding the lock: a held permit goes back (rejected: "exceeded quota"). @return whether to ask for a read */
+    boolean heldReturned(boolean rejected) {
+        held.decrementAndGet();
+        if (rejected) {
+            rejectedAtRead = readsStarted;
+        }
+        return rejected || onlyOwnUnobservedCreatesBlock();
     }
 
     // ---- deciding (hold the lock) ---------------------------------------------------------------------------------
