@@ -23,7 +23,9 @@ import io.quotagate.trigger.CostModel;
  * </ul>
  * Used when {@code backpressure.resource-name} is empty. With a resource name set, the gate counts that resource one
  * unit per message (the original sensor's rule, right for the object count it is meant for), so a real cost in the
- * resource's own unit would not compare: the trigger gets no cost model then. Immutable and thread-safe.
+ * resource's own unit would not compare: quotas are then charged nothing beyond their permit
+ * ({@link #otherSourcesOnly()}), and without other sources the trigger needs no cost model at all. Immutable and
+ * thread-safe.
  */
 public final class ObjectCharge implements CostModel {
 
@@ -35,27 +37,38 @@ public final class ObjectCharge implements CostModel {
     }
 
     private final Map<String, OtherSource> others;
+    /** False with a resource name set: a quota's limit counts messages, and is charged nothing beyond the permit. */
+    private final boolean quotaUnits;
 
+    /** Charges every quota what admission charges the object (an empty resource-name). */
     public ObjectCharge() {
-        this(Map.of());
+        this(Map.of(), true);
     }
 
-    private ObjectCharge(Map<String, OtherSource> others) {
+    private ObjectCharge(Map<String, OtherSource> others, boolean quotaUnits) {
         this.others = Map.copyOf(others);
+        this.quotaUnits = quotaUnits;
+    }
+
+    /** Charges quotas nothing beyond their permits (a resource name set); only other sources added later are asked. */
+    public static ObjectCharge otherSourcesOnly() {
+        return new ObjectCharge(Map.of(), false);
     }
 
     /** A copy that asks {@code charge} for the limits of the source named {@code source}. */
     public ObjectCharge withSource(String source, OtherSource charge) {
         Map<String, OtherSource> more = new HashMap<>(others);
         more.put(source, charge);
-        return new ObjectCharge(more);
+        return new ObjectCharge(more, quotaUnits);
     }
 
     @Override
     public Charge chargeOf(GenericKubernetesResource object, String plural, String group) {
         Map<String, Long> quota = new HashMap<>();
-        ObjectCost.atCreation(object, plural, group).forEach((resource, q) ->
-                quota.put(resource, TemplateCharge.units(resource, q, RoundingMode.CEILING)));
+        if (quotaUnits) {
+            ObjectCost.atCreation(object, plural, group).forEach((resource, q) ->
+                    quota.put(resource, TemplateCharge.units(resource, q, RoundingMode.CEILING)));
+        }
         if (others.isEmpty()) {
             return (source, resource) -> quota.getOrDefault(resource, 0L);
         }
