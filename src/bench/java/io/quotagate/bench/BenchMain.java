@@ -200,7 +200,7 @@ public final class BenchMain {
                 }
             } else {
                 String limits = r.getParams().getParam("limits");
-                report.append("| ").append(primary.getLabel()).append(limits == null ? "" : " (" + limits + " limits)")
+                report.append("| ").append(primary.getLabel()).append(limits == null ? "" : " (" + limits + ("1".equals(limits) ? " limit)" : " limits)"))
                         .append(" | ").append(f1(primary.getScore())).append(" | ")
                         .append(f1(primary.getScoreError())).append(" |\n");
                 if (primary.getLabel().startsWith("acquire")) {
