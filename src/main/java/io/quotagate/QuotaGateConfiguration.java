@@ -35,6 +35,7 @@ import io.quotagate.operations.OperationsProperties;
 import io.quotagate.operations.WriteTokenFilter;
 import io.quotagate.quota.BackpressureProperties;
 import io.quotagate.quota.QuotaMonitor;
+import io.quotagate.quota.ObjectCharge;
 import io.quotagate.quota.TemplateCharge;
 import io.quotagate.trigger.ConsumerLabel;
 import io.quotagate.trigger.KubernetesResourceTrigger;
@@ -72,8 +73,12 @@ class QuotaGateConfiguration {
     }
 
     @Bean
-    CapacityGate capacityGate(BackpressureProperties p) {
-        return new CapacityGate(p.gateEnabled(), p.capacityRatio(), p.failMode(), Clock.systemUTC());
+    CapacityGate capacityGate(BackpressureProperties p, JetStreamProperties j) {
+        CapacityGate gate = new CapacityGate(p.gateEnabled(), p.capacityRatio(), p.failMode(), Clock.systemUTC());
+        // A fetch holds its lease for up to three pulls of fetch-max-wait each (PermitBoundedFetcher), plus their
+        // grace: a real-cost charge blocked by that reservation outwaits it.
+        gate.chargeWait(j.fetchMaxWait().plusMillis(200).multipliedBy(3).plusSeconds(1));
+        return gate;
     }
 
     /** Its own client: short timeouts, so an unreachable apiserver closes the gate within seconds. */
@@ -129,14 +134,26 @@ class QuotaGateConfiguration {
         return clients.create(t.requestTimeout(), t.concurrency());
     }
 
+    /**
+     * With an empty resource-name the gate's limits are in each resource's own unit, so every message is charged its
+     * object's real cost before its create ({@link ObjectCharge}); with a resource name set a quota's limit counts
+     * messages. An active limit's requests are charged per message either way (a parameter may fill them).
+     */
     @Bean
-    Trigger kubernetesResourceTrigger(@Qualifier("triggerKubernetesClient") KubernetesClient triggerKubernetesClient, TriggerProperties t, QuotaNamespace namespace,
+    Trigger kubernetesResourceTrigger(@Qualifier("triggerKubernetesClient") KubernetesClient triggerKubernetesClient,
+                                      TriggerProperties t, QuotaNamespace namespace, BackpressureProperties p,
                                       JetStreamProperties jetstream, ActiveMonitor active) {
         String ns = t.namespace().isBlank() ? namespace.value() : t.namespace();
+        boolean everyResource = p.quotaEnabled() && (p.resourceName() == null || p.resourceName().isBlank());
+        ObjectCharge costModel = everyResource ? new ObjectCharge() : ObjectCharge.otherSourcesOnly();
+        if (p.active().enabled()) {
+            costModel = costModel.withSource(ActiveMonitor.SOURCE, active::charge);
+        }
         // Every object carries its consumer's label, so the active limit's default selector finds it.
         KubernetesResourceTrigger trigger = new KubernetesResourceTrigger(triggerKubernetesClient, ns,
                 ManifestTemplate.load(t.template()), t.parameters(), t.requestTimeout(),
-                java.util.Map.of(ConsumerLabel.KEY, ConsumerLabel.value(jetstream.durable())));
+                java.util.Map.of(ConsumerLabel.KEY, ConsumerLabel.value(jetstream.durable())),
+                everyResource || p.active().enabled() ? costModel : null);
         trigger.onCreated(active);
         return trigger;
     }

@@ -2,12 +2,16 @@ package io.quotagate.bench;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 
 import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.Charge;
 import io.quotagate.gate.FailMode;
+import io.quotagate.gate.LimitReading;
 import io.quotagate.gate.QuotaReading;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -16,6 +20,7 @@ import org.openjdk.jmh.annotations.GroupThreads;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -104,6 +109,63 @@ public class GateBenchmark {
     @Benchmark
     public int acquire_updates1kHz(Paced p) throws InterruptedException {
         return acquireAndReturn(p.gate);
+    }
+
+    /**
+     * A gate with several limits, as an empty {@code resource-name} makes of a namespace's quotas: {@code limits}
+     * limits over up to two quotas (8 = two quotas of a count, cpu and memory requests and limits each, at different
+     * costs), every one far from full, so the check walks them all.
+     */
+    @State(Scope.Benchmark)
+    public static class ManyLimits {
+        @Param({"1", "8"})
+        int limits;
+        CapacityGate gate;
+        /** What a message whose real cost equals the template's charges: the common case of the check. */
+        Charge templateCost;
+
+        @Setup(Level.Trial)
+        public void setUp() {
+            gate = new CapacityGate(true, 0.95, FailMode.CLOSED, Clock.systemUTC());
+            String[] resources = {"count/pods", "requests.cpu", "requests.memory", "limits.cpu"};
+            long[] costs = {1, 500, 64L << 20, 1000};
+            int quotas = limits > resources.length ? 2 : 1;
+            for (int q = 0; q < quotas; q++) {
+                List<LimitReading> readings = new ArrayList<>();
+                for (int r = 0; r < limits / quotas; r++) {
+                    readings.add(new LimitReading(resources[r], costs[r] * 1_000_000, 0, costs[r]));
+                }
+                gate.apply(gate.beginRead(), "quota-" + q, readings);
+            }
+            templateCost = (source, resource) -> {
+                for (int r = 0; r < resources.length; r++) {
+                    if (resources[r].equals(resource)) {
+                        return costs[r];
+                    }
+                }
+                return 0;
+            };
+        }
+    }
+
+    /** {@code lease(64)} and closing it untaken, as above, on a gate of 1 or 8 limits. */
+    @Benchmark
+    public int acquire_limits(ManyLimits m) throws InterruptedException {
+        return acquireAndReturn(m.gate);
+    }
+
+    /**
+     * One message's share beyond the fetch with a real-cost check: take a permit, {@code charge} it what the template
+     * costs (it always fits: the common case), return it. With 1 or 8 limits.
+     */
+    @Benchmark
+    public boolean permit_charge_limits(ManyLimits m) throws InterruptedException {
+        try (CapacityGate.Lease lease = m.gate.lease(1, WAIT, RUNNING)) {
+            CapacityGate.Permit permit = lease.take();
+            boolean fits = permit.charge(m.templateCost);
+            permit.returned();
+            return fits;
+        }
     }
 
     static int acquireAndReturn(CapacityGate gate) throws InterruptedException {

@@ -78,7 +78,7 @@ public final class ActiveMonitor implements SmartLifecycle, CreatedObjects {
     private volatile ScheduledExecutorService executor;
     private volatile SharedIndexInformer<GenericKubernetesResource> informer;
     private volatile ActiveCharge charge;
-    /** Per limited resource, what the template charges it; limits it charges 0 are skipped. Set once on init. */
+    /** Per limited resource, what the template charges it (0 where it declares none). Set once on init. */
     private volatile Map<String, Long> templateCost = Map.of();
     private volatile String error;
     private volatile boolean configurationError;
@@ -191,7 +191,22 @@ public final class ActiveMonitor implements SmartLifecycle, CreatedObjects {
         i.start().whenComplete((v, t) -> requestApply());
     }
 
-    /** What the template as written charges each limit; a limit it charges 0 of cannot be a gate limit yet. */
+    /**
+     * What a rendered object (its parameters filled in) charges each active limit, for the trigger's check before its
+     * create: 1 for {@code count}, its declared requests for the rest.
+     *
+     * @throws io.quotagate.cost.InvalidDeclaredRequestsException when its {@code quotagate.io/requests} cannot be read
+     */
+    public Map<String, Long> charge(GenericKubernetesResource rendered) {
+        ActiveCharge c = charge;
+        if (c == null) {
+            // Not initialised yet: the gate has no active limit to charge either.
+            return Map.of();
+        }
+        return c.units(rendered, properties.limits().keySet());
+    }
+
+    /** What the template as written charges each limit (0 of a resource it declares none of). */
     private Map<String, Long> templateCost(ActiveCharge c) {
         Map<String, Long> costs = new LinkedHashMap<>();
         for (String resource : properties.limits().keySet()) {
@@ -200,15 +215,15 @@ public final class ActiveMonitor implements SmartLifecycle, CreatedObjects {
                 units = c.units(template, resource);
             } catch (RuntimeException e) {
                 units = 0;
-                log.warn("The template's {} cannot be read ({}); its active limit on {} is not checked",
+                log.warn("The template's {} cannot be read as written ({}); each message is charged the {} its rendered "
+                        + "object declares",
                         io.quotagate.cost.DeclaredRequests.ANNOTATION, e.getMessage(), resource);
             }
             if (units < 1 && !ActiveProperties.COUNT.equals(resource)) {
-                // TODO(h19b): with per-message charges a limit the template charges 0 of is still a limit (each
-                // message is charged what it declares); LimitReading rejects cost 0 today, so it is skipped.
-                log.warn("The template declares no {} (annotation {} or pod template): backpressure.active.max-requests "
-                        + "for it is not checked", resource, io.quotagate.cost.DeclaredRequests.ANNOTATION);
-                continue;
+                // Still a limit: permits are sized for 0 of it, and each message is charged what its rendered object
+                // declares before its create (the trigger's cost model asks charge()).
+                log.info("The template declares no {} (annotation {} or pod template): each message is charged the {} "
+                        + "its rendered object declares", resource, io.quotagate.cost.DeclaredRequests.ANNOTATION, resource);
             }
             costs.put(resource, units);
         }

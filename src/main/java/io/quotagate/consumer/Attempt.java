@@ -18,6 +18,8 @@ record Attempt(Kind kind, String reason, String detail) {
         EXISTS,
         /** 403 "exceeded quota": another writer filled the quota, or a read was stale. */
         QUOTA_REJECTED,
+        /** The object's real cost no longer fits a limit of the gate: not created, no create attempt spent. */
+        NO_ROOM,
         /** 403 from authorization, or the namespace is terminating: no message can be created now. */
         FORBIDDEN,
         /** 5xx, 429, timeouts, conflicts on the quota object, connection errors, a trigger that threw. */
@@ -52,6 +54,7 @@ record Attempt(Kind kind, String reason, String detail) {
             case CREATED -> Kind.CREATED;
             case ALREADY_EXISTS -> Kind.EXISTS;
             case QUOTA_REJECTED -> Kind.QUOTA_REJECTED;
+            case NO_ROOM -> Kind.NO_ROOM;
             case FORBIDDEN -> Kind.FORBIDDEN;
             case TRANSIENT -> Kind.TRANSIENT;
             case POISON -> Kind.POISON;

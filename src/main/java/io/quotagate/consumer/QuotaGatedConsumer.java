@@ -242,7 +242,10 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         TriggerResult result;
         long t0 = System.nanoTime();
         try {
-            result = trigger.fire(message);
+            // The permit was sized from the template's cost; the trigger charges the object's real cost before its
+            // create and hands it back (NO_ROOM) when that no longer fits. Late arrivals have no permit: never here.
+            CapacityGate.Permit permit = d.permit();
+            result = permit == null ? trigger.fire(message) : trigger.fire(message, permit::charge);
         } catch (RuntimeException e) {
             result = TriggerResult.transientFailure(null, "trigger_error", e.toString());
         }

@@ -18,6 +18,8 @@ import io.quotagate.consumer.Decision.Permit;
  *   <tr><td>exists</td><td>ack</td><td>returned</td><td>exists</td></tr>
  *   <tr><td>quota rejected</td><td>nak after hold-delay; gate closes until a fresh read</td><td>rejected</td>
  *       <td>quota_rejected</td></tr>
+ *   <tr><td>no room (its real cost, parameters filled in, no longer fits a limit)</td><td>nak after hold-delay;
+ *       no create attempt spent</td><td>returned (with the extra units it was charged)</td><td>requeued</td></tr>
  *   <tr><td>forbidden</td><td>nak after hold-delay; gate closes (forbidden) until a probe is allowed</td>
  *       <td>returned</td><td>forbidden</td></tr>
  *   <tr><td>transient, unexpected</td><td>nak with back-off; the failed attempt is counted; dead letter
@@ -32,8 +34,8 @@ import io.quotagate.consumer.Decision.Permit;
  *       never acked without its record</td><td>returned (an object already created stays counted)</td>
  *       <td>retried</td></tr>
  * </table>
- * Only failed create attempts count toward {@code max-deliver}: a delivery handed back unstarted or refused by a
- * full quota never exhausts it. (The durable consumer's own MaxDeliver is unlimited, so JetStream never drops a
+ * Only failed create attempts count toward {@code max-deliver}: a delivery handed back unstarted, without room for
+ * its real cost, or refused by a full quota never exhausts it. (The durable consumer's own MaxDeliver is unlimited, so JetStream never drops a
  * message behind this policy's back.)
  *
  * @param maxDeliver     failed create attempts after which a message is dead-lettered; -1 = never
@@ -58,6 +60,7 @@ record SettlementPolicy(long maxDeliver, Duration holdDelay, Duration backoffIni
             case EXISTS -> new Decision(Action.ACK, null, Permit.RETURNED, Gate.CREATE_ALLOWED, Attempts.FORGET,
                     "exists", null);
             case QUOTA_REJECTED -> nak(holdDelay, Permit.QUOTA_REJECTED, Gate.NONE, Attempts.KEEP, "quota_rejected");
+            case NO_ROOM -> nak(holdDelay, Permit.RETURNED, Gate.NONE, Attempts.KEEP, "requeued");
             case FORBIDDEN -> nak(holdDelay, Permit.RETURNED, Gate.FORBIDDEN, Attempts.KEEP, "forbidden");
             case TRANSIENT, UNEXPECTED -> failed(attempt, failedSoFar + 1);
             case POISON -> deadLetter(attempt.reason() == null ? "poison" : attempt.reason());

@@ -26,7 +26,7 @@ final class Settler {
 
     private static final Logger log = LoggerFactory.getLogger(Settler.class);
     static final List<String> OUTCOMES = List.of("created", "exists", "quota_rejected", "forbidden", "retried",
-            "dead_lettered");
+            "dead_lettered", "requeued");
 
     private final SettlementPolicy policy;
     private final DeadLetterPublisher deadLetters;

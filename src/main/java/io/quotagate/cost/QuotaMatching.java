@@ -46,13 +46,20 @@ public final class QuotaMatching {
     if (hard == null) {
       return false;
     }
+    return hard.keySet().stream().anyMatch(name -> tracks(name, plural, group));
+  }
+
+  /**
+   * Whether the object's evaluator tracks the quota resource {@code name}: an object of this kind may be charged it
+   * (a Pod any compute resource its spec could request, any kind its object counts), whether or not a given object
+   * of it is.
+   */
+  public static boolean tracks(String name, String plural, String group) {
     if (ObjectCost.isPod(plural, group)) {
-      return hard.keySet().stream().anyMatch(name -> POD_RESOURCES.contains(name)
-          || name.startsWith("hugepages-") || name.startsWith("requests.hugepages-")
-          || ResourceNames.isExtendedForQuota(name));
+      return POD_RESOURCES.contains(name) || name.startsWith("hugepages-") || name.startsWith("requests.hugepages-")
+          || ResourceNames.isExtendedForQuota(name);
     }
-    Set<String> counted = ObjectCost.countNames(plural, group);
-    return hard.keySet().stream().anyMatch(counted::contains);
+    return ObjectCost.countNames(plural, group).contains(name);
   }
 
   /** Whether every scope of {@code quota} matches the object; a quota without scopes matches every object. */

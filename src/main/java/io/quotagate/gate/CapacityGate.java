@@ -4,21 +4,10 @@ import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Collection;
-import java.util.EnumMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
-
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Decides how many messages may be fetched now. Pure bookkeeping in memory: no I/O, no Spring.
@@ -49,68 +38,35 @@ import org.slf4j.LoggerFactory;
  * Everything else is operator input ({@link #pause()}, {@link #resume()}, {@link #forbidden}, {@link #createAllowed})
  * or the read-only {@link GateView} that the web API, health and metrics are given instead of the gate itself.
  *
+ * <h2>A message's real cost</h2>
+ * Permits are sized from the template's cost. Before its create, a message whose parameters change its object's cost
+ * is {@linkplain Permit#charge charged} the difference: for every limit, the units its object charges beyond the
+ * limit's cost must fit in that limit's free units (threshold − used − every message's cost − extra units already
+ * held or created unobserved). The permit then holds those extra units like it holds its message: created, they stay
+ * counted until a read of the quota includes them; returned or rejected, they go back. A real cost below the
+ * template's is not refunded (it only errs towards over-counting). {@link Limits} keeps them per (quota, resource).
+ *
+ * <h2>Where things are</h2>
+ * This class is the consumer's protocol (lease, permit) and the facade of the rest: {@link GateCore} holds the state,
+ * the one lock and the one condition, and derives headroom and blocked reason; {@link QuotaReads} is the monitor's
+ * read protocol; {@link Transitions} keeps blocked time and transitions and makes the log lines (written after the
+ * lock is released); {@link StateSnapshot} is the read-only {@link GateView}.
+ *
  * <p>Thread-safe; one lock guards all state (except the one step of a created permit, which changes no decision:
- * see {@link #createdWithoutLock}) and one condition wakes the fetch loop the moment headroom appears. Transitions
- * are logged after the lock is released.
+ * see {@link GateCore#createdWithoutLock}) and one condition wakes the fetch loop the moment headroom appears.
  */
 public final class CapacityGate implements GateView {
 
-    private static final Logger log = LoggerFactory.getLogger(CapacityGate.class);
-    static final int TRANSITIONS_KEPT = 20;
-    /**
-     * At the threshold every freed slot opens the gate for one fetch that closes it again; transitions
-     * closer together than this are summarised in one line instead of two lines per completed object.
-     */
-    static final long LOG_WINDOW_NANOS = Duration.ofSeconds(5).toNanos();
+    static final int TRANSITIONS_KEPT = Transitions.KEPT;
 
     /** Identifies one quota read; obtain it <em>before</em> sending the request. */
     public record ReadTicket(long sequence, long createdBefore) {
     }
 
-    private final boolean enabled;
-    private final BigDecimal capacityRatio;
-    private final FailMode failMode;
-    private final Clock clock;
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Condition capacityChanged = lock.newCondition();
-    private volatile Runnable refreshRequester = () -> { };
-    private volatile Runnable acquireListener = () -> { };
-    /** {@link #permitsRevoked()}, kept by {@link #changed()}: asked once per message, so read without the lock. */
-    private volatile boolean revoked;
-
-    // All below guarded by lock.
-    /** The quotas read and their limits; the quota is unknown until each has been read. */
-    private final Limits limits;
-    private Instant lastCheckedAt;
-    /**
-     * The apiserver's words while creates are denied (authorization, terminating namespace); null when allowed. Written
-     * under the lock; volatile so {@link #createAllowed()} can skip the lock in the common case.
-     */
-    private volatile String forbidden;
-    private long reserved;
-    /**
-     * Guarded by lock, except that {@link Permit#created()} moves one from {@code held} to {@code createdTotal}
-     * without it (see {@link #createdWithoutLock}): read {@code held} first.
-     */
-    private final AtomicLong held = new AtomicLong();
-    private final AtomicLong createdTotal = new AtomicLong();
-    private long batchesFetched;
-    /** The {@code max} of the latest lease: the batch the loop wants. */
-    private int lastRequested = 1;
-    private long readsStarted;
-    /**
-     * readsStarted at the last "exceeded quota" answer; -1 when none is waiting for a fresher read. The apiserver names
-     * the quota it exceeded, but another writer may fill any of them, so every quota must be read again.
-     */
-    private long rejectedAtRead = -1;
-    private boolean paused;
-    private BlockedReason reason;
-    private Instant blockedSince;
-    private long blockedSinceNanos;
-    private final Map<BlockedReason, Long> blockedNanos = new EnumMap<>(BlockedReason.class);
-    private final ArrayDeque<GateTransition> transitions = new ArrayDeque<>();
-    private long lastLoggedNanos = System.nanoTime() - LOG_WINDOW_NANOS;
-    private int unlogged;
+    private final GateCore core;
+    private final QuotaReads reads;
+    private final StateSnapshot view;
+    private final ExtraUnits extraUnits;
 
     /**
      * @param enabled       false when no quota is configured: only pause and forbidden block
@@ -122,23 +78,11 @@ public final class CapacityGate implements GateView {
         if (!(capacityRatio > 0 && capacityRatio <= 1)) {
             throw new IllegalArgumentException("capacityRatio must be in (0, 1], was " + capacityRatio);
         }
-        this.enabled = enabled;
         // valueOf keeps the decimal the user wrote: 0.29 × 100 is 29, not 28.999…
-        this.capacityRatio = BigDecimal.valueOf(capacityRatio);
-        this.limits = new Limits(this.capacityRatio);
-        this.failMode = failMode;
-        this.clock = clock;
-        lock.lock();
-        try {
-            reason = computeReason();
-            revoked = computeRevoked();
-            if (reason != null) {
-                blockedSince = clock.instant();
-                blockedSinceNanos = System.nanoTime();
-            }
-        } finally {
-            lock.unlock();
-        }
+        this.core = new GateCore(enabled, BigDecimal.valueOf(capacityRatio), failMode, clock);
+        this.reads = new QuotaReads(core);
+        this.view = new StateSnapshot(core);
+        this.extraUnits = new ExtraUnits(core);
     }
 
     /** floor(hard × ratio), but at least 1 while hard ≥ 1 so a tiny quota is usable at all. */
@@ -148,11 +92,6 @@ public final class CapacityGate implements GateView {
         }
         long t = BigDecimal.valueOf(hard).multiply(ratio).setScale(0, RoundingMode.FLOOR).longValueExact();
         return Math.max(1, t);
-    }
-
-    @Override
-    public boolean enabled() {
-        return enabled;
     }
 
     // ---- the fetch loop's protocol ------------------------------------------------------------------------------
@@ -198,10 +137,7 @@ public final class CapacityGate implements GateView {
                         + " permits are untaken");
             }
             untaken -= n;
-            mutate(() -> {
-                reserved -= n;
-                held.addAndGet(n);
-            });
+            core.reservedTaken(n);
             Permit[] out = new Permit[n];
             for (int i = 0; i < n; i++) {
                 out[i] = new Permit();
@@ -218,37 +154,53 @@ public final class CapacityGate implements GateView {
             closed = true;
             int back = untaken;
             untaken = 0;
-            boolean[] refresh = new boolean[1];
-            mutate(() -> {
-                reserved = Math.max(0, reserved - back);
-                if (back < permits) {
-                    batchesFetched++;
-                }
-                // The permits of this fetch may all have resolved before it closed: the check a permit makes when it
-                // resolves last is then made here.
-                refresh[0] = onlyOwnUnobservedCreatesBlock();
-            });
-            if (refresh[0]) {
-                refreshRequester.run();
-            }
+            core.reservedReturned(back, permits);
         }
     }
 
     /** One message's permit: resolved exactly once; later calls do nothing. Thread-safe. */
     public final class Permit {
         private final AtomicBoolean resolved = new AtomicBoolean();
+        /** Extra units this permit holds ({@link #charge}); guarded by the gate's lock, null while none. */
+        volatile List<ExtraUnits.Extra> extras;
 
         private Permit() {
         }
 
+        /**
+         * Charges the message's real cost before its create. For every limit, the units {@code real} says its object
+         * charges beyond the limit's cost (what this permit was sized with, plus what an earlier charge already holds)
+         * must fit in that limit's free units; if all fit, this permit holds them until it is resolved, else nothing
+         * changes. A real cost at or below the template's needs nothing and always fits. When only the reservation of
+         * a fetch under way stands in the way (the fetch loop leased the room for its next batch), it waits up to
+         * {@link #chargeWait} for that fetch to end, and no new lease is granted meanwhile: otherwise a dear message
+         * would find every bit of room reserved by the next fetch, every time, and never be created.
+         *
+         * @return true when the message may be created; false when its real cost no longer fits, or the permit is
+         *         already resolved (hand the message back to JetStream and return the permit)
+         */
+        public boolean charge(Charge real) {
+            return extraUnits.charge(this, real);
+        }
+
         /** The message became an object: it stays counted until a read started after this moment. */
         public void created() {
-            resolve(1, false);
+            if (!resolved.compareAndSet(false, true)) {
+                return;
+            }
+            if (!extraUnits.holdsAny(this)) {
+                core.createdWithoutLock();
+                return;
+            }
+            core.mutateThenMaybeRefresh(() -> {
+                extraUnits.created(this);
+                return core.onlyOwnUnobservedCreatesBlock();
+            });
         }
 
         /** The message did not become an object (acked as existing, nak'd, dead-lettered): the permit goes back. */
         public void returned() {
-            resolve(0, false);
+            release(false);
         }
 
         /**
@@ -257,55 +209,21 @@ public final class CapacityGate implements GateView {
          * otherwise.
          */
         public void quotaRejected() {
-            resolve(0, true);
+            release(true);
         }
 
         public boolean resolved() {
             return resolved.get();
         }
 
-        private void resolve(int created, boolean rejected) {
+        private void release(boolean rejected) {
             if (!resolved.compareAndSet(false, true)) {
                 return;
             }
-            if (created == 1) {
-                createdWithoutLock();
-                return;
-            }
-            boolean[] refresh = new boolean[1];
-            mutate(() -> {
-                held.decrementAndGet();
-                createdTotal.addAndGet(created);
-                if (rejected) {
-                    rejectedAtRead = readsStarted;
-                }
-                refresh[0] = rejected || onlyOwnUnobservedCreatesBlock();
+            core.mutateThenMaybeRefresh(() -> {
+                extraUnits.released(this);
+                return core.heldReturned(rejected);
             });
-            if (refresh[0]) {
-                refreshRequester.run();
-            }
-        }
-    }
-
-    /**
-     * A created object moves from held to created-unobserved: the headroom, the blocked reason and what is revoked stay
-     * as they were, so in the common case this needs neither the lock nor a wake-up (every worker resolves a permit
-     * per message; the lock there cost more than the rest of the gate). The count of created objects goes up before
-     * held goes down, and everything under the lock reads held before it reads the created count, so a reader in
-     * between counts this object twice, never not at all: it can only make the gate more careful for a moment. A
-     * read's ticket taken in between may or may not include it; without it, the object stays counted as unobserved
-     * until a later read, which again only errs towards over-counting. Only the last held permit takes the lock, for
-     * the check {@link #onlyOwnUnobservedCreatesBlock} makes.
-     */
-    private void createdWithoutLock() {
-        createdTotal.incrementAndGet();
-        if (held.decrementAndGet() > 0) {
-            return;
-        }
-        boolean[] refresh = new boolean[1];
-        mutate(() -> refresh[0] = onlyOwnUnobservedCreatesBlock());
-        if (refresh[0]) {
-            refreshRequester.run();
         }
     }
 
@@ -316,33 +234,7 @@ public final class CapacityGate implements GateView {
      * @return a lease, with 0 permits when none became available in time
      */
     public Lease lease(int max, Duration maxWait, BooleanSupplier keepWaiting) throws InterruptedException {
-        if (max <= 0) {
-            return new Lease(0);
-        }
-        acquireListener.run();
-        long nanos = maxWait.toNanos();
-        int n;
-        Runnable logLine;
-        lock.lockInterruptibly();
-        try {
-            lastRequested = max;
-            long headroom;
-            while ((headroom = headroom()) <= 0) {
-                if (nanos <= 0 || !keepWaiting.getAsBoolean()) {
-                    return new Lease(0);
-                }
-                nanos = capacityChanged.awaitNanos(nanos);
-            }
-            n = (int) Math.min(max, headroom);
-            reserved += n;
-            logLine = changed();
-        } finally {
-            lock.unlock();
-        }
-        if (logLine != null) {
-            logLine.run();
-        }
-        return new Lease(n);
+        return new Lease(max <= 0 ? 0 : core.reserve(max, maxWait, keepWaiting));
     }
 
     /** Non-blocking {@link #lease}. */
@@ -361,22 +253,32 @@ public final class CapacityGate implements GateView {
      * more, and fetched messages not yet started go back to JetStream.
      */
     public boolean permitsRevoked() {
-        return revoked;
+        return core.revoked;
+    }
+
+    /**
+     * How long {@link Permit#charge} may wait for a fetch's reservation to end when only that reservation keeps a
+     * message's real cost from fitting: longer than a fetch holds its lease (a few pulls of
+     * {@code jetstream.fetch-max-wait}). Zero: never wait (the charge then fails, and the message is requeued).
+     * Default 2 s; the application sets it from fetch-max-wait.
+     */
+    public void chargeWait(Duration wait) {
+        core.chargeWaitNanos = Math.max(0, wait.toNanos());
     }
 
     /** Wakes a waiting {@link #lease} so it re-checks its {@code keepWaiting} condition. */
     public void wakeWaiters() {
-        lock.lock();
+        core.lock.lock();
         try {
-            capacityChanged.signalAll();
+            core.capacityChanged.signalAll();
         } finally {
-            lock.unlock();
+            core.lock.unlock();
         }
     }
 
     /** Called (outside the lock) when the gate needs a fresh quota read, e.g. after "exceeded quota". */
     public void onRefreshNeeded(Runnable requester) {
-        this.refreshRequester = requester == null ? () -> { } : requester;
+        core.refreshRequester = requester == null ? () -> { } : requester;
     }
 
     /**
@@ -384,30 +286,19 @@ public final class CapacityGate implements GateView {
      * take one deferred read per fetch. Must be cheap and must not block.
      */
     public void onAcquire(Runnable listener) {
-        this.acquireListener = listener == null ? () -> { } : listener;
+        core.acquireListener = listener == null ? () -> { } : listener;
     }
 
-    // ---- the quota monitor's protocol ---------------------------------------------------------------------------
+    // ---- the quota monitor's protocol (see QuotaReads) ----------------------------------------------------------
 
-    /**
-     * Starts a quota read. Take the ticket immediately before sending the request. One ticket may be applied to every
-     * quota the request returns (a list of several), each once.
-     */
+    /** Starts a quota read: take the ticket immediately before sending the request; apply it to each quota once. */
     public ReadTicket beginRead() {
-        lock.lock();
-        try {
-            return new ReadTicket(++readsStarted, createdTotal.get());
-        } finally {
-            lock.unlock();
-        }
+        return reads.beginRead();
     }
 
-    /**
-     * Names the quotas that must be read before the gate is known: until each has a good read the quota is unknown.
-     * Quotas applied later join by themselves.
-     */
+    /** Names the quotas that must be read before the gate is known; quotas applied later join by themselves. */
     public void expect(Collection<String> sources) {
-        mutate(() -> sources.forEach(limits::source));
+        reads.expect(sources);
     }
 
     /**
@@ -416,99 +307,39 @@ public final class CapacityGate implements GateView {
      * {@link #apply(ReadTicket, String, Collection)}.
      */
     public void apply(ReadTicket ticket, QuotaReading newReading) {
-        String source;
-        String resource = "";
-        lock.lock();
-        try {
-            Limits.Source only = limits.only();
-            if (only == null && !limits.isEmpty()) {
-                throw new IllegalStateException("the gate reads several quotas: name the one this reading is of");
-            }
-            source = only == null ? "" : only.name;
-            if (only != null && only.limits.length == 1) {
-                resource = only.limits[0].reading.resource();
-            }
-        } finally {
-            lock.unlock();
-        }
-        apply(ticket, source, List.of(new LimitReading(resource, newReading.hard(), newReading.used(), 1)));
+        reads.apply(ticket, newReading);
     }
 
     /**
-     * Applies a successful read of one quota: its limits are the resources it lists that a message charges (none:
-     * the quota does not apply, yet counts as read). A read overtaken by a newer applied read of that quota is ignored.
+     * Applies a successful read of one quota: its limits are the resources it lists that a message charges or may be
+     * charged (none: the quota does not apply, yet counts as read). An overtaken read is ignored.
      */
     public void apply(ReadTicket ticket, String source, Collection<LimitReading> readings) {
-        List<LimitReading> copy = List.copyOf(readings);
-        mutate(() -> {
-            Limits.Source s = limits.source(source);
-            if (ticket.sequence() <= s.newestApplied) {
-                return;
-            }
-            limits.applied(s, ticket.sequence(), ticket.createdBefore(), copy);
-            clearRejectionIfReadAgain();
-            lastCheckedAt = clock.instant();
-        });
+        reads.apply(ticket, source, readings);
     }
 
     /**
-     * Records a failed read of every quota (one request that would have read them all). The gate treats the quota as
-     * unknown until the next good read.
+     * Records a failed read of every quota (one request that would have read them all): unknown until a good read.
      *
      * @param configuration true when retrying cannot help (quota or resource missing, RBAC)
      */
     public void readFailed(ReadTicket ticket, String error, boolean configuration) {
-        mutate(() -> {
-            if (limits.isEmpty()) {
-                limits.source("");
-            }
-            for (Limits.Source s : limits.sources()) {
-                failed(s, ticket, error, configuration);
-            }
-        });
+        reads.readFailed(ticket, error, configuration);
     }
 
     /** Records a failed read of one quota: the gate's quota is unknown until its next good read. */
     public void readFailed(ReadTicket ticket, String source, String error, boolean configuration) {
-        mutate(() -> failed(limits.source(source), ticket, error, configuration));
+        reads.readFailed(ticket, source, error, configuration);
     }
 
-    /**
-     * A quota is gone (deleted, with {@code quota-names: ["*"]}): it limits nothing any more, unless a read newer than
-     * the ticket already applied it.
-     */
+    /** A quota is gone (deleted, with {@code quota-names: ["*"]}): it limits nothing, unless a newer read applied it. */
     public void forget(ReadTicket ticket, String source) {
-        mutate(() -> {
-            for (Limits.Source s : List.copyOf(limits.sources())) {
-                if (s.name.equals(source) && ticket.sequence() > s.newestApplied) {
-                    limits.remove(s);
-                    clearRejectionIfReadAgain();
-                }
-            }
-        });
+        reads.forget(ticket, source);
     }
 
     /** The quotas the gate reads now, in the order first seen. */
     public List<String> sources() {
-        lock.lock();
-        try {
-            return limits.sources().stream().map(s -> s.name).toList();
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    private void failed(Limits.Source s, ReadTicket ticket, String error, boolean configuration) {
-        if (ticket.sequence() <= s.newestApplied) {
-            return;
-        }
-        limits.failed(s, error, configuration);
-    }
-
-    private void clearRejectionIfReadAgain() {
-        if (rejectedAtRead >= 0 && limits.allReadAfter(rejectedAtRead)) {
-            rejectedAtRead = -1;
-        }
+        return reads.sources();
     }
 
     /**
@@ -518,284 +349,57 @@ public final class CapacityGate implements GateView {
      * next decision (the margin of a second batch absorbs what other writers may add meanwhile).
      */
     public boolean wantsFreshRead() {
-        lock.lock();
-        try {
-            if (!enabled) {
-                return false;
-            }
-            if (reason != null || limits.unknown()) {
-                return true;
-            }
-            return headroomForMessages() < 2L * lastRequested;
-        } finally {
-            lock.unlock();
-        }
+        return reads.wantsFreshRead();
     }
 
     // ---- operator input -----------------------------------------------------------------------------------------
 
     public void pause() {
-        mutate(() -> paused = true);
+        core.mutate(() -> core.paused = true);
     }
 
     public void resume() {
-        mutate(() -> paused = false);
+        core.mutate(() -> core.paused = false);
     }
 
     /** Creates are denied for a reason no retry of the same message fixes by itself; closes until {@link #createAllowed}. */
     public void forbidden(String apiserverMessage) {
-        mutate(() -> forbidden = apiserverMessage == null || apiserverMessage.isBlank() ? "forbidden" : apiserverMessage);
+        core.mutate(() -> core.forbidden = apiserverMessage == null || apiserverMessage.isBlank()
+                ? "forbidden" : apiserverMessage);
     }
 
     /** A create (or a probe create) was allowed: reopens a gate closed by {@link #forbidden}. */
     public void createAllowed() {
-        if (forbidden == null) { // racy read on purpose: the common case is "never forbidden" and costs no lock
+        if (core.forbidden == null) { // racy read on purpose: the common case is "never forbidden" and costs no lock
             return;
         }
-        mutate(() -> forbidden = null);
+        core.mutate(() -> core.forbidden = null);
     }
 
-    // ---- read-only view -----------------------------------------------------------------------------------------
+    // ---- read-only view (see StateSnapshot) ---------------------------------------------------------------------
+
+    @Override
+    public boolean enabled() {
+        return view.enabled();
+    }
 
     @Override
     public boolean paused() {
-        lock.lock();
-        try {
-            return paused;
-        } finally {
-            lock.unlock();
-        }
+        return view.paused();
     }
 
     @Override
     public long batchesFetched() {
-        lock.lock();
-        try {
-            return batchesFetched;
-        } finally {
-            lock.unlock();
-        }
+        return view.batchesFetched();
     }
 
     @Override
     public double blockedSeconds(BlockedReason r) {
-        lock.lock();
-        try {
-            long nanos = blockedNanos.getOrDefault(r, 0L);
-            if (reason == r) {
-                nanos += System.nanoTime() - blockedSinceNanos;
-            }
-            return nanos / 1e9;
-        } finally {
-            lock.unlock();
-        }
+        return view.blockedSeconds(r);
     }
 
     @Override
     public GateState state() {
-        lock.lock();
-        try {
-            // A fetch waiting for messages reserves permits, but nothing is in flight until a message arrives: the
-            // view shows what messages hold and what they could still take.
-            long headroom = headroomIgnoringReservation();
-            long h = held.get();
-            long created = createdTotal.get();
-            Limits.Limit binding = limits.binding(created);
-            List<LimitState> each = new ArrayList<>(limits.all().length);
-            for (Limits.Limit l : limits.all()) {
-                LimitReading r = l.reading;
-                long room = headroom == 0 ? 0 : Math.max(0, l.room(created) - h);
-                each.add(new LimitState(l.source.name, r.resource(), r.hard(), r.used(), l.threshold, r.cost(),
-                        r.cost() * h, room));
-            }
-            Limits.Source failedSource = limits.firstUnknown();
-            String error = failedSource == null ? null : failedSource.error;
-            return new GateState(enabled, reason != null, reason,
-                    binding == null ? -1 : binding.reading.hard(), binding == null ? -1 : binding.reading.used(),
-                    binding == null ? -1 : binding.threshold,
-                    h, unobserved(null, created),
-                    headroom == Long.MAX_VALUE ? -1 : headroom,
-                    blockedSince, lastCheckedAt, forbidden != null ? forbidden : error,
-                    failedSource != null && failedSource.configurationError,
-                    List.copyOf(transitions), List.copyOf(each),
-                    binding == null ? null : binding.source.name, binding == null ? null : binding.reading.resource());
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    // ---- internals (hold the lock) ------------------------------------------------------------------------------
-
-    private long headroom() {
-        if (paused || forbidden != null) {
-            return 0;
-        }
-        if (!enabled) {
-            return Long.MAX_VALUE;
-        }
-        if (limits.unknown()) {
-            return failMode == FailMode.OPEN ? Long.MAX_VALUE : 0;
-        }
-        if (rejectedAtRead >= 0) {
-            return 0;
-        }
-        long h = held.get(); // before the created count: see createdWithoutLock
-        long room = limits.minRoom(createdTotal.get());
-        return room == Long.MAX_VALUE ? room : Math.max(0, room - reserved - h);
-    }
-
-    private long headroomIgnoringReservation() {
-        if (paused || forbidden != null) {
-            return 0;
-        }
-        if (!enabled || limits.unknown()) {
-            return headroom();
-        }
-        return rejectedAtRead >= 0 ? 0 : headroomForMessages();
-    }
-
-    /** Headroom ignoring an outstanding fetch's reservation: what decides whether the quota is full. */
-    private long headroomForMessages() {
-        long h = held.get(); // before the created count: see createdWithoutLock
-        long room = limits.minRoom(createdTotal.get());
-        return room == Long.MAX_VALUE ? room : Math.max(0, room - h);
-    }
-
-    /**
-     * Nothing is in flight and only our own creates, not yet seen by a read, keep the gate closed: the watch event of
-     * the last create can arrive (and its read start) before that create's response did, and no further event would
-     * come to correct it, so a read must be asked for.
-     */
-    private boolean onlyOwnUnobservedCreatesBlock() {
-        return enabled && !limits.unknown() && held.get() == 0 && reserved == 0
-                && limits.maxUnobserved(createdTotal.get()) > 0 && headroomForMessages() <= 0;
-    }
-
-    /** Our creates the binding limit's quota (with none, the quota read longest ago) cannot include yet. */
-    private long unobserved(Limits.Limit binding, long created) {
-        if (binding != null) {
-            return created - binding.source.createdObserved;
-        }
-        return limits.isEmpty() ? created : limits.maxUnobserved(created);
-    }
-
-    private boolean computeRevoked() {
-        return paused || forbidden != null || (enabled && limits.unknown() && failMode == FailMode.CLOSED)
-                || (enabled && rejectedAtRead >= 0);
-    }
-
-    private BlockedReason computeReason() {
-        if (paused) {
-            return BlockedReason.PAUSED;
-        }
-        if (forbidden != null) {
-            return BlockedReason.FORBIDDEN;
-        }
-        if (!enabled) {
-            return null;
-        }
-        if (limits.unknown()) {
-            return failMode == FailMode.CLOSED ? BlockedReason.QUOTA_UNKNOWN : null;
-        }
-        if (rejectedAtRead >= 0) {
-            return BlockedReason.QUOTA_FULL;
-        }
-        return headroomForMessages() <= 0 ? BlockedReason.QUOTA_FULL : null;
-    }
-
-    /** Runs {@code change} under the lock, re-derives the state, and logs a transition after unlocking. */
-    private void mutate(Runnable change) {
-        Runnable logLine;
-        lock.lock();
-        try {
-            change.run();
-            logLine = changed();
-        } finally {
-            lock.unlock();
-        }
-        if (logLine != null) {
-            logLine.run();
-        }
-    }
-
-    /**
-     * Re-derives the blocked reason after any change; records a transition, wakes the loop.
-     *
-     * @return the log line to write once the lock is released, or null
-     */
-    private Runnable changed() {
-        revoked = computeRevoked();
-        BlockedReason now = computeReason();
-        Runnable logLine = null;
-        if (now != reason) {
-            long nanoNow = System.nanoTime();
-            Instant at = clock.instant();
-            if (reason != null) {
-                blockedNanos.merge(reason, nanoNow - blockedSinceNanos, Long::sum);
-            }
-            if (now != null) {
-                blockedSinceNanos = nanoNow;
-                if (reason == null) {
-                    blockedSince = at;
-                }
-            } else {
-                blockedSince = null;
-            }
-            BlockedReason previous = reason;
-            reason = now;
-            long h = held.get();
-            long created = createdTotal.get();
-            Limits.Limit binding = limits.binding(created);
-            long used = binding == null ? -1 : binding.reading.used();
-            long holding = h + unobserved(binding, created);
-            transitions.addLast(new GateTransition(at, now == null, now, used, holding,
-                    binding == null ? -1 : binding.threshold));
-            while (transitions.size() > TRANSITIONS_KEPT) {
-                transitions.removeFirst();
-            }
-            // Only open <-> full can flap with every fetch; an outage, a denial or a pause is reported at once.
-            boolean routine = (now == null || now == BlockedReason.QUOTA_FULL)
-                    && (previous == null || previous == BlockedReason.QUOTA_FULL);
-            if (!routine || nanoNow - lastLoggedNanos >= LOG_WINDOW_NANOS) {
-                logLine = logState(nanoNow);
-            } else {
-                unlogged++;
-            }
-        } else if (unlogged > 0 && System.nanoTime() - lastLoggedNanos >= LOG_WINDOW_NANOS) {
-            logLine = logState(System.nanoTime());
-        }
-        if (headroom() > 0) {
-            capacityChanged.signalAll();
-        }
-        return logLine;
-    }
-
-    /** Captures the state to log now; the returned line is written after the lock is released. */
-    private Runnable logState(long nanoNow) {
-        long h = held.get();
-        long created = createdTotal.get();
-        Limits.Limit binding = limits.binding(created);
-        long used = binding == null ? -1 : binding.reading.used();
-        long holding = reserved + h + unobserved(binding, created);
-        String flapping = unlogged == 0 ? ""
-                : " (" + unlogged + " more transitions in the last " + (nanoNow - lastLoggedNanos) / 1_000_000_000L + "s)";
-        lastLoggedNanos = nanoNow;
-        unlogged = 0;
-        BlockedReason r = reason;
-        long t = binding == null ? -1 : binding.threshold;
-        Limits.Source failedSource = limits.firstUnknown();
-        String error = failedSource == null ? null : failedSource.error;
-        String denied = forbidden;
-        if (r == null) {
-            return () -> log.info("Quota gate open: used {} + held {} of threshold {}{}", used, holding, t, flapping);
-        }
-        if (r == BlockedReason.QUOTA_UNKNOWN) {
-            return () -> log.warn("Quota gate closed ({}): {}{}", r.label(), error == null ? "quota not read yet" : error, flapping);
-        }
-        if (r == BlockedReason.FORBIDDEN) {
-            return () -> log.warn("Quota gate closed ({}): creates are denied, retrying with a dry-run create until "
-                    + "allowed: {}", r.label(), denied);
-        }
-        return () -> log.info("Quota gate closed ({}): used {} + held {} of threshold {}{}", r.label(), used, holding, t, flapping);
+        return view.state();
     }
 }

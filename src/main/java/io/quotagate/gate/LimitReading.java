@@ -8,8 +8,10 @@ import java.util.Objects;
  * @param resource the quota resource, e.g. {@code count/workflows.argoproj.io} or {@code requests.cpu}
  * @param hard     the quota's hard limit for it, in the resource's integral unit (cpu in milli-units)
  * @param used     the quota's observed usage for it, same unit
- * @param cost     what one message charges it when its object is created, same unit; at least 1 (a resource an
- *                 object does not charge is no limit of the gate)
+ * @param cost     what one message (the template's object) charges it when its object is created, same unit; 0 for
+ *                 a resource the template's object is not charged but a message's parameters may add (a Pod template
+ *                 without a cpu request against a {@code requests.cpu} quota): such a limit bounds no number of
+ *                 messages, only what {@link CapacityGate.Permit#charge} adds beyond the template's cost
  */
 public record LimitReading(String resource, long hard, long used, long cost) {
     public LimitReading {
@@ -17,8 +19,8 @@ public record LimitReading(String resource, long hard, long used, long cost) {
         if (hard < 0 || used < 0) {
             throw new IllegalArgumentException("hard and used must not be negative: hard=" + hard + ", used=" + used);
         }
-        if (cost < 1) {
-            throw new IllegalArgumentException("cost must be at least 1, was " + cost + " for " + resource);
+        if (cost < 0) {
+            throw new IllegalArgumentException("cost must not be negative, was " + cost + " for " + resource);
         }
     }
 }

@@ -1,8 +1,10 @@
 package io.quotagate.gate;
 
 import java.math.BigDecimal;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -12,9 +14,12 @@ import java.util.Map;
  * source keeps its own read sequence and its own count of our creates its newest applied read includes, because a
  * read of one quota says nothing about another. Not thread-safe: the gate's lock guards it.
  *
- * <p>In messages, a limit with threshold T, reading U and cost c has room floor((T − U) ÷ c) − k, where k are the
- * messages this process holds, reserves or created but the quota's newest read cannot include; since every message
- * charges the same c, that equals floor((T − U − c·k) ÷ c): the exact per-limit count in the resource's units.
+ * <p>In messages, a limit with threshold T, reading U and cost c has room floor((T − U − x) ÷ c) − k, where k are the
+ * messages this process holds, reserves or created but the quota's newest read cannot include, and x the
+ * <em>extra units</em> of such messages: what their real cost ({@link CapacityGate.Permit#charge}) adds beyond c.
+ * Since every message charges at least c, c·k + x ≤ T − U after any grant: the exact per-limit count in the
+ * resource's units. A limit of cost 0 (the template's object is not charged the resource, a message's parameters may
+ * add it) bounds no number of messages; only extra units are checked against it.
  */
 final class Limits {
 
@@ -28,29 +33,102 @@ final class Limits {
         String error;
         boolean configurationError;
         Limit[] limits = new Limit[0];
+        /** Per resource, extra units of messages held (fetched, not yet resolved); no zero entries. */
+        private final Map<String, Long> extraHeld = new HashMap<>();
+        /** Per resource, extra units of messages created that this quota's newest read cannot include yet. */
+        private final Map<String, Long> extraUnobserved = new HashMap<>();
+        /** The created extra units behind {@link #extraUnobserved}, oldest first, by create index. */
+        private final ArrayDeque<CreatedExtra> createdExtras = new ArrayDeque<>();
 
         Source(String name) {
             this.name = name;
         }
+
+        /** Extra units held or created unobserved for this resource; 0 in the common case without a map lookup. */
+        long extraUnits(String resource) {
+            if (extraHeld.isEmpty() && extraUnobserved.isEmpty()) {
+                return 0;
+            }
+            return extraHeld.getOrDefault(resource, 0L) + extraUnobserved.getOrDefault(resource, 0L);
+        }
+
+        long extraHeld(String resource) {
+            return extraHeld.isEmpty() ? 0 : extraHeld.getOrDefault(resource, 0L);
+        }
+
+        void hold(String resource, long units) {
+            add(extraHeld, resource, units);
+        }
+
+        void release(String resource, long units) {
+            add(extraHeld, resource, -units);
+        }
+
+        /** Held extra units became part of an object created as our {@code index}-th create. */
+        void created(String resource, long units, long index) {
+            add(extraHeld, resource, -units);
+            if (index > createdObserved) {
+                add(extraUnobserved, resource, units);
+                createdExtras.addLast(new CreatedExtra(index, resource, units));
+            }
+        }
+
+        /** Forgets created extra units a read now includes (its ticket counted their create). */
+        void observedUpTo(long createdIndex) {
+            while (!createdExtras.isEmpty() && createdExtras.peekFirst().index() <= createdIndex) {
+                CreatedExtra e = createdExtras.removeFirst();
+                add(extraUnobserved, e.resource(), -e.units());
+            }
+        }
+
+        private static void add(Map<String, Long> map, String resource, long units) {
+            long now = map.getOrDefault(resource, 0L) + units;
+            if (now == 0) {
+                map.remove(resource);
+            } else {
+                map.put(resource, now);
+            }
+        }
+    }
+
+    private record CreatedExtra(long index, String resource, long units) {
     }
 
     static final class Limit {
         final Source source;
         final LimitReading reading;
         final long threshold;
-        /** floorDiv(threshold − used, cost): messages that fit by the reading alone. */
+        /** floorDiv(threshold − used, cost): messages that fit by the reading alone; unbounded at cost 0. */
         final long fits;
 
         Limit(Source source, LimitReading reading, BigDecimal ratio) {
             this.source = source;
             this.reading = reading;
             this.threshold = CapacityGate.thresholdFor(reading.hard(), ratio);
-            this.fits = Math.floorDiv(threshold - reading.used(), reading.cost());
+            this.fits = reading.cost() == 0 ? Long.MAX_VALUE : Math.floorDiv(threshold - reading.used(), reading.cost());
         }
 
-        /** Messages that fit, less our creates this quota's newest read cannot include yet. */
+        /**
+         * Messages that fit, less our creates this quota's newest read cannot include yet (messages held or reserved
+         * are subtracted by the caller, once for all limits). {@link Long#MAX_VALUE} for a limit of cost 0.
+         */
         long room(long createdTotal) {
-            return fits - (createdTotal - source.createdObserved);
+            if (reading.cost() == 0) {
+                return Long.MAX_VALUE;
+            }
+            long extra = source.extraUnits(reading.resource());
+            long f = extra == 0 ? fits : Math.floorDiv(threshold - reading.used() - extra, reading.cost());
+            return f - (createdTotal - source.createdObserved);
+        }
+
+        /**
+         * Units of this limit still free for extra units: the threshold less the reading, the extra units held or
+         * unobserved, and the cost of every message held, reserved or created unobserved ({@code messages}
+         * are the first two; our creates the quota cannot include are added here).
+         */
+        long freeUnits(long messages, long createdTotal) {
+            long k = messages + (createdTotal - source.createdObserved);
+            return threshold - reading.used() - source.extraUnits(reading.resource()) - reading.cost() * k;
         }
     }
 
@@ -92,6 +170,7 @@ final class Limits {
     void applied(Source s, long sequence, long createdBefore, Collection<LimitReading> readings) {
         s.newestApplied = sequence;
         s.createdObserved = Math.max(s.createdObserved, createdBefore);
+        s.observedUpTo(s.createdObserved);
         Limit[] limits = new Limit[readings.size()];
         int i = 0;
         for (LimitReading r : readings) {

@@ -336,6 +336,7 @@ public class QuotaMonitor implements SmartLifecycle {
         GateState s = gate.state();
         s.limits().stream()
                 .filter(l -> l.source().equals(s.limitedBySource()) && l.resource().equals(s.limitedByResource()))
+                .filter(l -> l.cost() > 0) // a limit of cost 0 binds only when no limit counts messages
                 .findFirst()
                 .ifPresent(l -> spacing.readApplied(ticket.createdBefore(), -Math.floorDiv(-l.used(), l.cost())));
         if (consecutiveFailures > 0) {

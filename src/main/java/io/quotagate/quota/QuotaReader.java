@@ -189,8 +189,14 @@ final class QuotaReader {
     }
 
     /**
-     * With an empty resource-name: one limit per resource the quota lists that the template's object is charged; none
-     * when the quota does not apply to the object (it tracks none of its resources, or a scope does not match).
+     * With an empty resource-name: one limit per resource the quota lists that the template's object is charged, at
+     * its cost; and one at cost 0 per resource it lists that an object of the kind could be charged but the template
+     * is not (a Pod template without a memory request against {@code requests.memory}): such a limit bounds no number
+     * of messages, but a message whose parameters add that resource is charged against it before its create. None
+     * when the quota does not apply to the object: its evaluator tracks none of the resources the quota lists, or a
+     * scope does not match the template's object (scopes are matched on the template; parameters that would change
+     * which scopes match, a priority class say, are not seen). A quota that lists only resources of another kind
+     * (configmaps) still does not apply, as before.
      */
     private List<LimitReading> everyResource(String ref, ResourceQuota quota) {
         if (charge == null) {
@@ -206,18 +212,29 @@ final class QuotaReader {
                 : quota.getSpec() == null ? null : quota.getSpec().getHard();
         Map<String, Quantity> usedMap = quota.getStatus() == null ? null : quota.getStatus().getUsed();
         List<LimitReading> limits = new ArrayList<>();
+        if (hardMap == null) {
+            return limits;
+        }
         for (Map.Entry<String, Long> e : c.units().entrySet()) {
-            String resource = e.getKey();
-            if (hardMap == null || !hardMap.containsKey(resource)) {
-                continue;
+            if (hardMap.containsKey(e.getKey())) {
+                limits.add(reading(ref, e.getKey(), hardMap, usedMap, e.getValue()));
             }
-            if (usedMap == null || !usedMap.containsKey(resource)) {
-                throw new KubernetesClientException("ResourceQuota " + ref + " has no status.used for " + resource + " yet");
+        }
+        for (String resource : new java.util.TreeSet<>(hardMap.keySet())) {
+            if (!c.units().containsKey(resource) && c.chargeable(resource)) {
+                limits.add(reading(ref, resource, hardMap, usedMap, 0));
             }
-            limits.add(new LimitReading(resource, TemplateCharge.units(resource, hardMap.get(resource), RoundingMode.FLOOR),
-                    TemplateCharge.units(resource, usedMap.get(resource), RoundingMode.CEILING), e.getValue()));
         }
         return limits;
+    }
+
+    private static LimitReading reading(String ref, String resource, Map<String, Quantity> hardMap,
+                                        Map<String, Quantity> usedMap, long cost) {
+        if (usedMap == null || !usedMap.containsKey(resource)) {
+            throw new KubernetesClientException("ResourceQuota " + ref + " has no status.used for " + resource + " yet");
+        }
+        return new LimitReading(resource, TemplateCharge.units(resource, hardMap.get(resource), RoundingMode.FLOOR),
+                TemplateCharge.units(resource, usedMap.get(resource), RoundingMode.CEILING), cost);
     }
 
     private static long amount(Quantity q, RoundingMode mode) {

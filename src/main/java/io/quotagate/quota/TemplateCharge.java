@@ -14,8 +14,9 @@ import io.quotagate.cost.QuotaMatching;
 /**
  * What quota admission charges the template's object at its creation (io.quotagate.cost), per resource, in the
  * resource's integral unit (cpu in milli-units, everything else rounded up to whole units), and which quotas apply to
- * it. Used when {@code backpressure.resource-name} is empty: every resource the object consumes is a limit. The
- * template as written is charged; parameters that change the cost are not seen (issue 19, item 3's second half).
+ * it. Used when {@code backpressure.resource-name} is empty: every resource the object consumes is a limit, and so is
+ * every resource an object of its kind <em>could</em> be charged ({@link #chargeable}) at cost 0, so that a message
+ * whose parameters add it is charged against it ({@link ObjectCharge}). The template as written sizes the permits.
  */
 public final class TemplateCharge {
 
@@ -46,6 +47,14 @@ public final class TemplateCharge {
     /** Per resource, what one object charges, in the resource's integral unit. */
     public Map<String, Long> units() {
         return units;
+    }
+
+    /**
+     * Whether an object of the template's kind may be charged this quota resource, though the template is not (a Pod
+     * without a memory request against {@code requests.memory}): a limit of cost 0.
+     */
+    public boolean chargeable(String resource) {
+        return QuotaMatching.tracks(resource, plural, group);
     }
 
     /** Whether quota admission applies this quota to the object: it tracks one of its resources and its scopes match. */

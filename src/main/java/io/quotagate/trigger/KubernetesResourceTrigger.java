@@ -17,6 +17,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Predicate;
+
+import io.quotagate.gate.Charge;
 
 /**
  * Creates one Kubernetes object per message from a {@link ManifestTemplate} filled by {@link ParameterMapping}.
@@ -57,6 +60,12 @@ import java.util.Objects;
  * consumer's {@link ConsumerLabel}) are added to the template's own, so the active limit can select the objects this
  * consumer made; every stored object is then told to {@link #onCreated the created-objects listener}.
  *
+ * <h2>A message's real cost</h2>
+ * Given a {@link CostModel}, the rendered object's cost is computed before its create and offered to the caller's
+ * check ({@link #fire(InboundMessage, Predicate)}); refused, the result is {@code NO_ROOM} and nothing is sent. An
+ * object whose resources cannot be read (an unparsable quantity filled in by a parameter) is {@code POISON
+ * invalid_manifest}: the apiserver would refuse it too.
+ *
  * <h2>Requests</h2>
  * Creates, read-backs and probes run with the configured request timeout and without fabric8's internal retries: a
  * failed create comes back as {@code TRANSIENT} at once and the consumer's nak with back-off does the retrying, so a
@@ -93,6 +102,8 @@ public final class KubernetesResourceTrigger implements Trigger {
     private final ResourceTypes resourceTypes;
     private final Map<String, String> labels;
     private volatile CreatedObjects createdObjects = CreatedObjects.NONE;
+    /** Null: every message costs what the template costs, and no check is asked. */
+    private final CostModel costModel;
 
     /**
      * @param client         a client for the cluster; creates use a derived client with {@code requestTimeout} and
@@ -106,7 +117,7 @@ public final class KubernetesResourceTrigger implements Trigger {
      */
     public KubernetesResourceTrigger(KubernetesClient client, String namespace, ManifestTemplate template,
                                      List<TriggerProperties.Parameter> parameters, Duration requestTimeout) {
-        this(client, namespace, template, parameters, requestTimeout, Map.of());
+        this(client, namespace, template, parameters, requestTimeout, Map.of(), null);
     }
 
     /**
@@ -116,6 +127,26 @@ public final class KubernetesResourceTrigger implements Trigger {
     public KubernetesResourceTrigger(KubernetesClient client, String namespace, ManifestTemplate template,
                                      List<TriggerProperties.Parameter> parameters, Duration requestTimeout,
                                      Map<String, String> labels) {
+        this(client, namespace, template, parameters, requestTimeout, labels, null);
+    }
+
+    /**
+     * @param costModel what a rendered object charges the gate's limits; null when every message costs what the
+     *                  template costs (a gate that counts one resource per message, or none)
+     */
+    public KubernetesResourceTrigger(KubernetesClient client, String namespace, ManifestTemplate template,
+                                     List<TriggerProperties.Parameter> parameters, Duration requestTimeout,
+                                     CostModel costModel) {
+        this(client, namespace, template, parameters, requestTimeout, Map.of(), costModel);
+    }
+
+    /**
+     * @param labels    added to every object's labels (over the template's own of the same key)
+     * @param costModel what a rendered object charges the gate's limits; null: no per-message check
+     */
+    public KubernetesResourceTrigger(KubernetesClient client, String namespace, ManifestTemplate template,
+                                     List<TriggerProperties.Parameter> parameters, Duration requestTimeout,
+                                     Map<String, String> labels, CostModel costModel) {
         Objects.requireNonNull(client, "client");
         this.labels = Map.copyOf(labels);
         if (namespace == null || namespace.isBlank()) {
@@ -129,6 +160,7 @@ public final class KubernetesResourceTrigger implements Trigger {
         this.template = Objects.requireNonNull(template, "template");
         this.parameters = new ParameterMapping(parameters == null ? List.of() : parameters);
         this.resourceTypes = new ResourceTypes(this.client);
+        this.costModel = costModel;
     }
 
     public String namespace() {
@@ -142,6 +174,11 @@ public final class KubernetesResourceTrigger implements Trigger {
 
     @Override
     public TriggerResult fire(InboundMessage message) {
+        return fire(message, charge -> true);
+    }
+
+    @Override
+    public TriggerResult fire(InboundMessage message, Predicate<Charge> admit) {
         Map<String, Object> manifest = template.render();
         try {
             parameters.apply(message, manifest);
@@ -174,6 +211,10 @@ public final class KubernetesResourceTrigger implements Trigger {
                         + object.getApiVersion() + " " + object.getKind() + "; is the CRD installed?");
             }
             metadata.setNamespace(type.isNamespaceScoped() ? namespace : null);
+            TriggerResult refused = charge(object, type, admit);
+            if (refused != null) {
+                return refused;
+            }
             for (int attempt = 1; ; attempt++) {
                 if (derived) {
                     metadata.setName(derivedName(prefix, message, attempt));
@@ -214,6 +255,24 @@ public final class KubernetesResourceTrigger implements Trigger {
                     message.stream(), message.streamSequence(), e);
             return TriggerResult.transientFailure(metadata.getName(), "unexpected_error", e.toString());
         }
+    }
+
+    /** Asks {@code admit} with the object's real cost; null when it may be created, else the result to return. */
+    private TriggerResult charge(GenericKubernetesResource object, ResourceDefinitionContext type,
+                                 Predicate<Charge> admit) {
+        if (costModel == null) {
+            return null;
+        }
+        Charge real;
+        try {
+            real = costModel.chargeOf(object, type.getPlural(), type.getGroup() == null ? "" : type.getGroup());
+        } catch (RuntimeException e) {
+            return TriggerResult.poison(object.getMetadata().getName(), "invalid_manifest",
+                    "the filled template's resources cannot be read: " + e.getMessage());
+        }
+        return admit.test(real) ? null : TriggerResult.noRoom(object.getMetadata().getName(), describe(type,
+                object.getMetadata().getName()) + " costs more than the template and no longer fits the quota; "
+                + "back to JetStream until it does");
     }
 
     /**

@@ -1,5 +1,9 @@
 package io.quotagate.trigger;
 
+import java.util.function.Predicate;
+
+import io.quotagate.gate.Charge;
+
 /**
  * Turns one message into one side effect (a Kubernetes object). Implementations must be thread-safe:
  * the consumer may fire several messages of one batch concurrently, and probe while it does. They never throw for a
@@ -8,6 +12,16 @@ package io.quotagate.trigger;
 public interface Trigger {
 
     TriggerResult fire(InboundMessage message);
+
+    /**
+     * Like {@link #fire(InboundMessage)}, but asks {@code admit} before the create with what this message's object
+     * really charges (its parameters filled in); when it answers false the result is
+     * {@link TriggerResult.Outcome#NO_ROOM} and nothing is sent to the apiserver. A trigger without a cost model
+     * never asks (this default): the template's cost, which sized the permit, is all it charges.
+     */
+    default TriggerResult fire(InboundMessage message, Predicate<Charge> admit) {
+        return fire(message);
+    }
 
     /**
      * A cheap check, without side effects, of whether a create would be allowed again after a

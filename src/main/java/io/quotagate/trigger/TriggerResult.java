@@ -29,6 +29,11 @@ public record TriggerResult(Outcome outcome, String objectName, String reason, S
         /** 5xx, timeouts, connection errors, conflicts on the quota object, 404, a failed read-back: nak with back-off. */
         TRANSIENT,
         /**
+         * The object's real cost (its parameters filled in) no longer fits a limit of the gate: not created, no create
+         * attempt spent; nak after the hold delay, the permit goes back. The gate stays as it was.
+         */
+        NO_ROOM,
+        /**
          * Cannot succeed by retrying (undecodable, unfillable template, 4xx, an admission denial, a name taken by an
          * object of another message): dead-letter and term.
          */
@@ -41,5 +46,6 @@ public record TriggerResult(Outcome outcome, String objectName, String reason, S
     /** @param reason {@code forbidden} (authorization) or {@code namespace_terminating} */
     public static TriggerResult forbidden(String name, String reason, String detail) { return new TriggerResult(Outcome.FORBIDDEN, name, reason, detail); }
     public static TriggerResult transientFailure(String name, String reason, String detail) { return new TriggerResult(Outcome.TRANSIENT, name, reason, detail); }
+    public static TriggerResult noRoom(String name, String detail) { return new TriggerResult(Outcome.NO_ROOM, name, "no_room", detail); }
     public static TriggerResult poison(String name, String reason, String detail) { return new TriggerResult(Outcome.POISON, name, reason, detail); }
 }

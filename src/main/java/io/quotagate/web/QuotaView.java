@@ -56,7 +56,8 @@ public record QuotaView(
      *
      * @param source    the ResourceQuota's name
      * @param inFlight  what fetched, unsettled messages charge this resource, in its units (cpu in milli-units)
-     * @param headroom  messages this limit alone lets through now
+     * @param headroom  messages this limit alone lets through now; -1 when it bounds no number of messages (the
+     *                  template is not charged the resource, only a message whose parameters add it)
      */
     public record Limit(String source, String resource, long hard, long used, long threshold, long inFlight,
                         long headroom) {

@@ -43,6 +43,9 @@ class SettlementPolicyTest {
                 arguments(Kind.QUOTA_REJECTED, "exceeded_quota", 0, new Row(Action.NAK, HOLD, Permit.QUOTA_REJECTED, Gate.NONE, Attempts.KEEP, "quota_rejected", null)),
                 // At the last allowed attempt a full quota still never exhausts max-deliver.
                 arguments(Kind.QUOTA_REJECTED, "exceeded_quota", 2, new Row(Action.NAK, HOLD, Permit.QUOTA_REJECTED, Gate.NONE, Attempts.KEEP, "quota_rejected", null)),
+                // Its real cost no longer fits: back to JetStream, no create attempt spent, even at the last allowed one.
+                arguments(Kind.NO_ROOM, "no_room", 0, new Row(Action.NAK, HOLD, Permit.RETURNED, Gate.NONE, Attempts.KEEP, "requeued", null)),
+                arguments(Kind.NO_ROOM, "no_room", 2, new Row(Action.NAK, HOLD, Permit.RETURNED, Gate.NONE, Attempts.KEEP, "requeued", null)),
                 arguments(Kind.FORBIDDEN, "forbidden", 0, new Row(Action.NAK, HOLD, Permit.RETURNED, Gate.FORBIDDEN, Attempts.KEEP, "forbidden", null)),
                 arguments(Kind.FORBIDDEN, "namespace_terminating", 2, new Row(Action.NAK, HOLD, Permit.RETURNED, Gate.FORBIDDEN, Attempts.KEEP, "forbidden", null)),
                 arguments(Kind.TRANSIENT, "timeout", 0, new Row(Action.NAK, s1, Permit.RETURNED, Gate.NONE, Attempts.FAILED, "retried", null)),

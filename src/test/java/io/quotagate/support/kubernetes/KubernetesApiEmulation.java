@@ -212,9 +212,14 @@ public final class KubernetesApiEmulation implements AutoCloseable {
     return dispatcher.used(namespace, quotaName, resourceName);
   }
 
-  /** The highest {@code status.used} the quota ever had for the resource. */
+  /** The highest {@code status.used} the quota ever had for the resource, in whole units (cores truncated). */
   public long maxUsed(String namespace, String quotaName, String resourceName) {
     return dispatcher.maxUsed(namespace, quotaName, resourceName);
+  }
+
+  /** The highest {@code status.used} the quota ever had for the resource, exactly (1.9 cores is 1.9). */
+  public java.math.BigDecimal maxUsedAmount(String namespace, String quotaName, String resourceName) {
+    return dispatcher.maxUsedAmount(namespace, quotaName, resourceName);
   }
 
   /** How long after a delete the quota controller gives the usage back; zero means before the delete answers. */

@@ -609,7 +609,11 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   }
 
   long maxUsed(String namespace, String name, String resourceName) {
-    return maxUsed.getOrDefault(maxUsedKey(namespace, name, resourceName), BigDecimal.ZERO).longValue();
+    return maxUsedAmount(namespace, name, resourceName).longValue();
+  }
+
+  BigDecimal maxUsedAmount(String namespace, String name, String resourceName) {
+    return maxUsed.getOrDefault(maxUsedKey(namespace, name, resourceName), BigDecimal.ZERO);
   }
 
   /** Objects of {@code kind} in {@code namespace}, oldest first. */
