@@ -2,8 +2,6 @@ package io.quotagate.consumer;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -40,18 +38,13 @@ final class AckConfirmer {
     /** Acks kept for sending again after a reconnect: 100 s of acks at 1,000 msg/s. */
     static final int RECENT_KEPT = 100_000;
 
-    /** An ack sent, and when. */
-    private record Sent(String subject, long atNanos) {
-    }
-
     private final NatsConnection nats;
     private final Duration within;
     private final Duration reconnectWait;
     private final ThrottledLog throttled;
     private final UnconfirmedAcks unconfirmed;
-    private final long ackWaitNanos;
-    /** Acks sent within the last ack-wait, oldest first. Guarded by itself. */
-    private final ArrayDeque<Sent> recent = new ArrayDeque<>();
+    /** Acks sent within the last ack-wait, oldest first. */
+    private final SentAcks recent;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition work = lock.newCondition();
     private final Condition confirmed = lock.newCondition();
@@ -77,7 +70,7 @@ final class AckConfirmer {
         this.nats = nats;
         this.within = within;
         this.reconnectWait = ackWait;
-        this.ackWaitNanos = ackWait.toNanos();
+        this.recent = new SentAcks(RECENT_KEPT, ackWait.toNanos());
         this.throttled = throttled;
         this.unconfirmed = new UnconfirmedAcks(within);
     }
@@ -98,8 +91,11 @@ final class AckConfirmer {
             // Closed or the reconnect buffer is full: the resend below publishes it again once connected.
             throttled.warn("ack-refused", "Could not send an ack now; it is sent again once NATS is reachable: " + e);
         }
-        unconfirmed.add(List.of(m), disconnectsAtFetch);
-        remember(m.getReplyTo());
+        String subject = m.getReplyTo();
+        unconfirmed.add(subject, disconnectsAtFetch);
+        if (subject != null) {
+            recent.add(subject, System.nanoTime());
+        }
         added.incrementAndGet();
         if (idle) {
             // Only the first ack after a quiet spell wakes the thread; it then waits out `within` for the rest, so one
@@ -186,7 +182,7 @@ final class AckConfirmer {
                     continue;
                 }
                 if (takeResendRecent()) {
-                    List<String> again = recentSubjects();
+                    List<String> again = recent.subjects(System.nanoTime());
                     long disconnects = nats.disconnects();
                     resend(again);
                     confirm(again, disconnects);
@@ -245,33 +241,6 @@ final class AckConfirmer {
             return r;
         } finally {
             lock.unlock();
-        }
-    }
-
-    private void remember(String subject) {
-        if (subject == null) {
-            return;
-        }
-        long now = System.nanoTime();
-        synchronized (recent) {
-            recent.addLast(new Sent(subject, now));
-            prune(now);
-        }
-    }
-
-    private List<String> recentSubjects() {
-        synchronized (recent) {
-            prune(System.nanoTime());
-            List<String> out = new ArrayList<>(recent.size());
-            recent.forEach(sent -> out.add(sent.subject()));
-            return out;
-        }
-    }
-
-    /** Hold {@code recent}'s monitor. */
-    private void prune(long now) {
-        while (!recent.isEmpty() && (recent.size() > RECENT_KEPT || now - recent.peekFirst().atNanos() > ackWaitNanos)) {
-            recent.removeFirst();
         }
     }
 

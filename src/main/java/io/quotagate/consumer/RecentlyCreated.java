@@ -1,6 +1,6 @@
 package io.quotagate.consumer;
 
-import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.Arrays;
 
 /**
  * The stream sequences this process turned into objects most recently, bounded. A nats-server that
@@ -14,33 +14,53 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * <p>Direct-mapped by sequence: sequence {@code s} lives in slot {@code s mod capacity} until a later
  * sequence that maps to the same slot replaces it. A stream's sequences only grow, so this keeps the
  * latest {@code capacity} sequences, like a least-recently-added map, but every worker checks it once per
- * message: a lock (or a linked hash map's scattered nodes) there cost the workers half their CPU in the
+ * message: one lock shared by every worker (or a linked hash map's scattered nodes) there cost the workers half their CPU in the
  * benchmark, and one array slot read costs next to nothing.
+ *
+ * <p>A slot is two longs in two arrays, not an object: an entry lives for {@code capacity} created
+ * messages, seconds at a high rate, and an object per entry was copied by every young collection and then
+ * promoted. The two longs of a slot are written and read together under one of {@value #STRIPES} locks
+ * (consecutive sequences take different ones, so the workers hardly ever meet on one), so a reader never
+ * pairs one entry's sequence with another's time.
  */
 final class RecentlyCreated {
 
-    private record Key(long streamSequence, long storedAtNanos) {
-    }
+    private static final int STRIPES = 64;
+    /** No stream sequence: JetStream numbers messages from 1. */
+    private static final long EMPTY = Long.MIN_VALUE;
 
-    private final AtomicReferenceArray<Key> slots;
+    private final long[] sequences;
+    private final long[] storedAt;
+    private final Object[] stripes = new Object[STRIPES];
 
     RecentlyCreated(int capacity) {
         if (capacity <= 0) {
             throw new IllegalArgumentException("capacity must be positive, was " + capacity);
         }
-        this.slots = new AtomicReferenceArray<>(capacity);
+        this.sequences = new long[capacity];
+        this.storedAt = new long[capacity];
+        Arrays.fill(sequences, EMPTY);
+        for (int i = 0; i < STRIPES; i++) {
+            stripes[i] = new Object();
+        }
     }
 
     void add(long streamSequence, long storedAtNanos) {
-        slots.set(slot(streamSequence), new Key(streamSequence, storedAtNanos));
+        int slot = slot(streamSequence);
+        synchronized (stripes[slot % STRIPES]) {
+            sequences[slot] = streamSequence;
+            storedAt[slot] = storedAtNanos;
+        }
     }
 
     boolean contains(long streamSequence, long storedAtNanos) {
-        Key k = slots.get(slot(streamSequence));
-        return k != null && k.streamSequence() == streamSequence && k.storedAtNanos() == storedAtNanos;
+        int slot = slot(streamSequence);
+        synchronized (stripes[slot % STRIPES]) {
+            return sequences[slot] == streamSequence && streamSequence != EMPTY && storedAt[slot] == storedAtNanos;
+        }
     }
 
     private int slot(long streamSequence) {
-        return (int) Math.floorMod(streamSequence, (long) slots.length());
+        return (int) Math.floorMod(streamSequence, (long) sequences.length);
     }
 }

@@ -38,18 +38,20 @@ final class UnconfirmedAcks {
      *                          a different count at confirmation means they may have died with a connection
      */
     synchronized void add(List<Message> acked, long disconnectsBefore) {
-        if (acked.isEmpty()) {
-            return;
+        for (Message m : acked) {
+            add(m.getReplyTo(), disconnectsBefore);
         }
+    }
+
+    /** One ack, sent to {@code ackSubject} (its message's reply subject): the ack path's call, no list per ack. */
+    synchronized void add(String ackSubject, long disconnectsBefore) {
         if (ackSubjects.isEmpty()) {
             oldestNanos = System.nanoTime();
             this.disconnectsBefore = disconnectsBefore;
         } else {
             this.disconnectsBefore = Math.min(this.disconnectsBefore, disconnectsBefore);
         }
-        for (Message m : acked) {
-            ackSubjects.add(m.getReplyTo());
-        }
+        ackSubjects.add(ackSubject);
     }
 
     /**

@@ -3,10 +3,7 @@ package io.quotagate.consumer;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -40,13 +37,18 @@ final class WorkerPool {
     private final Consumer<Delivery> work;
     // Guarded by lock.
     private final ArrayDeque<Delivery> queue = new ArrayDeque<>();
-    /** Queued and being worked. Deliveries compare by identity. */
-    private final Set<Delivery> inPool = Collections.newSetFromMap(new IdentityHashMap<>());
+    /**
+     * What each worker is working on (null: nothing). With the queue, every message in the pool: one slot per worker
+     * instead of a set of all of them, so a message costs the pool no hashing, only its queue node.
+     */
+    private final Delivery[] working;
+    /** Non-null entries of {@code working}. */
+    private int busy;
     private int idleWorkers;
     /** The room the waiting fetch loop asked for; 0 while it does not wait. */
     private int roomWanted;
     private volatile boolean stopping;
-    /** {@code inPool.size()}, for readers that must not take the lock (gauges, health). */
+    /** {@link #inPool()}, for readers that must not take the lock (gauges, health). */
     private volatile int outstanding;
     private volatile long lastFinishedNanos = System.nanoTime();
 
@@ -58,8 +60,10 @@ final class WorkerPool {
     WorkerPool(int concurrency, int capacity, Consumer<Delivery> work) {
         this.capacity = Math.max(concurrency, capacity);
         this.work = work;
+        this.working = new Delivery[concurrency];
         for (int i = 1; i <= concurrency; i++) {
-            Thread t = new Thread(this::run, "quotagate-worker-" + i);
+            int slot = i - 1;
+            Thread t = new Thread(() -> run(slot), "quotagate-worker-" + i);
             t.setDaemon(true);
             workers.add(t);
         }
@@ -92,7 +96,7 @@ final class WorkerPool {
         int wanted = Math.max(1, Math.min(least, capacity));
         lock.lockInterruptibly();
         try {
-            while (capacity - inPool.size() < wanted && !inPool.isEmpty() && nanos > 0 && !stopping) {
+            while (capacity - inPool() < wanted && inPool() > 0 && nanos > 0 && !stopping) {
                 roomWanted = wanted;
                 try {
                     nanos = roomMade.awaitNanos(nanos);
@@ -100,8 +104,8 @@ final class WorkerPool {
                     roomWanted = 0;
                 }
             }
-            int room = capacity - inPool.size();
-            return room >= wanted || inPool.isEmpty() ? Math.max(0, room) : 0;
+            int room = capacity - inPool();
+            return room >= wanted || inPool() == 0 ? Math.max(0, room) : 0;
         } finally {
             lock.unlock();
         }
@@ -118,15 +122,12 @@ final class WorkerPool {
         }
         lock.lock();
         try {
-            if (inPool.isEmpty()) {
+            if (inPool() == 0) {
                 // Idle workers are not silent workers: their clock starts with these messages.
                 lastFinishedNanos = System.nanoTime();
             }
-            for (Delivery d : batch) {
-                inPool.add(d);
-                queue.addLast(d);
-            }
-            outstanding = inPool.size();
+            queue.addAll(batch);
+            outstanding = inPool();
             // Busy workers find the rest when they finish; waking more than there are messages only costs wake-ups.
             for (int i = Math.min(batch.size(), idleWorkers); i > 0; i--) {
                 workQueued.signal();
@@ -142,7 +143,12 @@ final class WorkerPool {
         List<Delivery> snapshot;
         lock.lock();
         try {
-            snapshot = new ArrayList<>(inPool);
+            snapshot = new ArrayList<>(queue);
+            for (Delivery d : working) {
+                if (d != null) {
+                    snapshot.add(d);
+                }
+            }
         } finally {
             lock.unlock();
         }
@@ -182,12 +188,17 @@ final class WorkerPool {
         return workers.stream().noneMatch(Thread::isAlive);
     }
 
-    private void run() {
+    /** Messages queued and being worked. Hold the lock. */
+    private int inPool() {
+        return queue.size() + busy;
+    }
+
+    private void run(int slot) {
         Delivery finished = null;
         while (true) {
             Delivery d;
             try {
-                d = next(finished);
+                d = next(slot, finished);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
@@ -215,16 +226,18 @@ final class WorkerPool {
      * Ends the turn of {@code finished} (null if none) and takes the next message in the same turn of the lock,
      * waiting for one only when none is queued.
      *
+     * @param slot the worker's index in {@link #working}
      * @return the next message; null when none came within {@link #IDLE_POLL_NANOS} or the pool is stopping
      */
-    private Delivery next(Delivery finished) throws InterruptedException {
+    private Delivery next(int slot, Delivery finished) throws InterruptedException {
         lock.lock(); // not interruptibly: a finished message must leave the pool whatever happens
         try {
             if (finished != null) {
-                inPool.remove(finished);
-                outstanding = inPool.size();
+                working[slot] = null;
+                busy--;
+                outstanding = inPool();
                 lastFinishedNanos = System.nanoTime();
-                if (roomWanted > 0 && (capacity - inPool.size() >= roomWanted || inPool.isEmpty())) {
+                if (roomWanted > 0 && (capacity - inPool() >= roomWanted || inPool() == 0)) {
                     roomMade.signal();
                 }
             }
@@ -239,7 +252,12 @@ final class WorkerPool {
                     idleWorkers--;
                 }
             }
-            return queue.pollFirst();
+            Delivery d = queue.pollFirst();
+            if (d != null) {
+                working[slot] = d;
+                busy++;
+            }
+            return d;
         } finally {
             lock.unlock();
         }
