@@ -59,10 +59,14 @@ final class StateSnapshot implements GateView {
             Limits limits = core.limits;
             Limits.Limit binding = limits.binding(created);
             List<LimitState> each = new ArrayList<>(limits.all().length);
+            // Per limit: what that limit alone would let through now. Another limit binding does not zero it (the
+            // operator wants to see how far each one is from full), but a gate closed for every limit (paused,
+            // forbidden, unknown in fail-closed, re-reading after "exceeded quota") lets nothing through.
+            boolean closedForAll = core.computeRevoked();
             for (Limits.Limit l : limits.all()) {
                 LimitReading r = l.reading;
                 long room = l.room(created);
-                long limitRoom = headroom == 0 ? 0 : room == Long.MAX_VALUE ? -1 : Math.max(0, room - h);
+                long limitRoom = room == Long.MAX_VALUE ? -1 : closedForAll ? 0 : Math.max(0, room - h);
                 each.add(new LimitState(l.source.name, r.resource(), r.hard(), r.used(), l.threshold, r.cost(),
                         r.cost() * h + l.source.extraHeld(r.resource()), limitRoom));
             }

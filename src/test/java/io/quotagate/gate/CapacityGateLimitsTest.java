@@ -42,6 +42,25 @@ class CapacityGateLimitsTest {
     }
 
     @Test
+    void eachLimitShowsItsOwnHeadroomWhileAnotherBinds() {
+        gate.expect(List.of("team", "namespace"));
+        read("team", new LimitReading(COUNT, 8, 4, 1));
+        read("namespace", new LimitReading(COUNT, 5, 5, 1));
+
+        GateState s = gate.state();
+        assertThat(s.headroom()).isZero();
+        assertThat(s.limitedBySource()).isEqualTo("namespace");
+        assertThat(s.limits()).extracting(LimitState::source, LimitState::headroom)
+                .as("the full quota binds; the other is still 4 from its threshold")
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("team", 4L),
+                        org.assertj.core.groups.Tuple.tuple("namespace", 0L));
+
+        gate.pause();
+        assertThat(gate.state().limits()).extracting(LimitState::headroom).as("paused: nothing gets through")
+                .containsOnly(0L);
+    }
+
+    @Test
     void aMessageChargesItsCostOnEveryLimitOfItsQuota() {
         // 500m pods against 4 cores, 3.2 of them used: one more fits by cpu, though the count has room for 6.
         read("compute", new LimitReading(COUNT, 10, 4, 1), new LimitReading(CPU, 4000, 3200, 500));
