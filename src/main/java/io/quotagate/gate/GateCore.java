@@ -195,14 +195,22 @@ final class GateCore {
         if (!enabled) {
             return Long.MAX_VALUE;
         }
+        long room;
         if (limits.unknown()) {
-            return failMode == FailMode.OPEN ? Long.MAX_VALUE : 0;
+            if (failMode == FailMode.CLOSED) {
+                return 0;
+            }
+            // Fail-open: an unreadable quota limits nothing, the quotas that were read still do. (A 403's re-read
+            // is not awaited here: the unreadable quota could not be read again.)
+            long h = held.get(); // before the created count: see createdWithoutLock
+            room = limits.minRoomOfKnown(createdTotal.get());
+            return room == Long.MAX_VALUE ? room : Math.max(0, room - reserved - h);
         }
         if (rejectedAtRead >= 0) {
             return 0;
         }
         long h = held.get(); // before the created count: see createdWithoutLock
-        long room = limits.minRoom(createdTotal.get());
+        room = limits.minRoom(createdTotal.get());
         return room == Long.MAX_VALUE ? room : Math.max(0, room - reserved - h);
     }
 
@@ -257,7 +265,12 @@ final class GateCore {
             return null;
         }
         if (limits.unknown()) {
-            return failMode == FailMode.CLOSED ? BlockedReason.QUOTA_UNKNOWN : null;
+            if (failMode == FailMode.CLOSED) {
+                return BlockedReason.QUOTA_UNKNOWN;
+            }
+            long h = held.get(); // before the created count: see createdWithoutLock
+            long room = limits.minRoomOfKnown(createdTotal.get());
+            return room != Long.MAX_VALUE && room - h <= 0 ? BlockedReason.QUOTA_FULL : null;
         }
         if (rejectedAtRead >= 0) {
             return BlockedReason.QUOTA_FULL;

@@ -236,6 +236,20 @@ final class Limits {
         return min;
     }
 
+    /**
+     * Fewest messages any limit of a <em>known</em> source still fits: fail-mode open lets an unreadable quota limit
+     * nothing, but the quotas that were read still limit. {@link Long#MAX_VALUE} when no known source has a limit.
+     */
+    long minRoomOfKnown(long createdTotal) {
+        long min = Long.MAX_VALUE;
+        for (Limit l : all) {
+            if (!l.source.unknown) {
+                min = Math.min(min, l.room(createdTotal));
+            }
+        }
+        return min;
+    }
+
     /** The limit with the least room (the first of equals), or null when there is none. */
     Limit binding(long createdTotal) {
         Limit best = null;

@@ -61,6 +61,23 @@ class CapacityGateLimitsTest {
     }
 
     @Test
+    void failOpenLetsAnUnreadableQuotaLimitNothingButTheQuotasThatWereReadStillLimit() {
+        CapacityGate open = new CapacityGate(true, 1.0, FailMode.OPEN, Clock.systemUTC());
+        open.expect(List.of("team", "namespace"));
+        open.apply(open.beginRead(), "team", List.of(new LimitReading(COUNT, 10, 7, 1)));
+        open.readFailed(open.beginRead(), "namespace", "connection refused", false);
+
+        try (CapacityGate.Lease lease = open.tryLease(64)) {
+            assertThat(lease.permits()).as("team still has 3; the unreadable quota adds no limit").isEqualTo(3);
+        }
+        open.apply(open.beginRead(), "team", List.of(new LimitReading(COUNT, 10, 10, 1)));
+        assertThat(open.state().blockedFor(BlockedReason.QUOTA_FULL)).isTrue();
+        try (CapacityGate.Lease lease = open.tryLease(64)) {
+            assertThat(lease.permits()).as("team is full, whatever the other quota").isZero();
+        }
+    }
+
+    @Test
     void aMessageChargesItsCostOnEveryLimitOfItsQuota() {
         // 500m pods against 4 cores, 3.2 of them used: one more fits by cpu, though the count has room for 6.
         read("compute", new LimitReading(COUNT, 10, 4, 1), new LimitReading(CPU, 4000, 3200, 500));
