@@ -72,14 +72,22 @@ final class ExtraUnits {
     /** Holding the lock: checks every limit and, when all fit, holds the extra units. */
     private Verdict tryCharge(CapacityGate.Permit permit, Charge real) {
         List<Extra> wanted = null;
+        List<Extra> learned = null; // real costs of cost-0 limits, for their sizing once the charge is held
         boolean reservedInTheWay = false;
         long held = core.held.get(); // before the created count: see GateCore
         long created = core.createdTotal.get();
         for (Limits.Limit l : core.limits.all()) {
             String resource = l.reading.resource();
-            long extra = real.units(l.source.name, resource) - l.reading.cost() - holding(permit, l.source, resource);
+            long units = real.units(l.source.name, resource);
+            long extra = units - l.reading.cost() - holding(permit, l.source, resource);
             if (extra <= 0) {
                 continue;
+            }
+            if (l.reading.cost() == 0) {
+                if (learned == null) {
+                    learned = new ArrayList<>(1);
+                }
+                learned.add(new Extra(l.source, resource, units));
             }
             long free = l.freeUnits(core.reserved + held, created);
             if (extra > free) {
@@ -101,6 +109,11 @@ final class ExtraUnits {
         }
         for (Extra e : wanted) {
             e.source().hold(e.resource(), e.units());
+        }
+        if (learned != null) {
+            for (Extra e : learned) {
+                e.source().admitted(e.resource(), e.units());
+            }
         }
         if (permit.extras == null) {
             permit.extras = wanted;

@@ -19,7 +19,8 @@ import java.util.Map;
  * <em>extra units</em> of such messages: what their real cost ({@link CapacityGate.Permit#charge}) adds beyond c.
  * Since every message charges at least c, c·k + x ≤ T − U after any grant: the exact per-limit count in the
  * resource's units. A limit of cost 0 (the template's object is not charged the resource, a message's parameters may
- * add it) bounds no number of messages; only extra units are checked against it.
+ * add it) is kept exact by the extra units alone; it sizes fetches by the last admitted message's cost
+ * ({@link Limit#room}), and bounds no number of messages before any was admitted.
  */
 final class Limits {
 
@@ -39,6 +40,8 @@ final class Limits {
         private final Map<String, Long> extraUnobserved = new HashMap<>();
         /** The created extra units behind {@link #extraUnobserved}, oldest first, by create index. */
         private final ArrayDeque<CreatedExtra> createdExtras = new ArrayDeque<>();
+        /** Per resource its limit's template does not charge (cost 0): the real cost of the last message admitted. */
+        private final Map<String, Long> lastAdmitted = new HashMap<>();
 
         Source(String name) {
             this.name = name;
@@ -50,6 +53,16 @@ final class Limits {
                 return 0;
             }
             return extraHeld.getOrDefault(resource, 0L) + extraUnobserved.getOrDefault(resource, 0L);
+        }
+
+        /** A message whose object charges {@code units} of a cost-0 limit's resource was admitted. */
+        void admitted(String resource, long units) {
+            lastAdmitted.put(resource, units);
+        }
+
+        /** The cost a cost-0 limit sizes fetches with: the last admitted message's; 0 before any. */
+        long sizingCost(String resource) {
+            return lastAdmitted.isEmpty() ? 0 : lastAdmitted.getOrDefault(resource, 0L);
         }
 
         long extraHeld(String resource) {
@@ -114,7 +127,16 @@ final class Limits {
          */
         long room(long createdTotal) {
             if (reading.cost() == 0) {
-                return Long.MAX_VALUE;
+                // The template charges nothing here, so only each message's charge before its create keeps the limit
+                // exact. Fetches are sized as if the next message cost what the last admitted one did: without that,
+                // a full limit would let whole batches be fetched only to go back to JetStream one by one. Sizing
+                // only: a message that fits (or charges 0) is still admitted by its charge. The last admitted cost
+                // fitted under the threshold, so once the limit's work is gone the gate opens again.
+                long per = source.sizingCost(reading.resource());
+                if (per <= 0) {
+                    return Long.MAX_VALUE;
+                }
+                return Math.floorDiv(threshold - reading.used() - source.extraUnits(reading.resource()), per);
             }
             long extra = source.extraUnits(reading.resource());
             long f = extra == 0 ? fits : Math.floorDiv(threshold - reading.used() - extra, reading.cost());

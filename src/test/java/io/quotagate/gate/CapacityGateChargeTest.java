@@ -173,6 +173,35 @@ class CapacityGateChargeTest {
     }
 
     @Test
+    void aLimitTheTemplateIsNotChargedSizesFetchesByTheLastAdmittedMessageAndClosesWhenFull() {
+        CapacityGate gate = new CapacityGate(true, 1.0, FailMode.CLOSED, Clock.systemUTC());
+        gate.apply(gate.beginRead(), "compute", List.of(
+                new LimitReading("count/pods", 100, 0, 1),
+                new LimitReading("requests.memory", 1000, 0, 0)));
+        CapacityGate.Permit first = gate.tryLease(1).take();
+        assertThat(first.charge((source, resource) -> resource.equals("requests.memory") ? 400 : 1)).isTrue();
+        first.created();
+
+        assertThat(gate.state().headroom()).as("(1000 − 400 not yet read) ÷ 400: one more of its size").isEqualTo(1);
+        assertThat(gate.state().limitedByResource()).isEqualTo("requests.memory");
+        assertThat(limit(gate, "requests.memory").headroom()).isEqualTo(1);
+
+        gate.apply(gate.beginRead(), "compute", List.of(
+                new LimitReading("count/pods", 100, 3, 1),
+                new LimitReading("requests.memory", 1000, 900, 0)));
+        assertThat(gate.state().blockedFor(BlockedReason.QUOTA_FULL)).as("full: nothing is fetched to be sent back")
+                .isTrue();
+        try (CapacityGate.Lease lease = gate.tryLease(64)) {
+            assertThat(lease.permits()).isZero();
+        }
+
+        gate.apply(gate.beginRead(), "compute", List.of(
+                new LimitReading("count/pods", 100, 0, 1),
+                new LimitReading("requests.memory", 1000, 0, 0)));
+        assertThat(gate.state().headroom()).as("its work gone: 1000 ÷ 400").isEqualTo(2);
+    }
+
+    @Test
     void extraUnitsOfACreateStayCountedForTheLeaseThatFollows() {
         CapacityGate gate = gateWithCpuQuota(0);
         CapacityGate.Permit dear = gate.tryLease(1).take();

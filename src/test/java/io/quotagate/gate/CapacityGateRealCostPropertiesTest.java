@@ -102,6 +102,15 @@ class CapacityGateRealCostPropertiesTest {
             return hard[q][r] >= 0;
         }
 
+        boolean anyLists(int r) {
+            for (int q = 0; q < quotas(); q++) {
+                if (lists(q, r)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
         /** What a message's parameters make its object cost: often the template's, else more or less per resource. */
         long[] realCost(Random random) {
             long[] real = templateCost.clone();
@@ -221,6 +230,7 @@ class CapacityGateRealCostPropertiesTest {
         List<PendingRead> reads = new ArrayList<>();
         List<String> trace = new ArrayList<>();
         long noRoom = 0;
+        long[] lastAdmitted = new long[api.templateCost.length];
         int steps = 1 + random.nextInt(500);
         for (int step = 0; step < steps; step++) {
             switch (random.nextInt(13)) {
@@ -247,6 +257,11 @@ class CapacityGateRealCostPropertiesTest {
                     if (h != null) {
                         if (h.permit.charge(api.charge(h.real))) {
                             h.charged = true;
+                            for (int r = 0; r < h.real.length; r++) {
+                                if (api.templateCost[r] == 0 && h.real[r] > 0 && api.anyLists(r)) {
+                                    lastAdmitted[r] = h.real[r];
+                                }
+                            }
                             trace.add("charged " + Arrays.toString(h.real));
                         } else {
                             held.remove(h);
@@ -357,16 +372,18 @@ class CapacityGateRealCostPropertiesTest {
         assertThat(s.createdUnobserved()).as("seed %d: unobserved at rest", seed).isZero();
         assertThat(s.limits()).as("seed %d: units in flight at rest", seed).allMatch(l -> l.inFlight() == 0);
         assertThat(s.headroom()).as("seed %d: headroom at rest (%d refused for room)", seed, noRoom)
-                .isEqualTo(expectedHeadroom(api, ratio));
+                .isEqualTo(expectedHeadroom(api, ratio, lastAdmitted));
     }
 
-    private static long expectedHeadroom(Namespace api, double ratio) {
+    /** Per limit of cost ≥ 1 its template cost; per limit of cost 0 the last admitted message's cost, if any. */
+    private static long expectedHeadroom(Namespace api, double ratio, long[] lastAdmitted) {
         long min = Long.MAX_VALUE;
         for (int q = 0; q < api.quotas(); q++) {
             for (int r = 0; r < api.templateCost.length; r++) {
-                if (api.lists(q, r) && api.templateCost[r] > 0) {
+                long per = api.templateCost[r] > 0 ? api.templateCost[r] : lastAdmitted[r];
+                if (api.lists(q, r) && per > 0) {
                     long threshold = CapacityGate.thresholdFor(api.hard[q][r], BigDecimal.valueOf(ratio));
-                    min = Math.min(min, Math.max(0, Math.floorDiv(threshold - api.used[q][r], api.templateCost[r])));
+                    min = Math.min(min, Math.max(0, Math.floorDiv(threshold - api.used[q][r], per)));
                 }
             }
         }
