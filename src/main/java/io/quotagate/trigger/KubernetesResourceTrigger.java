@@ -121,28 +121,10 @@ public final class KubernetesResourceTrigger implements Trigger {
     }
 
     /**
-     * @param labels added to every object's labels (over the template's own of the same key), e.g. the
-     *               {@link ConsumerLabel}
-     */
-    public KubernetesResourceTrigger(KubernetesClient client, String namespace, ManifestTemplate template,
-                                     List<TriggerProperties.Parameter> parameters, Duration requestTimeout,
-                                     Map<String, String> labels) {
-        this(client, namespace, template, parameters, requestTimeout, labels, null);
-    }
-
-    /**
-     * @param costModel what a rendered object charges the gate's limits; null when every message costs what the
-     *                  template costs (a gate that counts one resource per message, or none)
-     */
-    public KubernetesResourceTrigger(KubernetesClient client, String namespace, ManifestTemplate template,
-                                     List<TriggerProperties.Parameter> parameters, Duration requestTimeout,
-                                     CostModel costModel) {
-        this(client, namespace, template, parameters, requestTimeout, Map.of(), costModel);
-    }
-
-    /**
-     * @param labels    added to every object's labels (over the template's own of the same key)
-     * @param costModel what a rendered object charges the gate's limits; null: no per-message check
+     * @param labels    added to every object's labels (over the template's own of the same key), e.g. the
+     *                  {@link ConsumerLabel}, so the active limit can select the objects this consumer made
+     * @param costModel what a rendered object charges the gate's limits, asked before each create; null when every
+     *                  message costs what the template costs (a gate that counts one resource per message, or none)
      */
     public KubernetesResourceTrigger(KubernetesClient client, String namespace, ManifestTemplate template,
                                      List<TriggerProperties.Parameter> parameters, Duration requestTimeout,

@@ -28,7 +28,7 @@ class ConsumerLabelAndCreatedObjectsTest {
     void labelsEveryObjectAndTellsOnlyStoredOnes(KubernetesApiEmulation kubernetes) {
         KubernetesResourceTrigger trigger = new KubernetesResourceTrigger(kubernetes.client(), NS,
                 ManifestTemplate.load("classpath:templates/workflow.yaml"), List.of(), Duration.ofSeconds(5),
-                Map.of(ConsumerLabel.KEY, ConsumerLabel.value("orders")));
+                Map.of(ConsumerLabel.KEY, ConsumerLabel.value("orders")), null);
         List<GenericKubernetesResource> told = new CopyOnWriteArrayList<>();
         trigger.onCreated(told::add);
 

@@ -68,7 +68,7 @@ class KubernetesResourceTriggerChargeTest {
 
     private KubernetesResourceTrigger trigger() {
         return new KubernetesResourceTrigger(client, NS, ManifestTemplate.parse("test", POD), CPU, Duration.ofSeconds(5),
-                new ObjectCharge());
+                Map.of(), new ObjectCharge());
     }
 
     @Test
