@@ -23,8 +23,8 @@ import io.quotagate.consumer.Decision.Permit;
  *   <tr><td>forbidden</td><td>nak after hold-delay; gate closes (forbidden) until a probe is allowed</td>
  *       <td>returned</td><td>forbidden</td></tr>
  *   <tr><td>transient, unexpected</td><td>nak with back-off; the failed attempt is counted; dead letter
- *       {@code max_deliver} once {@code max-deliver} attempts failed</td><td>returned</td>
- *       <td>retried / dead_lettered</td></tr>
+ *       {@code max_deliver} once {@code max-deliver} attempts failed</td><td>returned; created when it timed out
+ *       (the object may exist: counted until a read started after it)</td><td>retried / dead_lettered</td></tr>
  *   <tr><td>poison</td><td>dead letter with its reason, then term</td><td>returned</td><td>dead_lettered</td></tr>
  *   <tr><td>unstarted (paused, stopping, unknown, late)</td><td>nak now</td><td>returned</td><td>retried</td></tr>
  *   <tr><td>unstarted behind a rejection or denial</td><td>nak after hold-delay</td><td>returned</td><td>retried</td></tr>
@@ -74,11 +74,19 @@ record SettlementPolicy(long maxDeliver, Duration holdDelay, Duration backoffIni
     }
 
     private Decision failed(Attempt attempt, int failed) {
+        // A create that timed out may have been stored (quota admission charged it) with the answer lost: its permit
+        // counts as created until a quota read started after it is applied, which shows whether it was. Returning it
+        // instead would let the next fetch spend room the object may hold, the 403 the gate exists to prevent.
+        Permit permit = TIMEOUT.equals(attempt.reason()) ? Permit.CREATED : Permit.RETURNED;
         if (maxDeliver > 0 && failed >= maxDeliver) {
-            return deadLetter("max_deliver");
+            return new Decision(Action.DEAD_LETTER, null, permit, Gate.NONE, Attempts.FORGET, "dead_lettered",
+                    "max_deliver");
         }
-        return nak(backoff(failed), Permit.RETURNED, Gate.NONE, Attempts.FAILED, "retried");
+        return nak(backoff(failed), permit, Gate.NONE, Attempts.FAILED, "retried");
     }
+
+    /** The reason of a create that got no answer in time (client timeout, 408, 504, apiserver Timeout). */
+    static final String TIMEOUT = "timeout";
 
     private static Decision deadLetter(String reason) {
         return new Decision(Action.DEAD_LETTER, null, Permit.RETURNED, Gate.NONE, Attempts.FORGET, "dead_lettered",

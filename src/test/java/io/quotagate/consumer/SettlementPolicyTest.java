@@ -48,7 +48,8 @@ class SettlementPolicyTest {
                 arguments(Kind.NO_ROOM, "no_room", 2, new Row(Action.NAK, HOLD, Permit.RETURNED, Gate.NONE, Attempts.KEEP, "requeued", null)),
                 arguments(Kind.FORBIDDEN, "forbidden", 0, new Row(Action.NAK, HOLD, Permit.RETURNED, Gate.FORBIDDEN, Attempts.KEEP, "forbidden", null)),
                 arguments(Kind.FORBIDDEN, "namespace_terminating", 2, new Row(Action.NAK, HOLD, Permit.RETURNED, Gate.FORBIDDEN, Attempts.KEEP, "forbidden", null)),
-                arguments(Kind.TRANSIENT, "timeout", 0, new Row(Action.NAK, s1, Permit.RETURNED, Gate.NONE, Attempts.FAILED, "retried", null)),
+                // Timed out: the object may have been stored, so its permit stays counted until a read shows it.
+                arguments(Kind.TRANSIENT, "timeout", 0, new Row(Action.NAK, s1, Permit.CREATED, Gate.NONE, Attempts.FAILED, "retried", null)),
                 arguments(Kind.TRANSIENT, "apiserver_unavailable", 1, new Row(Action.NAK, s2, Permit.RETURNED, Gate.NONE, Attempts.FAILED, "retried", null)),
                 arguments(Kind.TRANSIENT, "apiserver_unavailable", 2, new Row(Action.DEAD_LETTER, null, Permit.RETURNED, Gate.NONE, Attempts.FORGET, "dead_lettered", "max_deliver")),
                 arguments(Kind.UNEXPECTED, "unexpected_error", 0, new Row(Action.NAK, s1, Permit.RETURNED, Gate.NONE, Attempts.FAILED, "retried", null)),
