@@ -7,6 +7,7 @@ import java.util.Map;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.quotagate.cost.DeclaredRequests;
+import io.quotagate.cost.Quantities;
 
 /**
  * What one object of the trigger resource charges the active limit, per gate resource: {@code count} 1, and
@@ -37,7 +38,7 @@ public final class ActiveCharge {
             return 1;
         }
         Quantity q = DeclaredRequests.of(object, plural, group).get(ActiveProperties.declaredName(resource));
-        return q == null ? 0 : ActiveProperties.units(resource, q, RoundingMode.CEILING);
+        return q == null ? 0 : Quantities.units(resource, q, RoundingMode.CEILING);
     }
 
     /** {@link #units} for every resource named, in one parse of the object. */
@@ -53,7 +54,7 @@ public final class ActiveCharge {
                 declared = DeclaredRequests.of(object, plural, group);
             }
             Quantity q = declared.get(ActiveProperties.declaredName(resource));
-            units.put(resource, q == null ? 0 : ActiveProperties.units(resource, q, RoundingMode.CEILING));
+            units.put(resource, q == null ? 0 : Quantities.units(resource, q, RoundingMode.CEILING));
         }
         return units;
     }

@@ -1,12 +1,11 @@
 package io.quotagate.active;
 
-import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.regex.Pattern;
 
 import io.fabric8.kubernetes.api.model.Quantity;
+import io.quotagate.cost.Quantities;
 import jakarta.validation.constraints.AssertTrue;
 import org.springframework.boot.context.properties.bind.ConstructorBinding;
 import org.springframework.boot.context.properties.bind.DefaultValue;
@@ -34,13 +33,6 @@ public record ActiveProperties(
     public static final String COUNT = "count";
 
     private static final String REQUESTS = "requests.";
-    /** k8s.io/apimachinery resource.Quantity's syntax, without a sign. */
-    private static final Pattern QUANTITY = Pattern.compile(
-            "([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?");
-    /** A resource name: an optional DNS prefix and a qualified name (cpu, memory, nvidia.com/gpu). */
-    private static final Pattern RESOURCE = Pattern.compile(
-            "([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
-
     /** Both limits off, every object of this consumer. */
     public static final ActiveProperties OFF = new ActiveProperties(0, Map.of(), "");
 
@@ -66,7 +58,7 @@ public record ActiveProperties(
         }
         new java.util.TreeMap<>(maxRequests).forEach((key, value) -> {
             String resource = resourceOf(key);
-            limits.put(resource, units(resource, new Quantity(value.trim()), RoundingMode.FLOOR));
+            limits.put(resource, Quantities.units(resource, new Quantity(value.trim()), RoundingMode.FLOOR));
         });
         return limits;
     }
@@ -82,16 +74,6 @@ public record ActiveProperties(
         return resource.startsWith(REQUESTS) ? resource.substring(REQUESTS.length()) : resource;
     }
 
-    /** An amount in the resource's integral unit: milli-units for cpu, whole units otherwise. */
-    static long units(String resource, Quantity q, RoundingMode mode) {
-        BigDecimal amount = q.getNumericalAmount();
-        if (resource.equals("cpu") || resource.equals("requests.cpu")) {
-            amount = amount.movePointRight(3);
-        }
-        BigDecimal value = amount.setScale(0, mode);
-        return value.max(BigDecimal.ZERO).min(BigDecimal.valueOf(Long.MAX_VALUE)).longValueExact();
-    }
-
     @AssertTrue(message = "backpressure.active.max-objects must be 0 (off) or more")
     boolean isMaxObjectsValid() {
         return maxObjects >= 0;
@@ -104,10 +86,10 @@ public record ActiveProperties(
             String key = e.getKey() == null ? "" : e.getKey().trim();
             String name = declaredName(key);
             String value = e.getValue() == null ? "" : e.getValue().trim();
-            if (!RESOURCE.matcher(name).matches() || !QUANTITY.matcher(value).matches()) {
+            if (!Quantities.isResourceName(name) || !Quantities.isQuantity(value)) {
                 return false;
             }
-            if (units(resourceOf(key), new Quantity(value), RoundingMode.FLOOR) < 1) {
+            if (Quantities.units(resourceOf(key), new Quantity(value), RoundingMode.FLOOR) < 1) {
                 return false;
             }
         }

@@ -8,7 +8,6 @@ import java.math.BigDecimal;
 import java.util.Collections;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.regex.Pattern;
 
 /**
  * The requests an object declares, for issue 19's limit on active work (not a quota charge: a Job's or a Workflow's
@@ -26,13 +25,6 @@ import java.util.regex.Pattern;
 public final class DeclaredRequests {
 
   public static final String ANNOTATION = "quotagate.io/requests";
-
-  /** k8s.io/apimachinery resource.Quantity's syntax, without a sign: requests are never negative. */
-  private static final Pattern QUANTITY = Pattern.compile(
-      "([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?");
-  /** A resource name: an optional DNS prefix and a qualified name (cpu, memory, nvidia.com/gpu). */
-  private static final Pattern RESOURCE = Pattern.compile(
-      "([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
 
   private DeclaredRequests() {
   }
@@ -79,10 +71,10 @@ public final class DeclaredRequests {
       int eq = entry.indexOf('=');
       String name = eq < 0 ? entry : entry.substring(0, eq).trim();
       String amount = eq < 0 ? "" : entry.substring(eq + 1).trim();
-      if (eq < 0 || !RESOURCE.matcher(name).matches()) {
+      if (eq < 0 || !Quantities.isResourceName(name)) {
         throw invalid(object, value, "'" + entry + "' is not <resource>=<quantity>");
       }
-      if (!QUANTITY.matcher(amount).matches()) {
+      if (!Quantities.isQuantity(amount)) {
         throw invalid(object, value, "'" + amount + "' is not a quantity for " + name);
       }
       if (requests.put(name, new Quantity(amount).getNumericalAmount()) != null) {

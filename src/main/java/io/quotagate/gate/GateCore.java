@@ -195,22 +195,12 @@ final class GateCore {
         if (!enabled) {
             return Long.MAX_VALUE;
         }
-        long room;
-        if (limits.unknown()) {
-            if (failMode == FailMode.CLOSED) {
-                return 0;
-            }
-            // Fail-open: an unreadable quota limits nothing, the quotas that were read still do. (A 403's re-read
-            // is not awaited here: the unreadable quota could not be read again.)
-            long h = held.get(); // before the created count: see createdWithoutLock
-            room = limits.minRoomOfKnown(createdTotal.get());
-            return room == Long.MAX_VALUE ? room : Math.max(0, room - reserved - h);
-        }
-        if (rejectedAtRead >= 0) {
+        if (limits.unknown() ? failMode == FailMode.CLOSED : rejectedAtRead >= 0) {
+            // Fail-open does not wait for a 403's re-read: the unreadable quota could not be read again.
             return 0;
         }
         long h = held.get(); // before the created count: see createdWithoutLock
-        room = limits.minRoom(createdTotal.get());
+        long room = limits.minRoom(createdTotal.get());
         return room == Long.MAX_VALUE ? room : Math.max(0, room - reserved - h);
     }
 
@@ -268,9 +258,7 @@ final class GateCore {
             if (failMode == FailMode.CLOSED) {
                 return BlockedReason.QUOTA_UNKNOWN;
             }
-            long h = held.get(); // before the created count: see createdWithoutLock
-            long room = limits.minRoomOfKnown(createdTotal.get());
-            return room != Long.MAX_VALUE && room - h <= 0 ? BlockedReason.QUOTA_FULL : null;
+            return headroomForMessages() <= 0 ? BlockedReason.QUOTA_FULL : null; // the quotas that were read
         }
         if (rejectedAtRead >= 0) {
             return BlockedReason.QUOTA_FULL;

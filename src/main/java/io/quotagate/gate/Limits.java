@@ -246,23 +246,12 @@ final class Limits {
         return null;
     }
 
-    /** Fewest messages any limit still fits; {@link Long#MAX_VALUE} when there is no limit. */
-    long minRoom(long createdTotal) {
-        long min = Long.MAX_VALUE;
-        for (Limit l : all) {
-            long room = l.room(createdTotal);
-            if (room < min) {
-                min = room;
-            }
-        }
-        return min;
-    }
-
     /**
-     * Fewest messages any limit of a <em>known</em> source still fits: fail-mode open lets an unreadable quota limit
-     * nothing, but the quotas that were read still limit. {@link Long#MAX_VALUE} when no known source has a limit.
+     * Fewest messages any limit of a readable source still fits; {@link Long#MAX_VALUE} when there is none. A source
+     * whose last read failed limits nothing here: fail-mode closed stops the gate before asking, fail-mode open lets
+     * the unreadable quota through while the quotas that were read still limit.
      */
-    long minRoomOfKnown(long createdTotal) {
+    long minRoom(long createdTotal) {
         long min = Long.MAX_VALUE;
         for (Limit l : all) {
             if (!l.source.unknown) {

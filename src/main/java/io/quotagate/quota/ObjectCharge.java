@@ -6,6 +6,7 @@ import java.util.Map;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.quotagate.cost.ObjectCost;
+import io.quotagate.cost.Quantities;
 import io.quotagate.gate.Charge;
 import io.quotagate.trigger.CostModel;
 
@@ -72,7 +73,7 @@ public final class ObjectCharge implements CostModel {
         Map<String, Long> quota = new HashMap<>();
         if (quotaUnits) {
             ObjectCost.atCreation(object, plural, group).forEach((resource, q) ->
-                    quota.put(resource, TemplateCharge.units(resource, q, RoundingMode.CEILING)));
+                    quota.put(resource, Quantities.units(resource, q, RoundingMode.CEILING)));
         }
         if (others.isEmpty()) {
             return (source, resource) -> quota.getOrDefault(resource, 0L);

@@ -14,6 +14,7 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceQuota;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.quotagate.cost.Quantities;
 import io.quotagate.gate.CapacityGate;
 import io.quotagate.gate.LimitReading;
 
@@ -233,8 +234,8 @@ final class QuotaReader {
         if (usedMap == null || !usedMap.containsKey(resource)) {
             throw new KubernetesClientException("ResourceQuota " + ref + " has no status.used for " + resource + " yet");
         }
-        return new LimitReading(resource, TemplateCharge.units(resource, hardMap.get(resource), RoundingMode.FLOOR),
-                TemplateCharge.units(resource, usedMap.get(resource), RoundingMode.CEILING), cost);
+        return new LimitReading(resource, Quantities.units(resource, hardMap.get(resource), RoundingMode.FLOOR),
+                Quantities.units(resource, usedMap.get(resource), RoundingMode.CEILING), cost);
     }
 
     private static long amount(Quantity q, RoundingMode mode) {

@@ -1,14 +1,13 @@
 package io.quotagate.quota;
 
-import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceQuota;
 import io.quotagate.cost.ObjectCost;
+import io.quotagate.cost.Quantities;
 import io.quotagate.cost.QuotaMatching;
 
 /**
@@ -36,7 +35,7 @@ public final class TemplateCharge {
     public static TemplateCharge of(GenericKubernetesResource object, String plural, String group) {
         Map<String, Long> units = new LinkedHashMap<>();
         ObjectCost.atCreation(object, plural, group).forEach((resource, q) -> {
-            long u = units(resource, q, RoundingMode.CEILING);
+            long u = Quantities.units(resource, q, RoundingMode.CEILING);
             if (u > 0) {
                 units.put(resource, u);
             }
@@ -60,15 +59,5 @@ public final class TemplateCharge {
     /** Whether quota admission applies this quota to the object: it tracks one of its resources and its scopes match. */
     public boolean appliesTo(ResourceQuota quota) {
         return QuotaMatching.applies(quota, object, plural, group);
-    }
-
-    /** An amount in the resource's integral unit: milli-units for cpu, whole units otherwise. */
-    static long units(String resource, Quantity q, RoundingMode mode) {
-        BigDecimal amount = q.getNumericalAmount();
-        if (ObjectCost.inMilliUnits(resource)) {
-            amount = amount.movePointRight(3);
-        }
-        BigDecimal value = amount.setScale(0, mode);
-        return value.max(BigDecimal.ZERO).min(BigDecimal.valueOf(Long.MAX_VALUE)).longValueExact();
     }
 }
