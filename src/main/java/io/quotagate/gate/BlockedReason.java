@@ -14,7 +14,12 @@ public enum BlockedReason {
      * Creates are denied by authorization (a Role missing during an upgrade) or the namespace is terminating: no
      * message can succeed, so none is tried until a probe create is allowed again.
      */
-    FORBIDDEN;
+    FORBIDDEN,
+    /**
+     * Replicas share the quota, and this one cannot reach what they share (NATS, or its bucket) in fail-mode closed:
+     * it may not know what the others hold, so it starts no create until it can.
+     */
+    COORDINATION;
 
     public String label() {
         return name().toLowerCase(Locale.ROOT);

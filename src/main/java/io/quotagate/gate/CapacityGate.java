@@ -6,6 +6,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 
@@ -67,6 +68,11 @@ public final class CapacityGate implements GateView {
     private final QuotaReads reads;
     private final StateSnapshot view;
     private final ExtraUnits extraUnits;
+    private final Sharing sharing;
+    /** Where reads go when replicas share the quota; null while this process decides alone. */
+    private volatile SharedReads shared;
+    /** The quota monitor's read request, as given to {@link #onRefreshNeeded}. */
+    private volatile Runnable readRequester = () -> { };
 
     /**
      * @param enabled       false when no quota is configured: only pause and forbidden block
@@ -83,6 +89,7 @@ public final class CapacityGate implements GateView {
         this.reads = new QuotaReads(core);
         this.view = new StateSnapshot(core);
         this.extraUnits = new ExtraUnits(core);
+        this.sharing = new Sharing(core, reads);
     }
 
     /** floor(hard × ratio), but at least 1 while hard ≥ 1 so a tiny quota is usable at all. */
@@ -278,7 +285,16 @@ public final class CapacityGate implements GateView {
 
     /** Called (outside the lock) when the gate needs a fresh quota read, e.g. after "exceeded quota". */
     public void onRefreshNeeded(Runnable requester) {
-        core.refreshRequester = requester == null ? () -> { } : requester;
+        Runnable r = requester == null ? () -> { } : requester;
+        readRequester = r;
+        core.refreshRequester = () -> {
+            SharedReads s = shared;
+            if (s != null && !s.readsHere()) {
+                s.freshReadWanted(); // another replica reads: ask it
+            } else {
+                r.run();
+            }
+        };
     }
 
     /**
@@ -293,11 +309,16 @@ public final class CapacityGate implements GateView {
 
     /** Starts a quota read: take the ticket immediately before sending the request; apply it to each quota once. */
     public ReadTicket beginRead() {
-        return reads.beginRead();
+        SharedReads s = shared;
+        return s != null ? s.beginRead() : reads.beginRead();
     }
 
     /** Names the quotas that must be read before the gate is known; quotas applied later join by themselves. */
     public void expect(Collection<String> sources) {
+        SharedReads s = shared;
+        if (s != null) {
+            s.expect(sources);
+        }
         reads.expect(sources);
     }
 
@@ -307,7 +328,13 @@ public final class CapacityGate implements GateView {
      * {@link #apply(ReadTicket, String, Collection)}.
      */
     public void apply(ReadTicket ticket, QuotaReading newReading) {
-        reads.apply(ticket, newReading);
+        SharedReads s = shared;
+        if (s != null) {
+            Map.Entry<String, LimitReading> only = reads.asOnly(newReading);
+            s.apply(ticket, only.getKey(), List.of(only.getValue()));
+        } else {
+            reads.apply(ticket, newReading);
+        }
     }
 
     /**
@@ -315,7 +342,12 @@ public final class CapacityGate implements GateView {
      * charged (none: the quota does not apply, yet counts as read). An overtaken read is ignored.
      */
     public void apply(ReadTicket ticket, String source, Collection<LimitReading> readings) {
-        reads.apply(ticket, source, readings);
+        SharedReads s = shared;
+        if (s != null) {
+            s.apply(ticket, source, List.copyOf(readings));
+        } else {
+            reads.apply(ticket, source, readings);
+        }
     }
 
     /**
@@ -324,17 +356,32 @@ public final class CapacityGate implements GateView {
      * @param configuration true when retrying cannot help (quota or resource missing, RBAC)
      */
     public void readFailed(ReadTicket ticket, String error, boolean configuration) {
-        reads.readFailed(ticket, error, configuration);
+        SharedReads s = shared;
+        if (s != null) {
+            s.readFailed(ticket, null, error, configuration);
+        } else {
+            reads.readFailed(ticket, error, configuration);
+        }
     }
 
     /** Records a failed read of one quota: the gate's quota is unknown until its next good read. */
     public void readFailed(ReadTicket ticket, String source, String error, boolean configuration) {
-        reads.readFailed(ticket, source, error, configuration);
+        SharedReads s = shared;
+        if (s != null) {
+            s.readFailed(ticket, source, error, configuration);
+        } else {
+            reads.readFailed(ticket, source, error, configuration);
+        }
     }
 
     /** A quota is gone (deleted, with {@code quota-names: ["*"]}): it limits nothing, unless a newer read applied it. */
     public void forget(ReadTicket ticket, String source) {
-        reads.forget(ticket, source);
+        SharedReads s = shared;
+        if (s != null) {
+            s.forget(ticket, source);
+        } else {
+            reads.forget(ticket, source);
+        }
     }
 
     /** The quotas the gate reads now, in the order first seen. */
@@ -350,6 +397,62 @@ public final class CapacityGate implements GateView {
      */
     public boolean wantsFreshRead() {
         return reads.wantsFreshRead();
+    }
+
+    // ---- replicas sharing the quota (io.quotagate.coordination) -------------------------------------------------
+
+    /**
+     * From now on the read protocol above goes to {@code sharedReads}, and this gate's readings come only through
+     * {@link #applyShared}. Call once, before the monitors start.
+     */
+    public void shareReadsThrough(SharedReads sharedReads) {
+        this.shared = sharedReads;
+    }
+
+    /** True while this process should read the quotas: always, unless replicas share them and another one reads. */
+    public boolean readsHere() {
+        SharedReads s = shared;
+        return s == null || s.readsHere();
+    }
+
+    /**
+     * Applies the replicas' shared reading and, with it, this process's caps: per quota and resource, the units beyond
+     * that reading this process may hold (missing: 0). A quota the reading does not have is dropped; an older
+     * reading of a quota than the one applied is ignored.
+     *
+     * @param newestSequence the newest reading's sequence: a create refused for quota after now waits for a newer one
+     */
+    public void applyShared(Map<String, SharedSource> sources, Map<String, Map<String, Long>> caps,
+                            long newestSequence) {
+        sharing.applyShared(sources, caps, newestSequence);
+    }
+
+    /** New caps for the reading already applied; null: none (this process decides alone again). */
+    public void caps(Map<String, Map<String, Long>> caps) {
+        sharing.caps(caps);
+    }
+
+    /** What this process holds, in every limit's units. */
+    public OwnUsage usage() {
+        return sharing.usage();
+    }
+
+    /**
+     * The coordination with the replicas fails ({@code error}) or works again (null). In fail-mode closed the gate
+     * closes ({@link BlockedReason#COORDINATION}) and its permits are revoked; in fail-mode open nothing changes here.
+     */
+    public void coordinationFailing(String error) {
+        sharing.coordinationFailing(error);
+    }
+
+    /** Another replica needs a reading started after now: this process reads for it. */
+    public void requestFreshRead() {
+        readRequester.run();
+    }
+
+    /** Told, under the gate's lock, when a fetch or a charge comes up short while caps bound: it must only signal. */
+    public void onCapBound(Runnable listener) {
+        core.capBoundListener = listener == null ? () -> { } : listener;
     }
 
     // ---- operator input -----------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ final class ExtraUnits {
                 }
                 long left = deadline - System.nanoTime();
                 if (v == Verdict.NO_ROOM || left <= 0) {
+                    core.chargeCameShort();
                     return false;
                 }
                 if (!waiting) {

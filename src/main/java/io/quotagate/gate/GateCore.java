@@ -62,6 +62,19 @@ final class GateCore {
      * granted, so the room a closing lease gives back goes to the message already fetched, not to the next fetch.
      */
     int chargesWaiting;
+    /** Replicas share the quota: caps bound this process's limits ({@link Sharing}). */
+    boolean capsOn;
+    /** The latest lease got fewer permits than asked for (or is waiting for any). */
+    boolean leaseShort;
+    /** A charge found no room since the coordination last asked. */
+    boolean chargeShort;
+    /** Why this process cannot coordinate with its replicas now; null while it can (or there is nothing to share). */
+    String coordinationError;
+    /**
+     * Told when a lease or a charge comes up short while caps bound this process: the coordination may grow them. Run
+     * under the lock, so it must only signal (never block, never call the gate).
+     */
+    volatile Runnable capBoundListener = () -> { };
     /** How long a charge waits for a fetch's reservation: longer than a fetch holds one. Volatile: set once, early. */
     volatile long chargeWaitNanos = Duration.ofSeconds(2).toNanos();
 
@@ -137,6 +150,10 @@ final class GateCore {
             long headroom;
             // A charge waiting for this loop's previous reservation goes first (see ExtraUnits#charge).
             while ((headroom = headroom()) <= 0 || chargesWaiting > 0) {
+                if (capsOn && !leaseShort) {
+                    leaseShort = true; // waiting: the coordination should know now, not when the wait is over
+                    capBoundListener.run();
+                }
                 if (nanos <= 0 || !keepWaiting.getAsBoolean()) {
                     return 0;
                 }
@@ -144,6 +161,10 @@ final class GateCore {
             }
             n = (int) Math.min(max, headroom);
             reserved += n;
+            if (capsOn && n < max && !leaseShort) {
+                capBoundListener.run();
+            }
+            leaseShort = n < max;
             logLine = changed();
         } finally {
             lock.unlock();
@@ -152,6 +173,14 @@ final class GateCore {
             logLine.run();
         }
         return n;
+    }
+
+    /** Holding the lock: a charge came back short while caps bound this process; tell the coordination. */
+    void chargeCameShort() {
+        if (capsOn) {
+            chargeShort = true;
+            capBoundListener.run();
+        }
     }
 
     /** Fetched messages take {@code n} reserved permits: the headroom stays as it was. */
@@ -189,7 +218,7 @@ final class GateCore {
     // ---- deciding (hold the lock) ---------------------------------------------------------------------------------
 
     long headroom() {
-        if (paused || forbidden != null) {
+        if (paused || forbidden != null || coordinationClosed()) {
             return 0;
         }
         if (!enabled) {
@@ -205,7 +234,7 @@ final class GateCore {
     }
 
     long headroomIgnoringReservation() {
-        if (paused || forbidden != null) {
+        if (paused || forbidden != null || coordinationClosed()) {
             return 0;
         }
         if (!enabled || limits.unknown()) {
@@ -239,8 +268,13 @@ final class GateCore {
         return limits.isEmpty() ? created : limits.maxUnobserved(created);
     }
 
+    /** Coordination failing in fail-mode closed: this process may not know what its replicas hold. */
+    boolean coordinationClosed() {
+        return coordinationError != null && failMode == FailMode.CLOSED && enabled;
+    }
+
     boolean computeRevoked() {
-        return paused || forbidden != null || (enabled && limits.unknown() && failMode == FailMode.CLOSED)
+        return paused || forbidden != null || coordinationClosed() || (enabled && limits.unknown() && failMode == FailMode.CLOSED)
                 || (enabled && rejectedAtRead >= 0);
     }
 
@@ -253,6 +287,9 @@ final class GateCore {
         }
         if (!enabled) {
             return null;
+        }
+        if (coordinationClosed()) {
+            return BlockedReason.COORDINATION;
         }
         if (limits.unknown()) {
             if (failMode == FailMode.CLOSED) {
@@ -286,8 +323,9 @@ final class GateCore {
         long created = createdTotal.get();
         Limits.Limit binding = limits.binding(created);
         Limits.Source failedSource = limits.firstUnknown();
+        String error = coordinationError != null ? coordinationError
+                : failedSource == null ? null : failedSource.error;
         return new Transitions.Facts(binding == null ? -1 : binding.reading.used(), h + unobserved(binding, created),
-                reserved, binding == null ? -1 : binding.threshold, failedSource == null ? null : failedSource.error,
-                forbidden);
+                reserved, binding == null ? -1 : binding.threshold, error, forbidden);
     }
 }

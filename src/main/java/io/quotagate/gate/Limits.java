@@ -42,6 +42,13 @@ final class Limits {
         private final ArrayDeque<CreatedExtra> createdExtras = new ArrayDeque<>();
         /** Per resource its limit's template does not charge (cost 0): the real cost of the last message admitted. */
         private final Map<String, Long> lastAdmitted = new HashMap<>();
+        /** Per resource, every extra unit of our creates so far: replicas share it ({@link CapacityGate#usage}). */
+        final Map<String, Long> extraCreatedTotal = new HashMap<>();
+        /**
+         * Per resource, the units beyond this quota's newest applied reading that this process may hold, given by the
+         * replicas' coordination ({@link CapacityGate#applyShared}); null while this process decides alone.
+         */
+        Map<String, Long> caps;
 
         Source(String name) {
             this.name = name;
@@ -80,6 +87,7 @@ final class Limits {
         /** Held extra units became part of an object created as our {@code index}-th create. */
         void created(String resource, long units, long index) {
             add(extraHeld, resource, -units);
+            extraCreatedTotal.merge(resource, units, Long::sum);
             if (index > createdObserved) {
                 add(extraUnobserved, resource, units);
                 createdExtras.addLast(new CreatedExtra(index, resource, units));
@@ -122,6 +130,19 @@ final class Limits {
         }
 
         /**
+         * Units this process may still fill by the reading: threshold − used, or less when replicas share the quota
+         * and this one's cap is lower (the rest is the other replicas' to hold).
+         */
+        long available() {
+            long a = threshold - reading.used();
+            Map<String, Long> caps = source.caps;
+            if (caps == null) {
+                return a;
+            }
+            return Math.min(a, caps.getOrDefault(reading.resource(), 0L));
+        }
+
+        /**
          * Messages that fit, less our creates this quota's newest read cannot include yet (messages held or reserved
          * are subtracted by the caller, once for all limits). {@link Long#MAX_VALUE} for a limit of cost 0.
          */
@@ -136,10 +157,10 @@ final class Limits {
                 if (per <= 0) {
                     return Long.MAX_VALUE;
                 }
-                return Math.floorDiv(threshold - reading.used() - source.extraUnits(reading.resource()), per);
+                return Math.floorDiv(available() - source.extraUnits(reading.resource()), per);
             }
             long extra = source.extraUnits(reading.resource());
-            long f = extra == 0 ? fits : Math.floorDiv(threshold - reading.used() - extra, reading.cost());
+            long f = extra == 0 && source.caps == null ? fits : Math.floorDiv(available() - extra, reading.cost());
             return f - (createdTotal - source.createdObserved);
         }
 
@@ -150,7 +171,7 @@ final class Limits {
          */
         long freeUnits(long messages, long createdTotal) {
             long k = messages + (createdTotal - source.createdObserved);
-            return threshold - reading.used() - source.extraUnits(reading.resource()) - reading.cost() * k;
+            return available() - source.extraUnits(reading.resource()) - reading.cost() * k;
         }
     }
 

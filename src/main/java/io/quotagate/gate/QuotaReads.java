@@ -2,6 +2,7 @@ package io.quotagate.gate;
 
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The quota monitor's protocol, behind {@link CapacityGate}'s read methods: {@link #beginRead()} immediately before
@@ -32,6 +33,12 @@ final class QuotaReads {
     }
 
     void apply(CapacityGate.ReadTicket ticket, QuotaReading newReading) {
+        Map.Entry<String, LimitReading> only = asOnly(newReading);
+        apply(ticket, only.getKey(), List.of(only.getValue()));
+    }
+
+    /** The single-limit reading of the original sensor as a reading of the gate's one quota. */
+    Map.Entry<String, LimitReading> asOnly(QuotaReading newReading) {
         String source;
         String resource = "";
         core.lock.lock();
@@ -47,7 +54,7 @@ final class QuotaReads {
         } finally {
             core.lock.unlock();
         }
-        apply(ticket, source, List.of(new LimitReading(resource, newReading.hard(), newReading.used(), 1)));
+        return Map.entry(source, new LimitReading(resource, newReading.hard(), newReading.used(), 1));
     }
 
     void apply(CapacityGate.ReadTicket ticket, String source, Collection<LimitReading> readings) {
@@ -120,7 +127,7 @@ final class QuotaReads {
         core.limits.failed(s, error, configuration);
     }
 
-    private void clearRejectionIfReadAgain() {
+    void clearRejectionIfReadAgain() {
         if (core.rejectedAtRead >= 0 && core.limits.allReadAfter(core.rejectedAtRead)) {
             core.rejectedAtRead = -1;
         }

@@ -28,19 +28,37 @@ public final class KvBlockStore implements BlockStore {
 
     private final Supplier<Connection> connection;
     private final String bucket;
+    /** What the bucket holds, for messages ("created-record", "coordination"). */
+    private final String what;
     private final Duration maxAge;
     private volatile KeyValue kv;
     private volatile Connection kvConnection;
 
+    /** The created-record bucket of a durable, whose entries expire after {@code maxAge}. */
     public KvBlockStore(Supplier<Connection> connection, String durable, Duration maxAge) {
+        this(connection, Blocks.bucket(durable), "created-record", maxAge);
+    }
+
+    /**
+     * Any bucket of QuotaGate's.
+     *
+     * @param maxAge how long an entry lives; {@link Duration#ZERO}: for ever
+     */
+    public KvBlockStore(Supplier<Connection> connection, String bucket, String what, Duration maxAge) {
         this.connection = connection;
-        this.bucket = Blocks.bucket(durable);
+        this.bucket = bucket;
+        this.what = what;
         this.maxAge = maxAge;
     }
 
     /** The bucket of a durable's records. */
     public static String bucketOf(String durable) {
         return Blocks.bucket(durable);
+    }
+
+    /** A bucket name for a durable: {@code prefix} and the durable with characters NATS forbids replaced. */
+    public static String bucketFor(String prefix, String durable) {
+        return prefix + Blocks.sanitise(durable);
     }
 
     @Override
@@ -52,7 +70,7 @@ public final class KvBlockStore implements BlockStore {
     public void ensureExists() throws Exception {
         Connection c = connection.get();
         if (c == null) {
-            throw new IllegalStateException("Created-record bucket " + bucket + " not checked yet: not connected to NATS");
+            throw new IllegalStateException(capitalised() + " bucket " + bucket + " not checked yet: not connected to NATS");
         }
         try {
             c.keyValueManagement().getStatus(bucket);
@@ -65,8 +83,12 @@ public final class KvBlockStore implements BlockStore {
             throw new IllegalStateException(lookUpFailed(e), e);
         }
         try {
-            c.keyValueManagement().create(KeyValueConfiguration.builder().name(bucket).maxHistoryPerKey(1)
-                    .ttl(maxAge).storageType(StorageType.File).build());
+            KeyValueConfiguration.Builder config = KeyValueConfiguration.builder().name(bucket).maxHistoryPerKey(1)
+                    .storageType(StorageType.File);
+            if (!maxAge.isZero()) {
+                config.ttl(maxAge);
+            }
+            c.keyValueManagement().create(config.build());
         } catch (JetStreamApiException e) {
             if (e.getApiErrorCode() == 10058) { // stream name already in use: another replica was quicker
                 return;
@@ -78,14 +100,15 @@ public final class KvBlockStore implements BlockStore {
     }
 
     private String lookUpFailed(Exception e) {
-        return "Cannot look up the created-record bucket " + bucket + " (the NATS user needs publish permission on "
+        return "Cannot look up the " + what + " bucket " + bucket + " (the NATS user needs publish permission on "
                 + "$JS.API.STREAM.INFO.KV_" + bucket + "): " + e.getMessage();
     }
 
     private String createFailed(Exception e) {
-        return "Cannot create the created-record bucket " + bucket + " (the NATS user needs publish permission on "
+        return "Cannot create the " + what + " bucket " + bucket + " (the NATS user needs publish permission on "
                 + "$JS.API.STREAM.CREATE.KV_" + bucket + ", or create it beforehand: nats kv add " + bucket
-                + " --history=1 --ttl=" + maxAge.toSeconds() + "s): " + e.getMessage();
+                + " --history=1" + (maxAge.isZero() ? "" : " --ttl=" + maxAge.toSeconds() + "s") + "): "
+                + e.getMessage();
     }
 
     @Override
@@ -120,7 +143,12 @@ public final class KvBlockStore implements BlockStore {
                 + ".>): " + e.getMessage(), e);
     }
 
-    private KeyValue kv() throws Exception {
+    private String capitalised() {
+        return Character.toUpperCase(what.charAt(0)) + what.substring(1);
+    }
+
+    /** The bucket's KeyValue on the current connection (a reconnect gives a new one). */
+    public KeyValue kv() throws Exception {
         Connection c = connection.get();
         if (c == null) {
             throw new IllegalStateException("not connected to NATS");

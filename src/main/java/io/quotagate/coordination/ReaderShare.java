@@ -1,0 +1,114 @@
+package io.quotagate.coordination;
+
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
+
+import io.quotagate.gate.CapacityGate;
+import io.quotagate.gate.LimitReading;
+import io.quotagate.gate.SharedReads;
+
+/**
+ * The quota monitors' reads when replicas share the quota ({@link SharedReads}). On the reader, each read becomes a
+ * {@link Publication} with what every member had shared of its creates when the read started, for the coordinator to
+ * write; on the others the monitors do not read (see {@link #readsHere}), and what they would apply is dropped.
+ */
+final class ReaderShare implements SharedReads {
+
+    private final Membership membership;
+    private final Coordinator coordinator;
+    private final Runnable wake;
+    private final LongSupplier clock;
+    private final AtomicLong tickets = new AtomicLong();
+    /** What a read saw when it started, by ticket sequence, until its quotas are applied or failed. */
+    private final Map<Long, Start> starts = new ConcurrentHashMap<>();
+
+    private record Start(long rev, long at, SharedState state) {
+    }
+
+    ReaderShare(Membership membership, Coordinator coordinator, Runnable wake, LongSupplier clock) {
+        this.membership = membership;
+        this.coordinator = coordinator;
+        this.wake = wake;
+        this.clock = clock;
+    }
+
+    @Override
+    public boolean readsHere() {
+        Coordinator.Versioned v = coordinator.latest();
+        // Before the first state is known nobody reads for this process: reading too is only a GET more.
+        return v == null || membership.id.equals(Allocation.reader(v.state())) || v.state().members().isEmpty();
+    }
+
+    @Override
+    public void expect(Collection<String> sources) {
+        membership.expect(sources);
+        wake.run();
+    }
+
+    @Override
+    public CapacityGate.ReadTicket beginRead() {
+        Coordinator.Versioned v = coordinator.latest();
+        long seq = tickets.incrementAndGet();
+        starts.put(seq, v == null ? new Start(0, clock.getAsLong(), SharedState.fresh(0, 0))
+                : new Start(v.revision(), clock.getAsLong(), v.state()));
+        if (starts.size() > 64) {
+            starts.keySet().removeIf(k -> k < seq - 64); // reads that never reported back
+        }
+        return new CapacityGate.ReadTicket(seq, 0);
+    }
+
+    @Override
+    public void apply(CapacityGate.ReadTicket ticket, String source, List<LimitReading> readings) {
+        Start s = starts.get(ticket.sequence());
+        if (s == null) {
+            return;
+        }
+        List<SharedState.Limit> limits = readings.stream()
+                .map(r -> new SharedState.Limit(r.resource(), r.hard(), r.used(), r.cost())).toList();
+        membership.publish(new Publication(source, s.rev(), s.at(), covered(s.state(), source), limits, null, false,
+                false));
+        wake.run();
+    }
+
+    @Override
+    public void readFailed(CapacityGate.ReadTicket ticket, String source, String error, boolean configuration) {
+        Start s = starts.get(ticket.sequence());
+        if (s == null) {
+            return;
+        }
+        Collection<String> sources = source != null ? List.of(source) : s.state().sources().keySet();
+        for (String name : sources) {
+            membership.publish(new Publication(name, s.rev(), s.at(), Map.of(), null, error, configuration, false));
+        }
+        wake.run();
+    }
+
+    @Override
+    public void forget(CapacityGate.ReadTicket ticket, String source) {
+        Start s = starts.get(ticket.sequence());
+        if (s == null) {
+            return;
+        }
+        membership.publish(new Publication(source, s.rev(), s.at(), Map.of(), null, null, false, true));
+        wake.run();
+    }
+
+    @Override
+    public void freshReadWanted() {
+        membership.freshWanted();
+        wake.run();
+    }
+
+    /** Per member, its creates (and their extra units of {@code source}) shared when the read started. */
+    private static Map<String, SharedState.Covered> covered(SharedState state, String source) {
+        Map<String, SharedState.Covered> out = new HashMap<>();
+        state.members().forEach((id, m) -> out.put(id, new SharedState.Covered(m.n(), m.x().getOrDefault(source,
+                Map.of()))));
+        return out;
+    }
+}

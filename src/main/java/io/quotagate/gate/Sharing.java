@@ -1,0 +1,92 @@
+package io.quotagate.gate;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The gate's side of replicas sharing one quota: applying the shared reading together with this process's caps (the
+ * units beyond that reading it may hold), and reporting what it holds. Each cap is relative to the reading it comes
+ * with, so a reading and its caps change in one turn of the lock: a newer reading with the older caps would let this
+ * process count its covered creates neither in the reading nor against its cap.
+ */
+final class Sharing {
+
+    private final GateCore core;
+    private final QuotaReads reads;
+
+    Sharing(GateCore core, QuotaReads reads) {
+        this.core = core;
+        this.reads = reads;
+    }
+
+    void applyShared(Map<String, SharedSource> sources, Map<String, Map<String, Long>> caps, long newestSequence) {
+        core.mutate(() -> {
+            for (Map.Entry<String, SharedSource> e : sources.entrySet()) {
+                SharedSource shared = e.getValue();
+                Limits.Source s = core.limits.source(e.getKey());
+                if (shared.sequence() <= s.newestApplied) {
+                    continue;
+                }
+                if (shared.limits() != null) {
+                    core.limits.applied(s, shared.sequence(), shared.createdBefore(), shared.limits());
+                    core.lastCheckedAt = core.clock.instant();
+                } else if (shared.error() != null) {
+                    core.limits.failed(s, shared.error(), shared.configuration());
+                }
+            }
+            for (Limits.Source s : List.copyOf(core.limits.sources())) {
+                if (!sources.containsKey(s.name)) {
+                    core.limits.remove(s); // gone (quota-names ["*"]), or the reader does not read it
+                }
+            }
+            // A 403 waits for a reading started after it; shared readings are numbered by the reader, so this is the
+            // nearest "now" this process knows. It errs only in letting the next reading clear the 403 a little early.
+            core.readsStarted = Math.max(core.readsStarted, newestSequence);
+            setCaps(caps);
+            reads.clearRejectionIfReadAgain();
+        });
+    }
+
+    void caps(Map<String, Map<String, Long>> caps) {
+        core.mutate(() -> setCaps(caps));
+    }
+
+    private void setCaps(Map<String, Map<String, Long>> caps) {
+        for (Limits.Source s : core.limits.sources()) {
+            s.caps = caps == null ? null : Map.copyOf(caps.getOrDefault(s.name, Map.of()));
+        }
+        core.capsOn = caps != null;
+    }
+
+    OwnUsage usage() {
+        core.lock.lock();
+        try {
+            long held = core.held.get(); // before the created count: see GateCore
+            long created = core.createdTotal.get();
+            long live = held + core.reserved;
+            Map<String, Map<String, Long>> extraCreated = new HashMap<>();
+            Map<String, Map<String, Long>> consumed = new HashMap<>();
+            Map<String, Map<String, Long>> costs = new HashMap<>();
+            for (Limits.Limit l : core.limits.all()) {
+                String source = l.source.name;
+                String resource = l.reading.resource();
+                long cost = l.reading.cost();
+                long extra = l.source.extraCreatedTotal.getOrDefault(resource, 0L);
+                extraCreated.computeIfAbsent(source, k -> new HashMap<>()).put(resource, extra);
+                consumed.computeIfAbsent(source, k -> new HashMap<>())
+                        .put(resource, cost * (created + live) + extra + l.source.extraHeld(resource));
+                costs.computeIfAbsent(source, k -> new HashMap<>()).put(resource, cost);
+            }
+            boolean capBound = core.capsOn && (core.leaseShort || core.chargeShort);
+            core.chargeShort = false;
+            return new OwnUsage(created, extraCreated, consumed, costs, core.lastRequested, capBound);
+        } finally {
+            core.lock.unlock();
+        }
+    }
+
+    void coordinationFailing(String error) {
+        core.mutate(() -> core.coordinationError = error);
+    }
+}
