@@ -22,6 +22,7 @@ import io.quotagate.kubernetes.KubernetesClients;
 import io.quotagate.ledger.BatchedLedger;
 import io.quotagate.ledger.CreatedLedger;
 import io.quotagate.ledger.CreatedRecordProperties;
+import io.quotagate.coordination.Coordination;
 import io.quotagate.ledger.KvBlockStore;
 import io.quotagate.ledger.RecordBound;
 import io.quotagate.observability.ConsumerHealthIndicator;
@@ -175,6 +176,17 @@ class QuotaGateConfiguration {
     @Bean(initMethod = "open", destroyMethod = "close")
     NatsConnection natsConnection(JetStreamProperties p) {
         return new NatsConnection(p);
+    }
+
+    /**
+     * Replicas on one durable share the quota through NATS, whenever the gate is on. Built before the quota monitors
+     * start (it routes the gate's reads); one replica alone works the same way, as the reader with everything free.
+     */
+    @Bean
+    Coordination coordination(NatsConnection nats, JetStreamProperties j, CapacityGate gate, BackpressureProperties p,
+                              TriggerProperties t) {
+        return p.gateEnabled() ? new Coordination(nats::connection, j.durable(), gate, p.capacityRatio(),
+                p.coordination(), t.requestTimeout()) : Coordination.off(j.durable());
     }
 
     @Bean

@@ -281,6 +281,9 @@ public final class ActiveMonitor implements SmartLifecycle, CreatedObjects {
 
     private void applyNow() {
         applyRequested.set(false);
+        if (!gate.readsHere()) {
+            return; // another replica counts for all and shares it
+        }
         SharedIndexInformer<GenericKubernetesResource> i = informer;
         String e = error;
         if (i == null) {

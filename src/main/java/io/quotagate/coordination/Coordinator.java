@@ -204,6 +204,12 @@ final class Coordinator {
         }
     }
 
+    /** The bucket could not be reached before a turn (not connected, not created, no watch). */
+    void failedOutside(String problem, long now) {
+        errors.incrementAndGet();
+        failed(new IllegalStateException(problem), now);
+    }
+
     private void failed(Exception e, long now) {
         String message = "coordination through " + store.name() + " failing: " + e.getMessage();
         if (failing == null && now - lastOkAt >= membership.leaseMillis() / 2) {

@@ -177,6 +177,11 @@ final class Membership {
         return s == null ? null : s[1];
     }
 
+    /** When this member's own heartbeat was last written, this process's wall clock; null before. */
+    synchronized Long lastBeatWritten() {
+        return lastWrittenBeat == 0 ? null : lastBeatAt;
+    }
+
     long leaseMillis() {
         return leaseMillis;
     }

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Set;
 
 import io.quotagate.active.ActiveProperties;
+import io.quotagate.coordination.CoordinationProperties;
 import io.quotagate.gate.FailMode;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.AssertTrue;
@@ -44,6 +45,7 @@ import org.springframework.validation.annotation.Validated;
  *                      while every quota has room. Empty (the default): only {@code quota-name}.
  * @param active        Limits on work that exists and has not finished ({@code backpressure.active.*}); a gate limit
  *                      of its own: with only an active limit set the gate is on.
+ * @param coordination  How replicas on one durable share the quota through NATS ({@code backpressure.coordination.*}).
  */
 @Validated
 @ConfigurationProperties(prefix = "backpressure")
@@ -59,7 +61,8 @@ public record BackpressureProperties(
         @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration readTimeout,
         @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) @NotNull Duration forbiddenProbeInterval,
         List<String> quotaNames,
-        @DefaultValue @Valid ActiveProperties active) {
+        @DefaultValue @Valid ActiveProperties active,
+        @DefaultValue @Valid CoordinationProperties coordination) {
 
     /** Every ResourceQuota in the namespace, for {@code quota-names}. */
     public static final String EVERY_QUOTA = "*";
@@ -68,6 +71,7 @@ public record BackpressureProperties(
     public BackpressureProperties {
         quotaNames = quotaNames == null ? List.of() : List.copyOf(quotaNames);
         active = active == null ? ActiveProperties.OFF : active;
+        coordination = coordination == null ? CoordinationProperties.DEFAULT : coordination;
     }
 
     /** Without an active limit. */
@@ -75,7 +79,7 @@ public record BackpressureProperties(
                                   String namespace, FailMode failMode, Duration readTimeout,
                                   Duration forbiddenProbeInterval, List<String> quotaNames) {
         this(quotaName, resourceName, capacityRatio, pollInterval, namespace, failMode, readTimeout,
-                forbiddenProbeInterval, quotaNames, ActiveProperties.OFF);
+                forbiddenProbeInterval, quotaNames, ActiveProperties.OFF, CoordinationProperties.DEFAULT);
     }
 
     /** The original sensor's settings: one quota, no {@code quota-names}. */

@@ -318,6 +318,9 @@ public class QuotaMonitor implements SmartLifecycle {
                 // stopping
             }
         }
+        if (!gate.readsHere()) {
+            return; // another replica reads the quotas and shares what it read: a GET here would only add load
+        }
         spacing.readStarted();
         CapacityGate.ReadTicket ticket = gate.beginRead();
         String failure = null;
