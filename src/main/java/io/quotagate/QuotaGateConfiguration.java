@@ -26,6 +26,8 @@ import io.quotagate.coordination.Coordination;
 import io.quotagate.ledger.KvBlockStore;
 import io.quotagate.ledger.RecordBound;
 import io.quotagate.observability.ConsumerHealthIndicator;
+import io.quotagate.observability.CoordinationHealthIndicator;
+import io.quotagate.observability.CoordinationMetrics;
 import io.quotagate.observability.CreatedRecordHealthIndicator;
 import io.quotagate.observability.DeadLetterHealthIndicator;
 import io.quotagate.observability.JetStreamHealthIndicator;
@@ -249,6 +251,12 @@ class QuotaGateConfiguration {
     @Bean
     LimitMetrics limitMetrics(GateView gate) {
         return new LimitMetrics(gate);
+    }
+
+    @Bean
+    CoordinationHealthIndicator coordinationHealthIndicator(Coordination coordination, MeterRegistry registry) {
+        CoordinationMetrics.bind(registry, coordination);
+        return new CoordinationHealthIndicator(coordination);
     }
 
     @Bean

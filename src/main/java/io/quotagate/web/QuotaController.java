@@ -9,6 +9,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 
 import io.quotagate.backlog.BacklogMonitor;
+import io.quotagate.coordination.Coordination;
 import io.quotagate.backlog.BacklogSnapshot;
 import io.quotagate.backlog.StreamRoom;
 import io.quotagate.consumer.ConsumerState;
@@ -31,11 +32,13 @@ public class QuotaController {
     private final BacklogMonitor backlogMonitor;
     private final double streamRoomWarning;
     private final MeterRegistry registry;
+    private final Coordination coordination;
 
     public QuotaController(GateView gate, QuotaGatedConsumer consumer, BackpressureProperties backpressure,
                            QuotaNamespace namespace, BacklogMonitor backlogMonitor, JetStreamProperties jetstream,
-                           MeterRegistry registry) {
+                           MeterRegistry registry, Coordination coordination) {
         this.registry = registry;
+        this.coordination = coordination;
         this.backlogMonitor = backlogMonitor;
         this.streamRoomWarning = jetstream.streamRoomWarning();
         this.gate = gate;
@@ -74,7 +77,8 @@ public class QuotaController {
                 problems(s),
                 s.limits().isEmpty() ? null : s.limits().stream().map(l -> new QuotaView.Limit(l.source(), l.resource(),
                         l.hard(), l.used(), l.threshold(), l.inFlight(), l.headroom())).toList(),
-                s.limitedBySource() == null ? null : new QuotaView.LimitId(s.limitedBySource(), s.limitedByResource()));
+                s.limitedBySource() == null ? null : new QuotaView.LimitId(s.limitedBySource(), s.limitedByResource()),
+                coordination.enabled() ? coordination.view() : null);
     }
 
     private Map<String, Long> outcomes() {
@@ -95,6 +99,9 @@ public class QuotaController {
         }
         if (consumer.setupError() != null) {
             out.add(new QuotaView.Problem("jetstream", consumer.setupError()));
+        }
+        if (coordination.failing()) {
+            out.add(new QuotaView.Problem("coordination", coordination.view().error()));
         }
         if (consumer.deadLetterError() != null) {
             out.add(new QuotaView.Problem("dead letters", consumer.deadLetterError()));

@@ -4,6 +4,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 
+import io.quotagate.coordination.CoordinationView;
 import io.quotagate.gate.GateTransition;
 
 /**
@@ -11,7 +12,8 @@ import io.quotagate.gate.GateTransition;
  * Numbers that are not known yet are null. {@code outcomes} counts messages by outcome since start
  * ({@code quotagate_messages_total}); {@code problems} lists what is wrong now, empty when nothing is.
  * The single-limit fields ({@code quotaName} … {@code headroom}) describe the limit that binds now ({@code limitedBy});
- * {@code limits} lists every limit (null until one is read).
+ * {@code limits} lists every limit (null until one is read). {@code coordination} shows the replicas sharing the quota
+ * (null while the gate is off).
  */
 public record QuotaView(
         boolean enabled,
@@ -38,7 +40,20 @@ public record QuotaView(
         Map<String, Long> outcomes,
         List<Problem> problems,
         List<Limit> limits,
-        LimitId limitedBy) {
+        LimitId limitedBy,
+        CoordinationView coordination) {
+
+    /** Without replicas' coordination (the gate is off, or a view built before it existed). */
+    public QuotaView(boolean enabled, boolean blocked, String blockedReason, boolean paused, String consumerState,
+                     String quotaName, String namespace, String resourceName, Long hard, Long used, Long threshold,
+                     double capacityRatio, long inFlight, long createdUnobserved, Long headroom, Instant blockedSince,
+                     Instant lastCheckedAt, String lastError, String failMode, Backlog backlog,
+                     List<Transition> transitions, Map<String, Long> outcomes, List<Problem> problems,
+                     List<Limit> limits, LimitId limitedBy) {
+        this(enabled, blocked, blockedReason, paused, consumerState, quotaName, namespace, resourceName, hard, used,
+                threshold, capacityRatio, inFlight, createdUnobserved, headroom, blockedSince, lastCheckedAt, lastError,
+                failMode, backlog, transitions, outcomes, problems, limits, limitedBy, null);
+    }
 
     /** The shape before per-limit fields: no limit listed. */
     public QuotaView(boolean enabled, boolean blocked, String blockedReason, boolean paused, String consumerState,
@@ -48,7 +63,7 @@ public record QuotaView(
                      List<Transition> transitions, Map<String, Long> outcomes, List<Problem> problems) {
         this(enabled, blocked, blockedReason, paused, consumerState, quotaName, namespace, resourceName, hard, used,
                 threshold, capacityRatio, inFlight, createdUnobserved, headroom, blockedSince, lastCheckedAt, lastError,
-                failMode, backlog, transitions, outcomes, problems, null, null);
+                failMode, backlog, transitions, outcomes, problems, null, null, null);
     }
 
     /**
