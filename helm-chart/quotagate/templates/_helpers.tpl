@@ -72,6 +72,46 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
+{{/* A duration value with its unit: a bare number ("15", 15) means seconds, whatever unit the property defaults to. */}}
+{{- define "quotagate.duration" -}}
+{{- $v := toString . }}
+{{- if regexMatch "^[0-9]+$" $v }}{{ printf "%ss" $v }}{{ else }}{{ $v }}{{ end }}
+{{- end }}
+
+{{/* A duration value ("500ms", "10s", "2m", "1h", 10) in milliseconds. */}}
+{{- define "quotagate.millis" -}}
+{{- $v := include "quotagate.duration" . }}
+{{- $n := int64 (regexFind "^[0-9]+" $v) }}
+{{- if hasSuffix "ms" $v }}{{ $n }}
+{{- else if hasSuffix "h" $v }}{{ mul $n 3600000 }}
+{{- else if hasSuffix "m" $v }}{{ mul $n 60000 }}
+{{- else }}{{ mul $n 1000 }}
+{{- end }}
+{{- end }}
+
+{{/*
+The coordination lease as written to backpressure.coordination.lease. Under 2 s a heartbeat missed on a
+loaded node would drop a live replica and hand its share to the others while it still creates.
+*/}}
+{{- define "quotagate.coordinationLease" -}}
+{{- $lease := (.Values.backpressure.coordination | default dict).lease | default "10s" }}
+{{- if lt (int64 (include "quotagate.millis" $lease)) 2000 }}
+{{- fail (printf "backpressure.coordination.lease (%v) must be at least 2s: a live replica that misses one heartbeat would be dropped and its share handed out twice" $lease) }}
+{{- end }}
+{{- include "quotagate.duration" $lease }}
+{{- end }}
+
+{{/*
+"true" when the PodDisruptionBudget is rendered: enabled true, or enabled null (the default) with more than one
+replica. For one pod a budget can only block node drains (minAvailable 1) or protect nothing.
+*/}}
+{{- define "quotagate.pdbEnabled" -}}
+{{- $enabled := .Values.podDisruptionBudget.enabled }}
+{{- if kindIs "invalid" $enabled }}
+{{- if gt (int .Values.replicaCount) 1 }}true{{ end }}
+{{- else if $enabled }}true{{ end }}
+{{- end }}
+
 {{- define "quotagate.shutdownSeconds" -}}
 {{- include "quotagate.seconds" .Values.shutdownTimeout }}
 {{- end }}

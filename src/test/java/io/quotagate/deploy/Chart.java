@@ -1,6 +1,7 @@
 package io.quotagate.deploy;
 
 import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.InstallCommand;
 import com.marcnuri.helm.TemplateCommand;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -47,6 +48,19 @@ final class Chart {
                 .withKubeVersion(KUBE_VERSION);
         customize.accept(command);
         return command.call();
+    }
+
+    /** The NOTES.txt a user sees after helm install (helm template does not render it): a client-only dry run. */
+    static String notes(Consumer<InstallCommand> customize) {
+        InstallCommand command = helm().install().withName(RELEASE).withNamespace("default")
+                .withKubeVersion(KUBE_VERSION).clientOnly().dryRun();
+        customize.accept(command);
+        String output = command.call().getOutput();
+        int notes = output.indexOf("NOTES:");
+        if (notes < 0) {
+            throw new AssertionError("no NOTES in the install output:\n" + output);
+        }
+        return output.substring(notes);
     }
 
     static Rendered render(String namespace, Consumer<TemplateCommand> customize) {

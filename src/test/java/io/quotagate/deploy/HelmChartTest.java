@@ -371,6 +371,8 @@ class HelmChartTest {
         assertThat(nested(app, "backpressure", "capacity-ratio")).isEqualTo("${BACKPRESSURE_CAPACITY_RATIO:0.9}");
         assertThat(nested(app, "backpressure", "namespace")).isEqualTo("workflows");
         assertThat(nested(app, "backpressure", "fail-mode")).isEqualTo("closed");
+        // new to QuotaGate, no sensor env var: the value itself
+        assertThat(nested(app, "backpressure", "coordination", "lease")).isEqualTo("20s");
         @SuppressWarnings("unchecked")
         Map<String, Object> jetstream = (Map<String, Object>) nested(app, "jetstream");
         assertThat(jetstream).containsEntry("url", "nats://eventbus-default-js-svc.argo-events.svc:4222")

@@ -75,7 +75,22 @@ class HelmValuesValidationTest {
                 bad("write token given as a value instead of a Secret", "writeToken",
                         c -> c.set("operations.writeToken", "plain-text-token")),
                 bad("write token Secret key empty", "key", c -> c.set("operations.writeToken.existingSecret", "ops")
-                        .set("operations.writeToken.key", "")));
+                        .set("operations.writeToken.key", "")),
+                bad("coordination lease not a duration", "lease", c -> c.set("backpressure.coordination.lease", "soon")),
+                bad("coordination lease of one second", "lease", c -> c.set("backpressure.coordination.lease", 1)),
+                bad("coordination lease under 2 s in milliseconds", "backpressure.coordination.lease",
+                        c -> c.set("backpressure.coordination.lease", "1500ms")),
+                bad("typo in coordination", "leas", c -> c.set("backpressure.coordination.leas", "10s")),
+                bad("rolling update that can replace no pod", "maxSurge",
+                        c -> c.set("strategy.rollingUpdate.maxSurge", 0).set("strategy.rollingUpdate.maxUnavailable", 0)),
+                bad("unknown strategy type", "strategy", c -> c.set("strategy.type", "BlueGreen")),
+                bad("max surge as a fraction", "maxSurge", c -> c.set("strategy.rollingUpdate.maxSurge", "0.5")),
+                bad("budget whose minAvailable is every replica", "minAvailable",
+                        c -> c.set("replicaCount", 2).set("podDisruptionBudget.minAvailable", 2)),
+                bad("budget of minAvailable 1 for one pod", "minAvailable",
+                        c -> c.set("podDisruptionBudget.enabled", true).set("podDisruptionBudget.minAvailable", 1)),
+                bad("budget that allows no pod to go", "maxUnavailable",
+                        c -> c.set("replicaCount", 3).set("podDisruptionBudget.maxUnavailable", 0)));
     }
 
     private static Path valuesFile(String yaml) {
@@ -131,6 +146,17 @@ class HelmValuesValidationTest {
         assertThatCode(() -> Chart.template("default", c -> c.set("backpressure.capacityRatio", "0.8")))
                 .as("--set backpressure.capacityRatio=0.8 arrives as a string").doesNotThrowAnyException();
         assertThatCode(() -> Chart.template("default", c -> c.set("backpressure.capacityRatio", "1.0")))
+                .doesNotThrowAnyException();
+        for (Object lease : new Object[] {"2s", "2000ms", 2, "1m", "1h"}) {
+            assertThatCode(() -> Chart.template("default", c -> c.set("backpressure.coordination.lease", lease)))
+                    .as("lease %s", lease).doesNotThrowAnyException();
+        }
+        assertThatCode(() -> Chart.template("default", c -> c.set("replicaCount", 3)
+                .set("podDisruptionBudget.minAvailable", 2)
+                .set("strategy.rollingUpdate.maxSurge", 0).set("strategy.rollingUpdate.maxUnavailable", 1)))
+                .as("replace in place; a budget that keeps two of three").doesNotThrowAnyException();
+        assertThatCode(() -> Chart.template("default", c -> c.set("podDisruptionBudget.enabled", true)
+                .set("podDisruptionBudget.maxUnavailable", "50%").set("strategy.type", "Recreate")))
                 .doesNotThrowAnyException();
     }
 
