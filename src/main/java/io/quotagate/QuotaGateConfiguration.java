@@ -187,7 +187,7 @@ class QuotaGateConfiguration {
     @Bean
     Coordination coordination(NatsConnection nats, JetStreamProperties j, CapacityGate gate, BackpressureProperties p,
                               TriggerProperties t) {
-        return p.gateEnabled() ? new Coordination(nats::connection, j.durable(), gate, p.capacityRatio(),
+        return p.gateEnabled() ? new Coordination(nats::connection, j.stream(), j.durable(), gate, p.capacityRatio(),
                 p.coordination(), t.requestTimeout()) : Coordination.off(j.durable());
     }
 

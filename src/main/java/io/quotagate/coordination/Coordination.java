@@ -57,13 +57,14 @@ public final class Coordination implements SmartLifecycle {
     /**
      * @param requestTimeout how long a create may take: a silent member's share stays counted that much longer
      */
-    public Coordination(Supplier<Connection> connection, String durable, CapacityGate gate, double capacityRatio,
-                        CoordinationProperties properties, Duration requestTimeout) {
-        this(true, connection, durable, gate, capacityRatio, properties, requestTimeout);
+    public Coordination(Supplier<Connection> connection, String stream, String durable, CapacityGate gate,
+                        double capacityRatio, CoordinationProperties properties, Duration requestTimeout) {
+        this(true, connection, stream, durable, gate, capacityRatio, properties, requestTimeout);
     }
 
-    private Coordination(boolean enabled, Supplier<Connection> connection, String durable, CapacityGate gate,
-                         double capacityRatio, CoordinationProperties properties, Duration requestTimeout) {
+    private Coordination(boolean enabled, Supplier<Connection> connection, String stream, String durable,
+                         CapacityGate gate, double capacityRatio, CoordinationProperties properties,
+                         Duration requestTimeout) {
         this.enabled = enabled;
         this.connection = connection;
         this.gate = gate;
@@ -71,16 +72,21 @@ public final class Coordination implements SmartLifecycle {
         this.store = new KvBlockStore(connection, bucketOf(durable), "coordination", Duration.ZERO);
         this.membership = new Membership(memberId(), new Allocation(BigDecimal.valueOf(capacityRatio)),
                 properties.lease().toMillis(), requestTimeout.toMillis());
-        this.coordinator = new Coordinator(store, gate, membership, System::currentTimeMillis);
+        this.coordinator = new Coordinator(store, keyOf(stream), gate, membership, System::currentTimeMillis);
         if (enabled) {
             gate.shareReadsThrough(new ReaderShare(membership, coordinator, this::wake, System::currentTimeMillis));
             gate.onCapBound(this::wake);
         }
     }
 
+    /** The stream's key in the bucket. */
+    public static String keyOf(String stream) {
+        return "state." + KvBlockStore.keyPart(stream);
+    }
+
     /** With the gate off there is nothing to share. */
     public static Coordination off(String durable) {
-        return new Coordination(false, () -> null, durable, new CapacityGate(false, 1, io.quotagate.gate.FailMode.OPEN,
+        return new Coordination(false, () -> null, "off", durable, new CapacityGate(false, 1, io.quotagate.gate.FailMode.OPEN,
                 java.time.Clock.systemUTC()), 1, CoordinationProperties.DEFAULT, Duration.ZERO);
     }
 
@@ -189,7 +195,7 @@ public final class Coordination implements SmartLifecycle {
         }
         try {
             KeyValue kv = store.kv();
-            kv.watch(Coordinator.KEY, new KeyValueWatcher() {
+            kv.watch(coordinator.key(), new KeyValueWatcher() {
                 @Override
                 public void watch(KeyValueEntry e) {
                     if (e.getOperation() == KeyValueOperation.PUT && e.getValue() != null) {
@@ -209,8 +215,9 @@ public final class Coordination implements SmartLifecycle {
             watchedOn = c;
             return true;
         } catch (Exception e) {
-            problem = "cannot watch " + store.name() + " (the NATS user needs permission to create consumers on KV_"
-                    + store.name() + "): " + e.getMessage();
+            problem = "cannot watch " + store.name() + " (the NATS user needs publish permission on "
+                    + "$JS.API.CONSUMER.CREATE.KV_" + store.name() + ".>, $JS.API.CONSUMER.INFO.KV_" + store.name()
+                    + ".> and $JS.FC.KV_" + store.name() + ".>, and subscribe on _INBOX.>): " + e.getMessage();
             throttled.warn("coordination-watch", problem);
             return false;
         }

@@ -25,10 +25,11 @@ import org.slf4j.LoggerFactory;
  */
 final class Coordinator {
 
-    static final String KEY = "state";
     private static final Logger log = LoggerFactory.getLogger(Coordinator.class);
 
     private final BlockStore store;
+    /** The stream's key in the bucket: a durable name may be used on two streams, which must not share a quota. */
+    private final String key;
     private final CapacityGate gate;
     private final Membership membership;
     private final LongSupplier clock;
@@ -46,8 +47,9 @@ final class Coordinator {
     record Versioned(SharedState state, long revision) {
     }
 
-    Coordinator(BlockStore store, CapacityGate gate, Membership membership, LongSupplier clock) {
+    Coordinator(BlockStore store, String key, CapacityGate gate, Membership membership, LongSupplier clock) {
         this.store = store;
+        this.key = key;
         this.gate = gate;
         this.membership = membership;
         this.clock = clock;
@@ -93,7 +95,7 @@ final class Coordinator {
                 }
                 next = shrinkFirst(v, next, usage, now);
                 try {
-                    long rev = store.update(KEY, next.toBytes(), v.revision());
+                    long rev = store.update(key, next.toBytes(), v.revision());
                     writes.incrementAndGet();
                     membership.written(next, now);
                     seen(next, rev);
@@ -166,7 +168,7 @@ final class Coordinator {
     }
 
     private Versioned read() throws Exception {
-        BlockStore.Entry e = store.get(KEY);
+        BlockStore.Entry e = store.get(key);
         if (e == null) {
             return null;
         }
@@ -184,7 +186,7 @@ final class Coordinator {
         boolean hadState = appliedRevision >= 0;
         SharedState fresh = SharedState.fresh(now, hadState ? now + membership.leaseMillis() : 0);
         try {
-            long rev = store.create(KEY, fresh.toBytes());
+            long rev = store.create(key, fresh.toBytes());
             seen(fresh, rev);
             if (hadState) {
                 log.warn("Coordination state {} was gone and is started again; no replica grows its share for {} ms",
@@ -236,6 +238,10 @@ final class Coordinator {
 
     long errors() {
         return errors.get();
+    }
+
+    String key() {
+        return key;
     }
 
     Membership membership() {

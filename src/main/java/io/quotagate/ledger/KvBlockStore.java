@@ -56,6 +56,11 @@ public final class KvBlockStore implements BlockStore {
         return Blocks.bucket(durable);
     }
 
+    /** A name as part of a key or bucket name: characters NATS forbids replaced. */
+    public static String keyPart(String name) {
+        return Blocks.sanitise(name);
+    }
+
     /** A bucket name for a durable: {@code prefix} and the durable with characters NATS forbids replaced. */
     public static String bucketFor(String prefix, String durable) {
         return prefix + Blocks.sanitise(durable);
