@@ -53,6 +53,7 @@ public final class Coordination implements SmartLifecycle {
     private Thread thread;
     private volatile Connection watchedOn;
     private volatile boolean storeReady;
+    private final long requestTimeoutMillis;
 
     /**
      * @param requestTimeout how long a create may take: a silent member's share stays counted that much longer
@@ -66,6 +67,7 @@ public final class Coordination implements SmartLifecycle {
                          CapacityGate gate, double capacityRatio, CoordinationProperties properties,
                          Duration requestTimeout) {
         this.enabled = enabled;
+        this.requestTimeoutMillis = requestTimeout.toMillis();
         this.connection = connection;
         this.gate = gate;
         this.properties = properties;
@@ -223,6 +225,7 @@ public final class Coordination implements SmartLifecycle {
         }
     }
 
+    /** Stops last (the consumer has drained by now) and leaves the members, so the others need not wait a lease. */
     @Override
     public void stop() {
         running = false;
@@ -230,6 +233,14 @@ public final class Coordination implements SmartLifecycle {
         Thread t = thread;
         if (t != null) {
             t.interrupt();
+            try {
+                t.join(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (storeReady) {
+                coordinator.leave(System.currentTimeMillis() + requestTimeoutMillis);
+            }
         }
     }
 

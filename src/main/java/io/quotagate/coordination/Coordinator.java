@@ -115,6 +115,28 @@ final class Coordinator {
         }
     }
 
+    /**
+     * This process stops (after its consumer drained): it leaves the members at once instead of a lease later. What it
+     * created and no reading covers yet stays counted as a departed share, as for a member removed for silence.
+     */
+    void leave(long untilMillis) {
+        for (int attempt = 0; attempt < 3; attempt++) {
+            try {
+                Versioned v = read();
+                if (v == null || !v.state().members().containsKey(membership.id)) {
+                    return;
+                }
+                store.update(key, Allocation.prune(v.state(), membership.id, untilMillis).toBytes(), v.revision());
+                return;
+            } catch (BlockStore.Conflict c) {
+                // another member wrote meanwhile: read again
+            } catch (Exception e) {
+                log.debug("Leaving the coordination failed: {}", e.toString());
+                return;
+            }
+        }
+    }
+
     /** Lower caps in the gate before a write that gives their units away; re-decide if the gate used them meanwhile. */
     private SharedState shrinkFirst(Versioned v, SharedState next, OwnUsage usage, long now) {
         Map<String, Map<String, Long>> before = Allocation.caps(v.state(), membership.id);
