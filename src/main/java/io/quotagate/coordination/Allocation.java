@@ -183,7 +183,7 @@ final class Allocation {
         if (limits != null) {
             departed = new ArrayList<>();
             for (SharedState.Departed d : state.departed()) {
-                if (d.until() < at && d.share().containsKey(source)) {
+                if (d.until() <= at && d.share().containsKey(source)) {
                     Map<String, Map<String, Long>> share = new HashMap<>(d.share());
                     share.remove(source);
                     if (!share.isEmpty()) {

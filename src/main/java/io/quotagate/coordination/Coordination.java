@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
@@ -37,6 +38,7 @@ public final class Coordination implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(Coordination.class);
     static final String BUCKET_PREFIX = "quotagate-coord-";
+    private static final long MIN_WRITE_SPACING_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
     private final boolean enabled;
     private final KvBlockStore store;
@@ -76,7 +78,8 @@ public final class Coordination implements SmartLifecycle {
                 properties.lease().toMillis(), requestTimeout.toMillis());
         this.coordinator = new Coordinator(store, keyOf(stream), gate, membership, System::currentTimeMillis);
         if (enabled) {
-            gate.shareReadsThrough(new ReaderShare(membership, coordinator, this::wake, System::currentTimeMillis));
+            gate.shareReadsThrough(new ReaderShare(membership, coordinator, gate::usage, this::wake,
+                    System::currentTimeMillis));
             gate.onCapBound(this::wake);
         }
     }
@@ -141,10 +144,21 @@ public final class Coordination implements SmartLifecycle {
 
     private void loop() {
         long heartbeat = Math.max(50, properties.lease().toMillis() / 4);
+        long lastWriteAt = 0;
         while (running) {
             boolean done = false;
             if (ensureStore() && watch()) {
+                long writesBefore = coordinator.writes();
+                long since = System.nanoTime() - lastWriteAt;
+                if (since < MIN_WRITE_SPACING_NANOS && !membership.hasWork()) {
+                    // Every write wakes every other member, which may write in turn: spacing this member's writes
+                    // bounds that to a hundred a second, while readings to share and fresh-read requests go at once.
+                    LockSupport.parkNanos(MIN_WRITE_SPACING_NANOS - since);
+                }
                 done = coordinator.runOnce();
+                if (coordinator.writes() != writesBefore) {
+                    lastWriteAt = System.nanoTime();
+                }
                 if (coordinator.failing() == null) {
                     throttled.resolved("coordination", "Coordination through " + store.name() + " works again");
                 }

@@ -43,6 +43,7 @@ final class Coordinator {
     private final AtomicLong conflicts = new AtomicLong();
     private final AtomicLong errors = new AtomicLong();
     private long lastFreshServed;
+    private long lastDepartedServed;
 
     record Versioned(SharedState state, long revision) {
     }
@@ -186,6 +187,17 @@ final class Coordinator {
         if (wanted > lastFreshServed) {
             lastFreshServed = wanted;
             gate.requestFreshRead();
+            return;
+        }
+        // A departed share goes with the first reading that started after its wait: take that reading now rather
+        // than at the next quota event or poll, which a full quota may not bring for a while.
+        long now = clock.getAsLong();
+        for (SharedState.Departed d : s.departed()) {
+            if (d.until() <= now && d.until() > lastDepartedServed) {
+                lastDepartedServed = d.until();
+                gate.requestFreshRead();
+                return;
+            }
         }
     }
 

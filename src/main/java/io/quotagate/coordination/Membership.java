@@ -75,7 +75,7 @@ final class Membership {
                     p.configuration());
         }
         for (String other : silent(s, now)) {
-            s = Allocation.prune(s, other, now + requestTimeoutMillis);
+            s = Allocation.prune(s, other, now + departedWait());
         }
         SharedState.Member me = s.members().get(id);
         boolean beatDue = me == null || now - lastBeatAt >= leaseMillis / 4;
@@ -124,7 +124,7 @@ final class Membership {
     }
 
     private void observe(SharedState state, long now) {
-        if (now - lastObservedAt > leaseMillis / 4) {
+        if (now - lastObservedAt > leaseMillis / 2) {
             // This process saw nothing for a while (NATS away, a long pause): the others' silence is its own. Their
             // clocks start again now, so nobody is removed for a gap that was ours.
             seen.clear();
@@ -169,6 +169,16 @@ final class Membership {
             }
         }
         return !s.sources().isEmpty();
+    }
+
+    /**
+     * How long after removing a silent member its share stays counted. It started no create later than half a lease
+     * after its last write (it stops itself then), and gives up on each within the request timeout; it is removed a
+     * lease after its last heartbeat at the earliest. So only a request timeout longer than half a lease leaves a create
+     * of it that a reading started at its removal may not include.
+     */
+    long departedWait() {
+        return Math.max(0, requestTimeoutMillis - leaseMillis / 2);
     }
 
     /** When the beat of {@code other} was last seen to change, this process's wall clock; null when never. */

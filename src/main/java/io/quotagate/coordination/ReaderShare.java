@@ -7,9 +7,11 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 import io.quotagate.gate.CapacityGate;
 import io.quotagate.gate.LimitReading;
+import io.quotagate.gate.OwnUsage;
 import io.quotagate.gate.SharedReads;
 
 /**
@@ -27,11 +29,15 @@ final class ReaderShare implements SharedReads {
     /** What a read saw when it started, by ticket sequence, until its quotas are applied or failed. */
     private final Map<Long, Start> starts = new ConcurrentHashMap<>();
 
-    private record Start(long rev, long at, SharedState state) {
+    private record Start(long rev, long at, SharedState state, OwnUsage own) {
     }
 
-    ReaderShare(Membership membership, Coordinator coordinator, Runnable wake, LongSupplier clock) {
+    private final Supplier<OwnUsage> usage;
+
+    ReaderShare(Membership membership, Coordinator coordinator, Supplier<OwnUsage> usage, Runnable wake,
+                LongSupplier clock) {
         this.membership = membership;
+        this.usage = usage;
         this.coordinator = coordinator;
         this.wake = wake;
         this.clock = clock;
@@ -54,8 +60,11 @@ final class ReaderShare implements SharedReads {
     public CapacityGate.ReadTicket beginRead() {
         Coordinator.Versioned v = coordinator.latest();
         long seq = tickets.incrementAndGet();
-        starts.put(seq, v == null ? new Start(0, clock.getAsLong(), SharedState.fresh(0, 0))
-                : new Start(v.revision(), clock.getAsLong(), v.state()));
+        // The reader's own creates: every one that returned before now is in the read, shared yet or not (the single
+        // gate's ticket). Without it, a reader at rest would count its last creates twice until some later read.
+        OwnUsage own = usage.get();
+        starts.put(seq, v == null ? new Start(0, clock.getAsLong(), SharedState.fresh(0, 0), own)
+                : new Start(v.revision(), clock.getAsLong(), v.state(), own));
         if (starts.size() > 64) {
             starts.keySet().removeIf(k -> k < seq - 64); // reads that never reported back
         }
@@ -70,8 +79,10 @@ final class ReaderShare implements SharedReads {
         }
         List<SharedState.Limit> limits = readings.stream()
                 .map(r -> new SharedState.Limit(r.resource(), r.hard(), r.used(), r.cost())).toList();
-        membership.publish(new Publication(source, s.rev(), s.at(), covered(s.state(), source), limits, null, false,
-                false));
+        Map<String, SharedState.Covered> covered = covered(s.state(), source);
+        covered.put(membership.id, new SharedState.Covered(s.own().created(),
+                s.own().extraCreated().getOrDefault(source, Map.of())));
+        membership.publish(new Publication(source, s.rev(), s.at(), covered, limits, null, false, false));
         wake.run();
     }
 

@@ -66,7 +66,7 @@ final class GateCore {
     boolean capsOn;
     /** The latest lease got fewer permits than asked for (or is waiting for any). */
     boolean leaseShort;
-    /** A charge found no room since the coordination last asked. */
+    /** A charge found no room under the caps set last. */
     boolean chargeShort;
     /** Why this process cannot coordinate with its replicas now; null while it can (or there is nothing to share). */
     String coordinationError;

@@ -12,8 +12,8 @@ import java.util.Map;
  *                      An allowance in the same terms bounds it
  * @param costs         per limit, what one message costs (0: the template is not charged it)
  * @param wanted        the batch the fetch loop asked for last
- * @param capBound      true when the latest fetch got fewer permits than it asked for, or a charge found no room since
- *                      the last call, while caps bound this process (the quota may be what is short; the coordination
+ * @param capBound      true when the latest fetch got fewer permits than it asked for, or a charge found no room under
+ *                      the caps set last, while caps bound this process (the quota may be what is short; the coordination
  *                      tells)
  */
 public record OwnUsage(long created, Map<String, Map<String, Long>> extraCreated,

@@ -53,6 +53,7 @@ final class Sharing {
     }
 
     private void setCaps(Map<String, Map<String, Long>> caps) {
+        core.chargeShort = false; // a charge that came up short may fit the new caps: it tells again if not
         for (Limits.Source s : core.limits.sources()) {
             s.caps = caps == null ? null : Map.copyOf(caps.getOrDefault(s.name, Map.of()));
         }
@@ -79,7 +80,6 @@ final class Sharing {
                 costs.computeIfAbsent(source, k -> new HashMap<>()).put(resource, cost);
             }
             boolean capBound = core.capsOn && (core.leaseShort || core.chargeShort);
-            core.chargeShort = false;
             return new OwnUsage(created, extraCreated, consumed, costs, core.lastRequested, capBound);
         } finally {
             core.lock.unlock();
