@@ -237,6 +237,7 @@ final class Coordinator {
             log.info("Coordination through {} works again", store.name());
             failing = null;
             gate.coordinationFailing(null);
+            appliedRevision = -1; // fail-mode open dropped the caps: the next turn applies them again
         }
     }
 

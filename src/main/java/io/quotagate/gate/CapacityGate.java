@@ -439,7 +439,8 @@ public final class CapacityGate implements GateView {
 
     /**
      * The coordination with the replicas fails ({@code error}) or works again (null). In fail-mode closed the gate
-     * closes ({@link BlockedReason#COORDINATION}) and its permits are revoked; in fail-mode open nothing changes here.
+     * closes ({@link BlockedReason#COORDINATION}) and its permits are revoked; in fail-mode open this process goes on
+     * alone, uncapped, on the last shared reading, until the coordination applies its caps again.
      */
     public void coordinationFailing(String error) {
         sharing.coordinationFailing(error);

@@ -86,7 +86,17 @@ final class Sharing {
         }
     }
 
+    /**
+     * In fail-mode open a member that cannot coordinate goes on alone: uncapped, on the last shared reading (a create
+     * refused for quota then closes it until coordination works again). The coordinator applies caps again when it
+     * does.
+     */
     void coordinationFailing(String error) {
-        core.mutate(() -> core.coordinationError = error);
+        core.mutate(() -> {
+            core.coordinationError = error;
+            if (error != null && core.failMode == FailMode.OPEN) {
+                setCaps(null);
+            }
+        });
     }
 }

@@ -39,7 +39,7 @@ class CreatedRecordPermissionIT {
                     authorization {
                       users = [
                         { user: full, password: full }
-                        { user: nokv, password: nokv, permissions: { publish: { deny: ["$JS.API.STREAM.CREATE.KV_quotagate-created-quotagate", "$KV.>"] } } }
+                        { user: nokv, password: nokv, permissions: { publish: { deny: ["$JS.API.STREAM.CREATE.KV_quotagate-created-quotagate", "$KV.quotagate-created-quotagate.>"] } } }
                       ]
                     }
                     """);
