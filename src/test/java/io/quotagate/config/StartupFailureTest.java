@@ -80,6 +80,12 @@ class StartupFailureTest {
     }
 
     @Test
+    void aCoordinationLeaseOutOfRangeNamesTheRange(CapturedOutput output) {
+        assertThatThrownBy(() -> start("--backpressure.coordination.lease=1")).isNotNull();
+        assertThat(output).contains("backpressure.coordination.lease must be between 2s and 10m");
+    }
+
+    @Test
     void anUnknownFailModeListsTheAllowedValues(CapturedOutput output) {
         assertThatThrownBy(() -> start("--backpressure.fail-mode=sometimes")).isNotNull();
         assertThat(output).contains("backpressure.fail-mode").containsIgnoringCase("closed").containsIgnoringCase("open");
