@@ -7,11 +7,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
-import io.nats.client.KeyValue;
-import io.nats.client.api.KeyValueEntry;
 import io.quotagate.support.Http;
 import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.ServiceProcess;
@@ -51,7 +48,6 @@ class CreatedRecordCrashIT {
     static final QuotaGateEnvironment env = QuotaGateEnvironment.builder().quota(100_000)
             .natsArgs("-c", natsConfig().toString()).build();
     static final KubernetesApiEmulation kubernetes = env.kubernetes;
-    static final String BUCKET = "quotagate-created-quotagate";
 
     private final List<ServiceProcess> started = new ArrayList<>();
 
@@ -175,35 +171,12 @@ class CreatedRecordCrashIT {
     }
 
     private long createdSince(List<Long> seqs) {
-        Set<Long> mine = Set.copyOf(seqs);
-        return kubernetes.createdAnnotations().stream()
-                .map(a -> a.get("quotagate.io/stream-sequence"))
-                .filter(s -> s != null && mine.contains(Long.parseLong(s))).count();
+        return CreatedRecordProbe.createdFor(kubernetes, seqs);
     }
 
     /** Every message of this test that has an object has its bit in the bucket. */
     private boolean recordedAll(List<Long> seqs) throws Exception {
-        Set<Long> mine = Set.copyOf(seqs);
-        KeyValue kv = env.producer.connection().keyValue(BUCKET);
-        for (var a : kubernetes.createdAnnotations()) {
-            String s = a.get("quotagate.io/stream-sequence");
-            if (s == null || !mine.contains(Long.parseLong(s))) {
-                continue;
-            }
-            long seq = Long.parseLong(s);
-            String identity = a.get("quotagate.io/stream-identity");
-            KeyValueEntry e = kv.get(keyOf(identity, seq));
-            int bit = (int) (seq % 1024);
-            if (e == null || e.getValue() == null || (e.getValue()[bit >>> 3] & (1 << (bit & 7))) == 0) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static String keyOf(String identity, long seq) {
-        return STREAM + "." + (identity == null ? "unknown" : identity.replaceAll("[^A-Za-z0-9_-]", "_")) + "."
-                + (seq / 1024);
+        return CreatedRecordProbe.recordedAll(env.producer.connection(), "quotagate", kubernetes, seqs);
     }
 
     private static double created(Http h) {
