@@ -38,7 +38,9 @@ import static io.quotagate.bench.Bench.f3;
  * 3 draining through the emulated apiserver at create latencies 2 ms and 20 ms and several concurrencies, beside
  * the emulation's own ceiling; 4 the full-quota burst (quota GETs per created object); 5 resume latency; 6 the created-record's cost
  * per created object (own options {@code recordReps}, {@code recordNoop}, {@code recordSlow}, {@code recordConc}, see
- * {@link CreatedRecordBench}). A table of targets ends the report.
+ * {@link CreatedRecordBench}); 7 the full-quota burst through 1 and 3 replicas, each a service JVM (own options
+ * {@code replicaMessages}, {@code replicaQuota}, {@code replicaRounds}, see {@link ReplicasBench}). A table of
+ * targets ends the report.
  *
  * <p>Options, as {@code key=value} program arguments through {@code -Dbench.args="..."} (all optional):
  * {@code only=1,2,...} parts to run; {@code messages} (200000 for part 2), {@code payload} (200 B), {@code reps}
@@ -124,6 +126,12 @@ public final class BenchMain {
                 report.append(new CreatedRecordBench(nats.url(), producer, cfg).run()).append('\n');
                 flush();
             }
+        }
+        if (part(7)) {
+            ReplicasBench.Outcome replicas = new ReplicasBench(cfg).run();
+            report.append(replicas.section());
+            targets.addAll(replicas.targets());
+            flush();
         }
         summary(Duration.ofNanos(System.nanoTime() - started));
         flush();

@@ -1,0 +1,113 @@
+package io.quotagate.bench;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import io.quotagate.reliability.Replicas;
+import io.quotagate.support.QuotaGateEnvironment;
+
+import static io.quotagate.bench.Bench.f0;
+import static io.quotagate.bench.Bench.f1;
+import static io.quotagate.bench.Bench.f2;
+import static io.quotagate.bench.Bench.f3;
+
+/**
+ * Part 7 (issue 20): the full-quota burst through 1 and through 3 replicas, each a service JVM started as the image
+ * starts it ({@link Replicas}, the procedure ReplicasIT asserts on), so what is measured is the whole service with
+ * its coordination, not a rig. Its own nats-server and emulation ({@link QuotaGateEnvironment}): the coordination
+ * bucket's stream then counts only these runs' writes.
+ *
+ * <p>Options: {@code replicaMessages} (3000), {@code replicaQuota} (75), {@code replicaRounds} (1; more rounds
+ * alternate which count goes first and report medians).
+ */
+final class ReplicasBench {
+
+    /** The report's section and the rows it adds to the targets table. */
+    record Outcome(String section, List<String[]> targets) {
+    }
+
+    private final Map<String, String> cfg;
+
+    ReplicasBench(Map<String, String> cfg) {
+        this.cfg = cfg;
+    }
+
+    private int num(String key, int dflt) {
+        return Integer.parseInt(cfg.getOrDefault(key, Integer.toString(dflt)));
+    }
+
+    Outcome run() {
+        int messages = num("replicaMessages", 3_000);
+        int hard = num("replicaQuota", 75);
+        int rounds = num("replicaRounds", 1);
+        Path dir = Path.of(System.getProperty("bench.out", "target/bench"), "replicas");
+        List<Replicas.Burst> one = new ArrayList<>();
+        List<Replicas.Burst> three = new ArrayList<>();
+        String load = Bench.loadAvg();
+        QuotaGateEnvironment env = QuotaGateEnvironment.withQuota(hard);
+        try {
+            // As ReplicasIT: the quota is full almost throughout, a burst takes some 10-20 s.
+            env.kubernetes.setQuotaControllerLag(Duration.ofMillis(100));
+            env.kubernetes.setCreateLatency(Duration.ofMillis(5));
+            env.kubernetes.completeAutomatically("Workflow", Duration.ofMillis(20), Duration.ofMillis(200));
+            for (int i = 0; i < rounds; i++) {
+                for (int n : i % 2 == 0 ? new int[] {1, 3} : new int[] {3, 1}) {
+                    Bench.log("part 7: burst of %d messages through %d replica(s), round %d", messages, n, i + 1);
+                    Replicas.Burst b = Replicas.burst(env, dir, "r" + i + "-" + n, n, messages);
+                    Bench.log("part 7: %s", b);
+                    (n == 1 ? one : three).add(b);
+                }
+            }
+        } finally {
+            try {
+                env.afterAll(null);
+            } catch (Exception e) {
+                Bench.log("part 7: tearing the environment down: %s", e);
+            }
+        }
+        StringBuilder r = new StringBuilder("## 7. Replicas: 1 vs 3 on one durable and one quota (issue 20)\n\n");
+        r.append(String.format("The full-quota burst of ReplicasIT: %,d messages, quota hard %d at capacity-ratio 1.0, "
+                + "each replica a service JVM started as the container image starts it (trigger concurrency 8, "
+                + "batch-size 64, watch on, poll 30 s), all on one durable. Create latency 5 ms; workflows complete "
+                + "20–200 ms after creation and the quota controller gives their slot back 100 ms later. The "
+                + "replicas are started, paused while the messages are published, and resumed together: seconds "
+                + "from the resume to the last create. Quota GETs (and lists) are counted by the emulation over "
+                + "that span; coordination writes are the messages stored in the coordination bucket's stream "
+                + "(`%s`) over it, heartbeats included. %d round(s)%s; load (1-min) %s at the start. Every JVM, "
+                + "nats-server and the emulation share the machine's cores.%n%n",
+                messages, hard, Replicas.COORDINATION_STREAM, rounds, rounds > 1 ? ", medians, alternating which "
+                        + "count goes first" : "", load.split(" ")[0]));
+        r.append("| replicas | seconds | msg/s | created | 403 exceeded quota | quota GETs "
+                + "| coordination writes | writes per created object | lost | duplicated |\n"
+                + "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        Replicas.Burst m1 = row(r, one);
+        Replicas.Burst m3 = row(r, three);
+        double pace = m3.rate() / m1.rate();
+        double reads = (double) m3.quotaReads() / Math.max(1, m1.quotaReads());
+        r.append("\n3 replicas ÷ 1: throughput ").append(f3(pace)).append(", quota GETs ").append(f2(reads))
+                .append(". Logs of every replica: `target/bench/replicas/`.\n\n");
+        List<String[]> targets = new ArrayList<>();
+        targets.add(new String[] {"3 replicas: 403 exceeded quota (ratio 1.0)", "0", Long.toString(m3.rejections()),
+                m3.rejections() == 0 ? "met" : "MISSED"});
+        targets.add(new String[] {"3 replicas: throughput ÷ 1 replica's", "≥ 0.9", f3(pace), pace >= 0.9 ? "met" : "MISSED"});
+        targets.add(new String[] {"3 replicas: quota GETs ÷ 1 replica's", "≤ 1.5", f2(reads), reads <= 1.5 ? "met" : "MISSED"});
+        return new Outcome(r.toString(), targets);
+    }
+
+    /** Appends the median run of {@code runs} (by rate) as a row; returns it. */
+    private static Replicas.Burst row(StringBuilder r, List<Replicas.Burst> runs) {
+        List<Replicas.Burst> sorted = new ArrayList<>(runs);
+        sorted.sort((a, b) -> Double.compare(a.rate(), b.rate()));
+        Replicas.Burst b = sorted.get(sorted.size() / 2);
+        r.append("| ").append(b.replicas()).append(" | ").append(f1(b.seconds())).append(" | ").append(f0(b.rate()))
+                .append(" | ").append(b.created()).append(" | ").append(b.rejections()).append(" | ")
+                .append(b.quotaReads()).append(" | ")
+                .append(b.coordinationWrites() < 0 ? "– (no bucket)" : Long.toString(b.coordinationWrites()))
+                .append(" | ").append(b.coordinationWrites() < 0 ? "–" : f2(b.writesPerCreate())).append(" | ")
+                .append(b.audit().lost().size()).append(" | ").append(b.audit().duplicated().size()).append(" |\n");
+        return b;
+    }
+}
