@@ -9,6 +9,7 @@ import java.util.concurrent.TimeUnit;
 import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import org.assertj.core.api.SoftAssertions;
+import tools.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -31,6 +32,9 @@ import static org.awaitility.Awaitility.await;
  * object, the answer never arrived) is the one case no record can cover (docs/reliability.md), and with objects that
  * delete themselves within 200 ms its redelivery would be a twin that says nothing about replicas. The victim still
  * holds fetched, unacked messages and their permits when it dies; the 503s stop right after the kill.
+ *
+ * <p>The victim is the member that reads the quotas for all: with it gone, the survivors hear only each other's
+ * heartbeats until one of them takes over, which is when a member's sense of time is tested hardest.
  */
 class ReplicaKillIT {
 
@@ -53,25 +57,30 @@ class ReplicaKillIT {
         Audit audit = new Audit("replica-kill", env.producer, kubernetes, STREAM, null);
         SoftAssertions soft = new SoftAssertions();
         try (Replicas r = Replicas.start(env, DIR, "kill", 3, "--backpressure.coordination.lease=" + LEASE.toSeconds() + "s")) {
+            // The quota reader is the victim: its death takes the shared readings with it, the harder case.
+            int v = readerIndex(r);
+            int a = (v + 1) % 3;
+            int b = (v + 2) % 3;
             List<Long> seqs = audit.publishJson(SUBJECT, MESSAGES);
-            await().atMost(Duration.ofMinutes(2)).until(() -> r.created(0) >= 50
+            await().atMost(Duration.ofMinutes(2)).until(() -> r.created(v) >= 50
                     && CreatedRecordProbe.createdFor(kubernetes, seqs) >= MESSAGES / 5);
 
             kubernetes.failCreates(503);
             await().atMost(Duration.ofSeconds(60)).until(() -> r.created(0) + r.created(1) + r.created(2)
                     == CreatedRecordProbe.createdFor(kubernetes, seqs)
                     && CreatedRecordProbe.recordedAll(env.producer.connection(), Replicas.DURABLE, kubernetes, seqs));
-            long createdByVictim = (long) r.created(0);
-            boolean coordinated = Replicas.coordination(r.http(1)) != null;
-            List<String> before = coordinated ? Replicas.members(r.http(1)) : List.of();
+            long createdByVictim = (long) r.created(v);
+            boolean coordinated = Replicas.coordination(r.http(a)) != null;
+            List<String> before = coordinated ? Replicas.members(r.http(a)) : List.of();
             // The victim's own id where the service shows it; else the one id that disappears.
-            String victimId = coordinated ? Replicas.coordination(r.http(0)).path("self").asString(null) : null;
+            String victimId = coordinated ? Replicas.coordination(r.http(v)).path("self").asString(null) : null;
+            String reader = coordinated ? Replicas.coordination(r.http(a)).path("reader").asString(null) : null;
             System.out.println("[replica kill] a survivor's coordination before the kill: "
-                    + (coordinated ? Replicas.coordination(r.http(1)) : "none"));
+                    + (coordinated ? Replicas.coordination(r.http(a)) : "none"));
 
             long killed = System.nanoTime();
-            r.process(0).process().destroyForcibly(); // SIGKILL
-            assertThat(r.process(0).process().waitFor(30, TimeUnit.SECONDS)).isTrue();
+            r.process(v).process().destroyForcibly(); // SIGKILL
+            assertThat(r.process(v).process().waitFor(30, TimeUnit.SECONDS)).isTrue();
             kubernetes.clearCreateFailures();
 
             double goneAfter = Double.NaN;
@@ -79,15 +88,15 @@ class ReplicaKillIT {
             if (coordinated) {
                 // Both survivors must have dropped it: each one's permits come from its own view of the members.
                 await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).ignoreExceptions()
-                        .until(() -> dropped(Replicas.members(r.http(1)), victimId)
-                                && dropped(Replicas.members(r.http(2)), victimId));
+                        .until(() -> dropped(Replicas.members(r.http(a)), victimId)
+                                && dropped(Replicas.members(r.http(b)), victimId));
                 goneAfter = (System.nanoTime() - killed) / 1e9;
                 gone.addAll(before);
-                gone.removeAll(Replicas.members(r.http(1)));
+                gone.removeAll(Replicas.members(r.http(a)));
             }
-            System.out.printf(java.util.Locale.ROOT, "[replica kill] lease %d s: killed member %s gone from both "
-                    + "survivors' members %.1f s after the SIGKILL (goal <= %d s); it had created %d%n",
-                    LEASE.toSeconds(), gone, goneAfter, LEASE.toSeconds() + 2, createdByVictim);
+            System.out.printf(java.util.Locale.ROOT, "[replica kill] lease %d s: killed member %s (reader before "
+                    + "the kill: %s) gone from both survivors' members %.1f s after the SIGKILL (goal <= %d s); it had created %d%n",
+                    LEASE.toSeconds(), gone, reader, goneAfter, LEASE.toSeconds() + 2, createdByVictim);
 
             env.awaitDrained(Duration.ofMinutes(3));
             Audit.Result result = audit.result(Replicas.DURABLE);
@@ -97,7 +106,7 @@ class ReplicaKillIT {
             soft.assertThat(result.duplicated()).as("duplicated").isEmpty();
             soft.assertThat(result.created()).as("objects").isEqualTo(MESSAGES);
             soft.assertThat(createdByVictim).as("the victim created objects before the kill").isPositive();
-            soft.assertThat(r.process(1).process().isAlive() && r.process(2).process().isAlive())
+            soft.assertThat(r.process(a).process().isAlive() && r.process(b).process().isAlive())
                     .as("both survivors still running; logs in " + DIR.toAbsolutePath()).isTrue();
             soft.assertThat(coordinated).as("/api/quota.coordination present").isTrue();
             soft.assertThat(gone).as("exactly one member gone").hasSize(1);
@@ -108,6 +117,41 @@ class ReplicaKillIT {
                     .isLessThanOrEqualTo(LEASE.toSeconds() + 2.0);
         }
         soft.assertAll();
+    }
+
+    /**
+     * With no backlog the members only beat their hearts: nothing else makes them look at the shared state, and a
+     * dead member must still leave within the lease, or its share of the room waits for the next burst.
+     */
+    @Test
+    void anIdleReplicaKilledLeavesTheMembersWithinTheLease() throws Exception {
+        try (Replicas r = Replicas.start(env, DIR, "idle", 3, "--backpressure.coordination.lease=" + LEASE.toSeconds() + "s")) {
+            assertThat(Replicas.coordination(r.http(1))).as("/api/quota.coordination").isNotNull();
+            String victimId = Replicas.coordination(r.http(0)).path("self").asString(null);
+            long killed = System.nanoTime();
+            r.process(0).process().destroyForcibly(); // SIGKILL
+            assertThat(r.process(0).process().waitFor(30, TimeUnit.SECONDS)).isTrue();
+            await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).ignoreExceptions()
+                    .until(() -> dropped(Replicas.members(r.http(1)), victimId)
+                            && dropped(Replicas.members(r.http(2)), victimId));
+            double goneAfter = (System.nanoTime() - killed) / 1e9;
+            System.out.printf(java.util.Locale.ROOT, "[replica kill, idle] lease %d s: killed member %s gone from both "
+                    + "survivors' members %.1f s after the SIGKILL (goal <= %d s)%n", LEASE.toSeconds(), victimId,
+                    goneAfter, LEASE.toSeconds() + 2);
+            assertThat(goneAfter).as("seconds from the SIGKILL of an idle replica until the survivors drop it; logs in "
+                    + DIR.toAbsolutePath()).isLessThanOrEqualTo(LEASE.toSeconds() + 2.0);
+        }
+    }
+
+    /** The replica that reads the quotas for all; 0 where there is no coordination. */
+    private static int readerIndex(Replicas r) {
+        for (int i = 0; i < r.size(); i++) {
+            JsonNode c = Replicas.coordination(r.http(i));
+            if (c != null && c.path("self").asString("").equals(c.path("reader").asString(null))) {
+                return i;
+            }
+        }
+        return 0;
     }
 
     /** Two members left, and not the victim among them where its id is known. */
