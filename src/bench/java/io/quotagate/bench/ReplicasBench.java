@@ -21,7 +21,8 @@ import static io.quotagate.bench.Bench.f3;
  * bucket's stream then counts only these runs' writes.
  *
  * <p>Options: {@code replicaMessages} (3000), {@code replicaQuota} (75), {@code replicaRounds} (1; more rounds
- * alternate which count goes first and report medians).
+ * alternate which count goes first and report medians), {@code replicaCounts} ({@code 1,3}; {@code 1} alone compares
+ * one replica across builds, with no ratio and no targets).
  */
 final class ReplicasBench {
 
@@ -43,6 +44,7 @@ final class ReplicasBench {
         int messages = num("replicaMessages", 3_000);
         int hard = num("replicaQuota", 75);
         int rounds = num("replicaRounds", 1);
+        boolean both = !"1".equals(cfg.getOrDefault("replicaCounts", "1,3"));
         Path dir = Path.of(System.getProperty("bench.out", "target/bench"), "replicas");
         List<Replicas.Burst> one = new ArrayList<>();
         List<Replicas.Burst> three = new ArrayList<>();
@@ -54,7 +56,7 @@ final class ReplicasBench {
             env.kubernetes.setCreateLatency(Duration.ofMillis(5));
             env.kubernetes.completeAutomatically("Workflow", Duration.ofMillis(20), Duration.ofMillis(200));
             for (int i = 0; i < rounds; i++) {
-                for (int n : i % 2 == 0 ? new int[] {1, 3} : new int[] {3, 1}) {
+                for (int n : !both ? new int[] {1} : i % 2 == 0 ? new int[] {1, 3} : new int[] {3, 1}) {
                     Bench.log("part 7: burst of %d messages through %d replica(s), round %d", messages, n, i + 1);
                     Replicas.Burst b = Replicas.burst(env, dir, "r" + i + "-" + n, n, messages);
                     Bench.log("part 7: %s", b);
@@ -84,12 +86,17 @@ final class ReplicasBench {
                 + "| coordination writes | writes per created object | lost | duplicated |\n"
                 + "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         Replicas.Burst m1 = row(r, one);
+        List<String[]> targets = new ArrayList<>();
+        if (!both) {
+            r.append("\nOne replica only (`replicaCounts=1`): runs (msg/s) ")
+                    .append(String.join(", ", one.stream().map(b -> f0(b.rate())).toList())).append(".\n\n");
+            return new Outcome(r.toString(), targets);
+        }
         Replicas.Burst m3 = row(r, three);
         double pace = m3.rate() / m1.rate();
         double reads = (double) m3.quotaReads() / Math.max(1, m1.quotaReads());
         r.append("\n3 replicas ÷ 1: throughput ").append(f3(pace)).append(", quota GETs ").append(f2(reads))
                 .append(". Logs of every replica: `target/bench/replicas/`.\n\n");
-        List<String[]> targets = new ArrayList<>();
         targets.add(new String[] {"3 replicas: 403 exceeded quota (ratio 1.0)", "0", Long.toString(m3.rejections()),
                 m3.rejections() == 0 ? "met" : "MISSED"});
         targets.add(new String[] {"3 replicas: throughput ÷ 1 replica's", "≥ 0.9", f3(pace), pace >= 0.9 ? "met" : "MISSED"});
