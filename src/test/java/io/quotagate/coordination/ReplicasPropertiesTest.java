@@ -1,0 +1,347 @@
+package io.quotagate.coordination;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.LongStream;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import io.quotagate.gate.CapacityGate;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.slf4j.LoggerFactory;
+
+import static org.assertj.core.api.Assertions.fail;
+
+/**
+ * The single gate's promise kept by 2 to 4 replicas sharing one quota through one bucket ({@link ReplicaWorld}): the
+ * real gate, membership, coordinator and reader share per replica, with watch updates late, skipped or caught up (a
+ * stale view meets a conflict and reads again), stale and failed quota reads, a replica crashed with creates still on
+ * the wire, a replica cut off from NATS for a while, and leases running out. After every step, used + every permit
+ * out for an object not stored yet stays within the threshold, and admission never refuses a create. Then, with no
+ * more faults, every message offered is created (no replica starves while another holds room it does not use), and
+ * what dead replicas held comes back within lease + request timeout + a read.
+ */
+class ReplicasPropertiesTest {
+
+    private static final List<String> QUIET = List.of(CapacityGate.class.getName(), Coordinator.class.getName());
+    private static final List<Level> levels = new ArrayList<>();
+    /** Longest time beyond lease + request timeout a killed replica's room took to come back, in sim millis. */
+    private static final java.util.concurrent.atomic.AtomicLong roomBack = new java.util.concurrent.atomic.AtomicLong(
+            Long.MIN_VALUE);
+
+    /** Thousands of transitions per run: their log lines would cost more time than the runs themselves. */
+    @BeforeAll
+    static void quiet() {
+        for (String name : QUIET) {
+            Logger logger = (Logger) LoggerFactory.getLogger(name);
+            levels.add(logger.getLevel());
+            logger.setLevel(Level.OFF);
+        }
+    }
+
+    @AfterAll
+    static void restore() {
+        if (roomBack.get() != Long.MIN_VALUE) {
+            System.err.printf("A killed replica's room came back at most %d ms after lease + request timeout%n",
+                    roomBack.get());
+        }
+        for (int i = 0; i < QUIET.size(); i++) {
+            ((Logger) LoggerFactory.getLogger(QUIET.get(i))).setLevel(levels.get(i));
+        }
+    }
+
+    static LongStream seeds() {
+        // Fixed seeds keep the build reproducible; a failure names its seed, which replays it exactly.
+        return LongStream.range(0, 1_000).map(i -> 0x9E3779B97F4A7C15L * (i + 1));
+    }
+
+    static LongStream someSeeds() {
+        return LongStream.range(0, 300).map(i -> 0xC2B2AE3D27D4EB4FL * (i + 1));
+    }
+
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("seeds")
+    void replicasTogetherNeverPassTheThresholdAndEveryMessageIsCreated(long seed) {
+        Random random = new Random(seed);
+        long hard = 1 + random.nextInt(random.nextBoolean() ? 5 : 40);
+        run(seed, random, new String[] {"count/workflows.argoproj.io"}, new long[] {hard}, new long[] {1}, false);
+    }
+
+    /**
+     * A replica killed in a steady flow at capacity, with creates on the wire that the apiserver stores at the last
+     * moment of their request timeout: nothing passes the threshold, the survivors create every message, and the
+     * dead replica's room is back once its lease ran out and a read covers its last creates.
+     */
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("someSeeds")
+    void aReplicaKilledMidBurstGivesItsRoomBack(long seed) {
+        Random random = new Random(seed);
+        long hard = 1 + random.nextInt(random.nextBoolean() ? 5 : 40);
+        run(seed, random, new String[] {"count/workflows.argoproj.io"}, new long[] {hard}, new long[] {1}, true);
+    }
+
+    /**
+     * The same with a message costing more than one unit: 2 of one resource, or a count and a cpu request (in
+     * milli-cpu) that bind in turn. Every quota fits one message at its threshold (else nothing could ever be created).
+     */
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("someSeeds")
+    void replicasKeepEveryLimitWithCosts(long seed) {
+        Random random = new Random(seed);
+        if (random.nextBoolean()) {
+            run(seed, random, new String[] {"count/pods"}, new long[] {3 + random.nextInt(40)}, new long[] {2}, false);
+        } else {
+            long cpu = List.of(250L, 500L, 1000L).get(random.nextInt(3));
+            run(seed, random, new String[] {"count/workflows.argoproj.io", "requests.cpu"},
+                    new long[] {1 + random.nextInt(20), cpu * (2 + random.nextInt(20))}, new long[] {1, cpu}, false);
+        }
+    }
+
+    private static void run(long seed, Random random, String[] resources, long[] hard, long[] cost, boolean kill) {
+        int n = 2 + random.nextInt(3);
+        double ratio = random.nextInt(3) > 0 ? 1.0 : 0.9;
+        long lease = 10_000;
+        // Killed, its creates on the wire may be stored after the others removed it: a request timeout near the lease.
+        long requestTimeout = kill ? lease / 2 + random.nextLong(3 * lease / 2) : 1_000 + random.nextInt(10_000);
+        long turnGap = lease / 10 + random.nextLong(lease / 4 - lease / 10 + 1);
+        long startDelay = random.nextLong(Math.min(requestTimeout, lease / 2));
+        long lifetime = random.nextLong(5_000);
+        long most = Long.MAX_VALUE;
+        for (int i = 0; i < hard.length; i++) {
+            most = Math.min(most, hard[i] / cost[i]);
+        }
+        ModelQuota quota = new ModelQuota(resources, hard, cost, java.math.BigDecimal.valueOf(ratio),
+                (int) random.nextLong(most + 1));
+        ReplicaWorld w = new ReplicaWorld(random, n, ratio, quota, lease, requestTimeout, turnGap, startDelay,
+                lifetime);
+        w.backlog = kill ? 50 + random.nextInt(200) : random.nextInt(20);
+        String setup = String.format("seed %d: %d replicas, %s, ratio %s, request timeout %d, turns every %d, "
+                        + "start delay %d, lifetime %d", seed, n, quota.describe(), ratio, requestTimeout, turnGap,
+                startDelay, lifetime);
+        try {
+            if (!kill) {
+                randomPhase(w, random);
+            }
+            drain(w, random, kill);
+        } catch (AssertionError e) {
+            throw new AssertionError(setup + "\n" + e.getMessage(), e);
+        }
+    }
+
+    /** Everything in any order: the faults included. */
+    private static void randomPhase(ReplicaWorld w, Random random) {
+        int[] weights = random.ints(18, 0, 5).toArray();
+        weights[0] += 2; // turn
+        weights[2] += 1; // lease
+        weights[3] += 1; // take
+        weights[5] += 1; // start
+        weights[6] += 1; // store
+        weights[10] += 1; // read answered
+        weights[15] += 1; // time
+        weights[13] = random.nextInt(2); // crash: rare
+        weights[14] = random.nextInt(2); // cut or heal
+        int total = java.util.Arrays.stream(weights).sum();
+        int crashes = 0;
+        int steps = 100 + random.nextInt(700);
+        for (int step = 0; step < steps; step++) {
+            Replica r = w.any(w.live());
+            switch (pick(weights, total, random)) {
+                case 0 -> w.turn(r);
+                case 1 -> w.watch(r);
+                case 2 -> w.lease(r, 1 + random.nextInt(5));
+                case 3 -> w.take(r);
+                case 4 -> {
+                    Replica.OpenLease l = w.any(r.leases);
+                    if (l != null) {
+                        w.closeLease(r, l);
+                    }
+                }
+                case 5 -> {
+                    Replica.Msg m = w.any(r.held);
+                    if (m != null) {
+                        w.start(r, m, random.nextInt(5) == 0);
+                    }
+                }
+                case 6 -> {
+                    // A crashed replica's creates on the wire are stored at the last moment, if at all (advance).
+                    Replica.Msg m = w.any(r.sent);
+                    if (m != null) {
+                        w.land(r, m);
+                    }
+                }
+                case 7 -> {
+                    Replica.Msg m = w.any(r.landed);
+                    if (m != null) {
+                        w.answered(r, m);
+                    }
+                }
+                case 8 -> {
+                    Replica.Msg m = w.any(r.sent);
+                    if (m != null) {
+                        w.failCreate(r, m, random.nextBoolean());
+                    }
+                }
+                case 9 -> w.beginRead(r);
+                case 10 -> {
+                    Replica.Read read = w.any(r.reads);
+                    if (read != null) {
+                        w.readAnswered(r, read, random.nextInt(10) == 0);
+                    }
+                }
+                case 11 -> {
+                    if (!w.objectsEndAt.isEmpty()) {
+                        w.finishObject(random.nextInt(w.objectsEndAt.size()));
+                    }
+                }
+                case 12 -> w.quota.controller();
+                case 13 -> {
+                    if (w.live().size() > 1 && crashes < w.replicas.size() - 1) {
+                        crashes++;
+                        w.crash(r);
+                    }
+                }
+                case 14 -> w.cut(r, !r.link.cut);
+                case 15 -> w.advance(1 + random.nextLong(w.lease / 8));
+                default -> w.backlog += 1 + random.nextInt(5);
+            }
+            w.check();
+        }
+    }
+
+    /**
+     * No more faults: replicas fetch whatever the backlog has, create, objects finish, the reader reads on changes,
+     * when asked and every poll interval. Every message is created, and the bucket forgets dead replicas in time.
+     */
+    private static void drain(ReplicaWorld w, Random random, boolean kill) {
+        for (Replica r : w.replicas) {
+            if (r.link.cut) {
+                w.cut(r, false);
+            }
+        }
+        long poll = 1_000 + random.nextLong(30_000);
+        long round = 20 + random.nextLong(500);
+        int batch = 1 + random.nextInt(10);
+        w.log("--- drain: poll " + poll + ", rounds of " + round + " ms, batch " + batch);
+        long start = w.now;
+        // Killed: pruned a lease after its last beat (seen), its creates in flight for a request timeout, then read.
+        long cleanBy = start + w.lease + w.turnGap + w.requestTimeout + poll + 5 * round + 5_000;
+        long patience = 2 * w.lease + w.requestTimeout + poll + w.lifetime + 10_000;
+        long killAt = kill ? start + random.nextLong(20_000) : -1;
+        long killedAt = -1;
+        long lastProgress = w.now;
+        long created = w.createdByReplicas;
+        int[] seenVersion = new int[w.replicas.size()];
+        while (true) {
+            if (killAt >= 0 && w.now >= killAt) {
+                // The one with the most creates on the wire: they are stored at the last moment, or never.
+                Replica victim = w.live().stream().max(java.util.Comparator.comparingInt(r -> r.sent.size()))
+                        .orElseThrow();
+                w.crash(victim);
+                killAt = -1;
+                killedAt = w.now;
+                cleanBy = w.now + w.lease + w.turnGap + w.requestTimeout + poll + 5 * round + 5_000;
+            }
+            boolean clean = clean(w);
+            if (killedAt >= 0 && clean) {
+                roomBack.accumulateAndGet(w.now - killedAt - w.lease - w.requestTimeout, Math::max);
+                killedAt = -1;
+            }
+            if (w.backlog == 0 && clean && killAt < 0 && w.live().stream().allMatch(Replica::idle)) {
+                return;
+            }
+            if (!clean && w.now > cleanBy) {
+                fail("dead replicas still hold room %d ms after the faults ended: %s%n%s", w.now - start,
+                        w.stored(), dump(w));
+            }
+            if (w.createdByReplicas != created || w.backlog == 0) {
+                created = w.createdByReplicas;
+                lastProgress = w.now;
+            }
+            if (w.now - lastProgress > patience) {
+                fail("%d messages wait, nothing created for %d ms%n%s", w.backlog, w.now - lastProgress, dump(w));
+            }
+            List<Replica> order = new ArrayList<>(w.live());
+            Collections.shuffle(order, random);
+            for (Replica r : order) {
+                while (!r.watch.isEmpty()) {
+                    Coordinator.Versioned v = r.watch.removeFirst();
+                    r.coordinator.seen(v.state(), v.revision());
+                }
+                w.turn(r);
+                for (Replica.Msg m : List.copyOf(r.landed)) {
+                    w.answered(r, m);
+                }
+                for (Replica.Msg m : List.copyOf(r.sent)) {
+                    w.land(r, m);
+                }
+                for (Replica.Msg m : List.copyOf(r.held)) {
+                    w.start(r, m, false);
+                }
+                if (w.backlog > 0 && r.leases.isEmpty()) {
+                    w.lease(r, batch);
+                    while (!r.leases.isEmpty() && r.leases.get(0).lease().untaken() > 0 && w.backlog > 0) {
+                        w.take(r);
+                    }
+                    if (!r.leases.isEmpty()) {
+                        w.closeLease(r, r.leases.get(0));
+                    }
+                }
+                for (Replica.Read read : List.copyOf(r.reads)) {
+                    w.readAnswered(r, read, false);
+                }
+                int i = w.replicas.indexOf(r);
+                boolean changed = w.quota.version() != seenVersion[i] && r.gate.wantsFreshRead();
+                if (r.gate.readsHere() && (r.readWanted || changed || w.now - r.lastReadAt >= poll)) {
+                    seenVersion[i] = w.quota.version();
+                    w.beginRead(r);
+                }
+                w.check();
+            }
+            while (w.quota.pendingDeletes() > 0) {
+                w.quota.controller();
+            }
+            for (int i = w.objectsEndAt.size() - 1; i >= 0; i--) {
+                if (w.objectsEndAt.get(i) <= w.now) {
+                    w.finishObject(i);
+                }
+            }
+            w.advance(round);
+            w.check();
+        }
+    }
+
+    /** No crashed replica is a member, and nothing departed is still counted. */
+    private static boolean clean(ReplicaWorld w) {
+        SharedState s = w.stored();
+        if (s == null || !s.departed().isEmpty()) {
+            return s != null && s.departed().isEmpty();
+        }
+        return w.replicas.stream().noneMatch(r -> r.crashed && s.members().containsKey(r.id));
+    }
+
+    private static String dump(ReplicaWorld w) {
+        StringBuilder b = new StringBuilder(w.quota.describe()).append(", backlog ").append(w.backlog).append('\n');
+        b.append("stored: ").append(w.stored()).append('\n');
+        for (Replica r : w.replicas) {
+            b.append(r.id).append(r.crashed ? " (crashed)" : "").append(": gate ").append(r.gate.state())
+                    .append("\n    usage ").append(r.gate.usage()).append('\n');
+        }
+        return b.append("the last steps:\n").append(w.tail(80)).toString();
+    }
+
+    private static int pick(int[] weights, int total, Random random) {
+        int x = random.nextInt(total);
+        for (int i = 0; i < weights.length; i++) {
+            x -= weights[i];
+            if (x < 0) {
+                return i;
+            }
+        }
+        return weights.length - 1;
+    }
+}
