@@ -42,6 +42,7 @@ final class Coordinator {
     private final AtomicLong conflicts = new AtomicLong();
     private final AtomicLong errors = new AtomicLong();
     private long lastFreshServed;
+    private long lastDepartureServed;
 
     record Versioned(SharedState state, long revision) {
     }
@@ -88,7 +89,7 @@ final class Coordinator {
                 SharedState next = membership.next(v.state(), v.revision(), usage, now);
                 if (next == null) {
                     // No contact with the bucket in this turn: only a read or a write shows it still works.
-                    serveFreshReads(v.state());
+                    serveFreshReads(v.state(), now);
                     return true;
                 }
                 next = shrinkFirst(v, next, usage, now);
@@ -150,8 +151,13 @@ final class Coordinator {
         wasReader = reader;
     }
 
-    /** As the reader: another member asked for a reading started after some revision the shared one is not. */
-    private void serveFreshReads(SharedState s) {
+    /**
+     * As the reader: another member asked for a reading started after some revision the shared one is not, or a
+     * departed member's share is due to go. That share goes only with a reading started after its {@code until}, and a
+     * quota held full by it may change no more (the others wait for that very room): without a read asked for here,
+     * the room would come back at the next poll, up to a poll interval late.
+     */
+    private void serveFreshReads(SharedState s, long now) {
         if (!membership.id.equals(Allocation.reader(s))) {
             return;
         }
@@ -159,8 +165,15 @@ final class Coordinator {
         for (SharedState.Member m : s.members().values()) {
             wanted = Math.max(wanted, m.fresh());
         }
-        if (wanted > lastFreshServed) {
-            lastFreshServed = wanted;
+        long due = 0;
+        for (SharedState.Departed d : s.departed()) {
+            if (d.until() < now) {
+                due = Math.max(due, d.until());
+            }
+        }
+        if (wanted > lastFreshServed || due > lastDepartureServed) {
+            lastFreshServed = Math.max(lastFreshServed, wanted);
+            lastDepartureServed = Math.max(lastDepartureServed, due);
             gate.requestFreshRead();
         }
     }
