@@ -359,7 +359,7 @@ final class ReplicaWorld {
         if (over >= 0 || quota.rejections > 0) {
             throw new AssertionError(String.format("%s + %d permits out for objects not stored yet passes the "
                     + "threshold, or admission refused a create (%d); the last steps:%n%s", quota.describe(),
-                    outstanding, quota.rejections, tail(60)));
+                    outstanding, quota.rejections, tail(Integer.getInteger("replicas.trace", 60))));
         }
     }
 

@@ -67,7 +67,7 @@ public final class MemoryBlockStore implements BlockStore {
     }
 
     /** The bucket's max-age ran out for every key. */
-    synchronized void expireAll() {
+    public synchronized void expireAll() {
         entries.clear();
     }
 
