@@ -45,7 +45,11 @@ final class SteadyFlow {
         long poll = 1_000 + random.nextLong(30_000);
         long round = 20 + random.nextLong(500);
         int batch = 1 + random.nextInt(10);
-        w.log("--- steady flow: poll " + poll + ", rounds of " + round + " ms, batch " + batch + ", fault " + fault);
+        // Some runs miss the quota's watch events (they may come late or not at all): only the poll and the reads
+        // the gate or the coordination ask for keep the reading current.
+        boolean events = random.nextInt(3) > 0;
+        w.log("--- steady flow: poll " + poll + ", rounds of " + round + " ms, batch " + batch + ", fault " + fault
+                + (events ? "" : ", no quota events"));
         long start = w.now;
         // Crashed in the random phase: pruned a lease after its last beat seen, kept for a request timeout (its
         // creates on the wire), then read.
@@ -106,12 +110,13 @@ final class SteadyFlow {
             if (w.now - lastProgress > patience + (faultsOver ? 0 : w.lease + w.requestTimeout)) {
                 fail("%d messages wait, nothing created for %d ms%n%s", w.backlog, w.now - lastProgress, dump(w));
             }
-            round(w, random, batch, poll, seenVersion);
+            round(w, random, batch, poll, events ? seenVersion : null);
             w.advance(round);
             w.check();
         }
     }
 
+    /** @param seenVersion per replica, the quota version its last read saw; null: no quota events */
     private static void round(ReplicaWorld w, Random random, int batch, long poll, int[] seenVersion) {
         List<Replica> order = new ArrayList<>(w.live());
         Collections.shuffle(order, random);
@@ -146,9 +151,11 @@ final class SteadyFlow {
                 w.readAnswered(r, read, false);
             }
             int i = w.replicas.indexOf(r);
-            boolean changed = w.quota.version() != seenVersion[i] && r.gate.wantsFreshRead();
+            boolean changed = seenVersion != null && w.quota.version() != seenVersion[i] && r.gate.wantsFreshRead();
             if (r.gate.readsHere() && (r.readWanted || changed || w.now - r.lastReadAt >= poll)) {
-                seenVersion[i] = w.quota.version();
+                if (seenVersion != null) {
+                    seenVersion[i] = w.quota.version();
+                }
                 w.beginRead(r);
             }
             w.check();
