@@ -47,8 +47,9 @@ final class ReplicaWorld {
     boolean racing = true;
     private int raceDepth;
 
+    /** @param skew per replica, how far its wall clock is ahead of the model's (behind when negative); null: none */
     ReplicaWorld(Random random, int n, double ratio, ModelQuota quota, long lease, long requestTimeout, long turnGap,
-                 long startDelay, long lifetime) {
+                 long startDelay, long lifetime, long[] skew) {
         this.random = random;
         this.ratio = BigDecimal.valueOf(ratio);
         this.quota = quota;
@@ -61,8 +62,9 @@ final class ReplicaWorld {
             objectsEndAt.add(now + random.nextLong(lifetime + 1));
         }
         for (int i = 0; i < n; i++) {
+            long ahead = skew == null ? 0 : skew[i];
             replicas.add(new Replica("r" + i, store, this, new Allocation(this.ratio), ratio, lease, requestTimeout,
-                    () -> now));
+                    () -> now + ahead));
         }
     }
 
