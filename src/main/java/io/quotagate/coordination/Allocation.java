@@ -83,7 +83,8 @@ final class Allocation {
      * replica then decides like a single gate); while another does, no more spare than a fair part of the room
      * (at least one message's cost, so a quota smaller than the members still moves).
      *
-     * @param settling true while the state is young after a re-creation: no growth
+     * @param settling true while the state is young after a re-creation: no growth. Nor after, from a reading that
+     *                 started before the settle ended: it may miss the last creates of members that never showed up
      */
     Map<String, Map<String, Long>> allowance(SharedState state, String id, OwnUsage usage, boolean settling) {
         SharedState.Member me = state.members().get(id);
@@ -107,7 +108,7 @@ final class Allocation {
                 long consumed = usage.consumed().getOrDefault(source, Map.of()).getOrDefault(r, 0L);
                 long allow = me == null ? 0 : me.allow(source, r);
                 long target;
-                if (settling) {
+                if (settling || e.getValue().at() <= state.settle()) {
                     target = allow;
                 } else {
                     long pool = pool(state, source, l);

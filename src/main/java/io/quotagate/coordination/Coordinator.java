@@ -36,6 +36,12 @@ final class Coordinator {
     /** The newest state seen (by a read, a write or the watch) and its revision; null before the first. */
     private volatile Versioned latest;
     private long appliedRevision = -1;
+    /** The epoch of the state applied last, and what this process adds to its readings' sequences for the gate. */
+    private long appliedEpoch = Long.MIN_VALUE;
+    private long sequenceBase;
+    private long newestApplied;
+    /** Per quota, this process's creates (and their extra units) in the reading applied with the most of them. */
+    private final Map<String, SharedState.Covered> observed = new HashMap<>();
     private long lastOkAt;
     private String failing;
     private volatile boolean wasReader;
@@ -43,7 +49,7 @@ final class Coordinator {
     private final AtomicLong conflicts = new AtomicLong();
     private final AtomicLong errors = new AtomicLong();
     private long lastFreshServed;
-    private long lastDepartedServed;
+    private long lastDepartureServed;
 
     record Versioned(SharedState state, long revision) {
     }
@@ -91,7 +97,7 @@ final class Coordinator {
                 SharedState next = membership.next(v.state(), v.revision(), usage, now);
                 if (next == null) {
                     // No contact with the bucket in this turn: only a read or a write shows it still works.
-                    serveFreshReads(v.state());
+                    serveFreshReads(v.state(), now);
                     return true;
                 }
                 next = shrinkFirst(v, next, usage, now);
@@ -140,8 +146,8 @@ final class Coordinator {
 
     /** Lower caps in the gate before a write that gives their units away; re-decide if the gate used them meanwhile. */
     private SharedState shrinkFirst(Versioned v, SharedState next, OwnUsage usage, long now) {
-        Map<String, Map<String, Long>> before = Allocation.caps(v.state(), membership.id);
-        Map<String, Map<String, Long>> after = Allocation.caps(next, membership.id);
+        Map<String, Map<String, Long>> before = capsInGate(v.state());
+        Map<String, Map<String, Long>> after = capsInGate(next);
         if (!lower(after, before)) {
             return next;
         }
@@ -154,19 +160,63 @@ final class Coordinator {
         return redone == null ? next : redone;
     }
 
+    /**
+     * This process's caps in the gate's terms. A share is the allowance less the creates the reading's {@code covered}
+     * includes; the gate counts its creates beyond the most that any reading it applied included (it never counts
+     * back). A reading started while this process was no member (removed for silence, or the state started again)
+     * covers none of its creates, so its share, joined again with all it ever consumed, holds every create it made,
+     * while the gate counts only those no reading has seen: as a cap, that share would let it take room the others
+     * hold. The difference comes off.
+     */
+    private Map<String, Map<String, Long>> capsInGate(SharedState s) {
+        Map<String, Map<String, Long>> caps = Allocation.caps(s, membership.id);
+        caps.forEach((name, per) -> {
+            SharedState.Source src = s.sources().get(name);
+            SharedState.Covered seen = observed.get(name);
+            if (src == null || src.limits() == null || seen == null) {
+                return;
+            }
+            SharedState.Covered covered = src.covered().getOrDefault(membership.id, SharedState.Covered.NONE);
+            for (SharedState.Limit l : src.limits()) {
+                long ahead = seen.units(l.resource(), l.cost()) - covered.units(l.resource(), l.cost());
+                if (ahead > 0) {
+                    per.put(l.resource(), Math.max(0, per.getOrDefault(l.resource(), 0L) - ahead));
+                }
+            }
+        });
+        return caps;
+    }
+
     private void toGate(Versioned v) {
-        if (v.revision() == appliedRevision) {
+        SharedState s = v.state();
+        if (v.revision() == appliedRevision && s.epoch() == appliedEpoch) {
             return;
         }
-        SharedState s = v.state();
+        if (s.epoch() != appliedEpoch) {
+            // A state started again numbers its readings from 0 again. The gate ignores a reading not newer than the
+            // one it applied, so it would keep the old state's reading (its used, long gone) under the new caps:
+            // this process's sequences go on past every reading it applied.
+            sequenceBase = newestApplied;
+            appliedEpoch = s.epoch();
+        }
+        long base = sequenceBase;
         Map<String, SharedSource> sources = new HashMap<>();
         s.sources().forEach((name, src) -> {
             SharedState.Covered mine = src.covered().getOrDefault(membership.id, SharedState.Covered.NONE);
             List<LimitReading> limits = src.limits() == null ? null : src.limits().stream()
                     .map(l -> new LimitReading(l.resource(), l.hard(), l.used(), l.cost())).toList();
-            sources.put(name, new SharedSource(src.seq(), mine.n(), limits, src.error(), src.configuration()));
+            sources.put(name, new SharedSource(base + src.seq(), mine.n(), limits, src.error(), src.configuration()));
         });
-        gate.applyShared(sources, Allocation.caps(s, membership.id), s.seq());
+        observed.keySet().retainAll(s.sources().keySet()); // the gate forgets a quota the state no longer has
+        s.sources().forEach((name, src) -> {
+            SharedState.Covered mine = src.covered().getOrDefault(membership.id, SharedState.Covered.NONE);
+            SharedState.Covered before = observed.get(name);
+            if (src.limits() != null && (before == null || mine.n() > before.n())) {
+                observed.put(name, mine);
+            }
+        });
+        gate.applyShared(sources, capsInGate(s), base + s.seq());
+        newestApplied = Math.max(newestApplied, base + s.seq());
         appliedRevision = v.revision();
         boolean reader = membership.id.equals(Allocation.reader(s));
         if (reader && !wasReader) {
@@ -175,8 +225,13 @@ final class Coordinator {
         wasReader = reader;
     }
 
-    /** As the reader: another member asked for a reading started after some revision the shared one is not. */
-    private void serveFreshReads(SharedState s) {
+    /**
+     * As the reader: another member asked for a reading started after some revision the shared one is not, or a
+     * departed member's share is due to go. That share goes only with a reading started after its {@code until}, and a
+     * quota held full by it may change no more (the others wait for that very room): without a read asked for here,
+     * the room would come back at the next poll, up to a poll interval late.
+     */
+    private void serveFreshReads(SharedState s, long now) {
         if (!membership.id.equals(Allocation.reader(s))) {
             return;
         }
@@ -184,20 +239,23 @@ final class Coordinator {
         for (SharedState.Member m : s.members().values()) {
             wanted = Math.max(wanted, m.fresh());
         }
-        if (wanted > lastFreshServed) {
-            lastFreshServed = wanted;
-            gate.requestFreshRead();
-            return;
-        }
-        // A departed share goes with the first reading that started after its wait: take that reading now rather
-        // than at the next quota event or poll, which a full quota may not bring for a while.
-        long now = clock.getAsLong();
+        long due = 0;
         for (SharedState.Departed d : s.departed()) {
-            if (d.until() <= now && d.until() > lastDepartedServed) {
-                lastDepartedServed = d.until();
-                gate.requestFreshRead();
-                return;
+            if (d.until() <= now) {
+                due = Math.max(due, d.until());
             }
+        }
+        if (s.settle() > 0 && s.settle() < now) {
+            for (SharedState.Source src : s.sources().values()) {
+                if (src.limits() != null && src.at() <= s.settle()) {
+                    due = Math.max(due, s.settle()); // no member grows from a reading started before the settle ended
+                }
+            }
+        }
+        if (wanted > lastFreshServed || due > lastDepartureServed) {
+            lastFreshServed = Math.max(lastFreshServed, wanted);
+            lastDepartureServed = Math.max(lastDepartureServed, due);
+            gate.requestFreshRead();
         }
     }
 
@@ -218,13 +276,16 @@ final class Coordinator {
      */
     private void create(long now) throws Exception {
         boolean hadState = appliedRevision >= 0;
-        SharedState fresh = SharedState.fresh(now, hadState ? now + membership.leaseMillis() : 0);
+        // A member cut off when the state went stops creating within half a lease of its last contact, and what it
+        // started may still be stored for a request timeout: as long as a departed member's share is kept.
+        SharedState fresh = SharedState.fresh(now, hadState
+                ? now + membership.leaseMillis() + membership.requestTimeoutMillis() : 0);
         try {
             long rev = store.create(key, fresh.toBytes());
             seen(fresh, rev);
             if (hadState) {
                 log.warn("Coordination state {} was gone and is started again; no replica grows its share for {} ms",
-                        store.name(), membership.leaseMillis());
+                        store.name(), membership.leaseMillis() + membership.requestTimeoutMillis());
             }
         } catch (BlockStore.Conflict c) {
             read();

@@ -198,6 +198,10 @@ final class Membership {
         return leaseMillis;
     }
 
+    long requestTimeoutMillis() {
+        return requestTimeoutMillis;
+    }
+
     @Override
     public String toString() {
         return "Membership[" + id + "]";

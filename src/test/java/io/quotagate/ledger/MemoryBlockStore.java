@@ -7,8 +7,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A key-value store with the JetStream KV bucket's compare-and-set (create fails when the key exists, update when the
  * revision moved) and one revision counter for the whole bucket, like a stream's sequence. Can expire keys and fail.
+ * Public for the replicas' model (io.quotagate.coordination), which shares one among its members.
  */
-final class MemoryBlockStore implements BlockStore {
+public final class MemoryBlockStore implements BlockStore {
 
     private final Map<String, Entry> entries = new HashMap<>();
     private long revision;
@@ -66,7 +67,7 @@ final class MemoryBlockStore implements BlockStore {
     }
 
     /** The bucket's max-age ran out for every key. */
-    synchronized void expireAll() {
+    public synchronized void expireAll() {
         entries.clear();
     }
 
