@@ -10,7 +10,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
@@ -38,7 +37,6 @@ public final class Coordination implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(Coordination.class);
     static final String BUCKET_PREFIX = "quotagate-coord-";
-    private static final long MIN_WRITE_SPACING_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
     private final boolean enabled;
     private final KvBlockStore store;
@@ -144,21 +142,10 @@ public final class Coordination implements SmartLifecycle {
 
     private void loop() {
         long heartbeat = Math.max(50, properties.lease().toMillis() / 4);
-        long lastWriteAt = 0;
         while (running) {
             boolean done = false;
             if (ensureStore() && watch()) {
-                long writesBefore = coordinator.writes();
-                long since = System.nanoTime() - lastWriteAt;
-                if (since < MIN_WRITE_SPACING_NANOS && !membership.hasWork()) {
-                    // Every write wakes every other member, which may write in turn: spacing this member's writes
-                    // bounds that to a hundred a second, while readings to share and fresh-read requests go at once.
-                    LockSupport.parkNanos(MIN_WRITE_SPACING_NANOS - since);
-                }
                 done = coordinator.runOnce();
-                if (coordinator.writes() != writesBefore) {
-                    lastWriteAt = System.nanoTime();
-                }
                 if (coordinator.failing() == null) {
                     throttled.resolved("coordination", "Coordination through " + store.name() + " works again");
                 }
