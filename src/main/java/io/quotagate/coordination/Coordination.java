@@ -284,7 +284,7 @@ public final class Coordination implements SmartLifecycle {
         String state = !enabled ? "off" : coordinator.failing() != null ? "failing" : v == null ? "starting" : "ok";
         if (v == null) {
             return new CoordinationView(state, store.name(), properties.lease().toSeconds(), membership.id, null,
-                    error, List.of());
+                    error, List.of(), List.of());
         }
         SharedState s = v.state();
         String reader = Allocation.reader(s);
@@ -310,7 +310,14 @@ public final class Coordination implements SmartLifecycle {
             members.add(new CoordinationView.Member(id, id.equals(reader), permits, shares, m.wish(),
                     seen == null ? null : Instant.ofEpochMilli(seen)));
         });
+        List<CoordinationView.Departed> departed = new ArrayList<>();
+        for (SharedState.Departed d : s.departed()) {
+            List<CoordinationView.Share> shares = new ArrayList<>();
+            new TreeMap<>(d.share()).forEach((source, per) -> new TreeMap<>(per).forEach((resource, units) ->
+                    shares.add(new CoordinationView.Share(source, resource, units))));
+            departed.add(new CoordinationView.Departed(d.id(), shares, Instant.ofEpochMilli(d.until())));
+        }
         return new CoordinationView(state, store.name(), properties.lease().toSeconds(), membership.id, reader, error,
-                members);
+                members, departed);
     }
 }

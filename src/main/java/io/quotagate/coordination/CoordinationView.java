@@ -13,9 +13,15 @@ import java.util.List;
  * @param reader  the member that reads the quotas for all
  * @param error   why coordination fails, null while it works
  * @param members every member, least id first
+ * @param departed members removed for silence (or stopped) whose share still counts, until a reading of each quota
+ *                 started after {@code until}
  */
 public record CoordinationView(String state, String bucket, long lease, String self, String reader, String error,
-                               List<Member> members) {
+                               List<Member> members, List<Departed> departed) {
+
+    /** A removed member's share that still counts. */
+    public record Departed(String id, List<Share> shares, Instant until) {
+    }
 
     /**
      * One replica.

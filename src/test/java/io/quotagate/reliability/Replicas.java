@@ -106,6 +106,16 @@ public final class Replicas implements AutoCloseable {
         return ids;
     }
 
+    /** The ids of removed members whose share still counts, as one member's {@code /api/quota} shows them. */
+    public static List<String> departed(Http h) {
+        JsonNode c = coordination(h);
+        List<String> ids = new ArrayList<>();
+        if (c != null) {
+            c.path("departed").forEach(d -> ids.add(d.path("id").asString()));
+        }
+        return ids;
+    }
+
     public void pause() {
         http.forEach(h -> h.postJson("/actuator/consumer", "{\"state\":\"PAUSED\"}"));
     }
