@@ -56,10 +56,9 @@ class ReplicaKillIT {
     void aKilledReplicaLosesNothingAndItsPermitsReturnWithinTheLease() throws Exception {
         Audit audit = new Audit("replica-kill", env.producer, kubernetes, STREAM, null);
         SoftAssertions soft = new SoftAssertions();
-        // A request timeout of at most half the lease: a removed member's share then needs no wait beyond the lease
-        // (docs/deployment.md), so its permits are back with the first reading after it is removed.
-        try (Replicas r = Replicas.start(env, DIR, "kill", 3, "--backpressure.coordination.lease=" + LEASE.toSeconds() + "s",
-                "--trigger.kubernetes.request-timeout=" + LEASE.dividedBy(2).toSeconds() + "s")) {
+        // Replicas run with a request timeout of 2 s, half the lease: a removed member's share then needs no wait
+        // beyond the lease (docs/deployment.md), so its permits are back with the first reading after it is removed.
+        try (Replicas r = Replicas.start(env, DIR, "kill", 3, "--backpressure.coordination.lease=" + LEASE.toSeconds() + "s")) {
             // The quota reader is the victim: its death takes the shared readings with it, the harder case.
             int v = readerIndex(r);
             int a = (v + 1) % 3;
