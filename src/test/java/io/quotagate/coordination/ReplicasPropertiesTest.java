@@ -189,6 +189,35 @@ class ReplicasPropertiesTest {
         w.advance(100);
     }
 
+    /**
+     * A paused replica holds room it does not use: the others still create every message. From a threshold of 2 on;
+     * at 1, see {@link #aPausedReplicaHoldsTheOnlySlotForGood}.
+     */
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("someSeeds")
+    void aPausedReplicaStarvesNoOther(long seed) {
+        Random random = new Random(seed);
+        long hard = 3 + random.nextInt(random.nextBoolean() ? 5 : 40); // a threshold of 2 or more, at ratio 0.9 too
+        run(seed, random, new String[] {"count/workflows.argoproj.io"}, new long[] {hard}, new long[] {1},
+                Fault.PAUSE);
+    }
+
+    /**
+     * Found by the model, not fixed: at a threshold of 1, a replica paused for good (or one that stops fetching for
+     * any reason) keeps the only slot. A contended member keeps up to a fair part of the room spare, but at least one
+     * message's cost (Allocation#allowance), and nothing tells whether it still fetches: its spare never goes back.
+     * The others wait for ever (120 messages, nothing created for 60 s). The same at any threshold ≤ the cost times
+     * the replicas that stopped fetching.
+     */
+    @org.junit.jupiter.api.Test
+    @org.junit.jupiter.api.Disabled("issue 20: a replica that stops fetching keeps a message's worth of room for good")
+    void aPausedReplicaHoldsTheOnlySlotForGood() {
+        long seed = -4417276706812531889L;
+        Random random = new Random(seed);
+        random.nextInt(random.nextBoolean() ? 5 : 40); // as the parameterized tests draw their hard limit (1)
+        run(seed, random, new String[] {"count/workflows.argoproj.io"}, new long[] {1}, new long[] {1}, Fault.PAUSE);
+    }
+
     /** Replays one seed of a test named by -Dreplicas.replay=test:seed (a debugging aid; skipped otherwise). */
     @org.junit.jupiter.api.Test
     void replay() throws Exception {

@@ -27,7 +27,9 @@ final class SteadyFlow {
          * A replica is cut off from NATS with creates on the wire, and the bucket loses the shared state meanwhile (a
          * NATS restart on memory storage): the others start it again without knowing what the cut-off one holds.
          */
-        LOSE_STATE_WHILE_CUT
+        LOSE_STATE_WHILE_CUT,
+        /** An operator pauses one replica for good: it holds what it was allowed and fetches nothing. */
+        PAUSE
     }
 
     /** Longest time beyond lease + request timeout a killed replica's room took to come back, in sim millis. */
@@ -67,7 +69,10 @@ final class SteadyFlow {
             if (faultAt >= 0 && w.now >= faultAt) {
                 faultAt = -1;
                 Replica victim = w.live().stream().max(Comparator.comparingInt(r -> r.sent.size())).orElseThrow();
-                if (fault == Fault.KILL) {
+                if (fault == Fault.PAUSE) {
+                    victim.gate.pause();
+                    w.log(victim.id + " is PAUSED");
+                } else if (fault == Fault.KILL) {
                     w.crash(victim);
                     killedAt = w.now;
                     // Removed a lease after its last beat seen, kept for a request timeout (its creates on the wire),
