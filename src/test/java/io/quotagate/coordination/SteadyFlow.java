@@ -28,6 +28,11 @@ final class SteadyFlow {
          * NATS restart on memory storage): the others start it again without knowing what the cut-off one holds.
          */
         LOSE_STATE_WHILE_CUT,
+        /**
+         * The replica with the most creates on the wire is cut off from NATS for longer than a lease and a request
+         * timeout: it goes on creating until its gate closes, and its last creates are stored at their last moment.
+         */
+        CUT,
         /** An operator pauses one replica for good: it holds what it was allowed and fetches nothing. */
         PAUSE
     }
@@ -81,7 +86,7 @@ final class SteadyFlow {
                 } else {
                     cut = victim;
                     w.cut(cut, true);
-                    loseAt = w.now + random.nextLong(w.lease / 2);
+                    loseAt = fault == Fault.CUT ? -1 : w.now + random.nextLong(w.lease / 2);
                     healAt = w.now + w.lease + w.requestTimeout + random.nextLong(w.lease);
                     cleanBy = healAt + 2 * w.lease + w.requestTimeout + poll + 10 * round;
                 }
