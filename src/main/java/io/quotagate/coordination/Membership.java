@@ -174,13 +174,16 @@ final class Membership {
     }
 
     /**
-     * How long after removing a silent member its share stays counted. It started no create later than half a lease
-     * after its last write (it stops itself then), and gives up on each within the request timeout; it is removed a
-     * lease after its last heartbeat at the earliest. So only a request timeout longer than half a lease leaves a create
-     * of it that a reading started at its removal may not include.
+     * How long after removing a silent member its share stays counted: a request timeout. It stops itself half a lease
+     * after its last contact with the bucket, noticed at its next turn, and gives up on each create within the request
+     * timeout; it is removed a lease after its last heartbeat at the earliest. But its last contact may be up to a
+     * heartbeat period (and a turn) later than its last heartbeat (a write that changed only its allowance or its
+     * creates, or a conflict), so it may start a create up to three quarters of a lease and a turn after that beat: half
+     * a lease less than a request timeout (ReplicasPropertiesTest#aReplicaCutOffMidBurstKeepsTheThreshold found such a
+     * create stored after its share had gone, and a survivor's lease over the threshold).
      */
     long departedWait() {
-        return Math.max(0, requestTimeoutMillis - leaseMillis / 2);
+        return requestTimeoutMillis;
     }
 
     /** When the beat of {@code other} was last seen to change, this process's wall clock; null when never. */

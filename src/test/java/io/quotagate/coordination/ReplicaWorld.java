@@ -126,8 +126,9 @@ final class ReplicaWorld {
 
     void log(String line) {
         trace.add("t+" + (now - START) + " " + line);
-        if (trace.size() > 400) {
-            trace.subList(0, 200).clear();
+        int keep = Math.max(200, Integer.getInteger("replicas.trace", 60));
+        if (trace.size() > 2 * keep) {
+            trace.subList(0, keep).clear();
         }
     }
 

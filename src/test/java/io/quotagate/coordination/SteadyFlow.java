@@ -27,7 +27,14 @@ final class SteadyFlow {
          * A replica is cut off from NATS with creates on the wire, and the bucket loses the shared state meanwhile (a
          * NATS restart on memory storage): the others start it again without knowing what the cut-off one holds.
          */
-        LOSE_STATE_WHILE_CUT
+        LOSE_STATE_WHILE_CUT,
+        /**
+         * The replica with the most creates on the wire is cut off from NATS for longer than a lease and a request
+         * timeout: it goes on creating until its gate closes, and its last creates are stored at their last moment.
+         */
+        CUT,
+        /** An operator pauses one replica for good: it holds what it was allowed and fetches nothing. */
+        PAUSE
     }
 
     /** Longest time beyond lease + request timeout a killed replica's room took to come back, in sim millis. */
@@ -67,7 +74,10 @@ final class SteadyFlow {
             if (faultAt >= 0 && w.now >= faultAt) {
                 faultAt = -1;
                 Replica victim = w.live().stream().max(Comparator.comparingInt(r -> r.sent.size())).orElseThrow();
-                if (fault == Fault.KILL) {
+                if (fault == Fault.PAUSE) {
+                    victim.gate.pause();
+                    w.log(victim.id + " is PAUSED");
+                } else if (fault == Fault.KILL) {
                     w.crash(victim);
                     killedAt = w.now;
                     // Removed a lease after its last beat seen, kept for a request timeout (its creates on the wire),
@@ -76,7 +86,7 @@ final class SteadyFlow {
                 } else {
                     cut = victim;
                     w.cut(cut, true);
-                    loseAt = w.now + random.nextLong(w.lease / 2);
+                    loseAt = fault == Fault.CUT ? -1 : w.now + random.nextLong(w.lease / 2);
                     healAt = w.now + w.lease + w.requestTimeout + random.nextLong(w.lease);
                     cleanBy = healAt + 2 * w.lease + w.requestTimeout + poll + 10 * round;
                 }
