@@ -113,7 +113,9 @@ final class Allocation {
                 } else {
                     long pool = pool(state, source, l);
                     long available = allow + pool - consumed;
-                    if (contended) {
+                    if (contended && usage.idle()) {
+                        available = 0; // paused or forbidden: room held here would only keep the others waiting
+                    } else if (contended) {
                         long room = threshold(l) - l.used() - departedShare(state, source, r);
                         long fair = Math.max(room / members, l.cost());
                         available = Math.min(available, fair);

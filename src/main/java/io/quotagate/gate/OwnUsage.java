@@ -15,8 +15,10 @@ import java.util.Map;
  * @param capBound      true when the latest fetch got fewer permits than it asked for, or a charge found no room under
  *                      the caps set last, while caps bound this process (the quota may be what is short; the coordination
  *                      tells)
+ * @param idle          true while this process fetches nothing whatever room it has (paused, creates forbidden, or
+ *                      closed for want of coordination): spare room it holds then only keeps others waiting
  */
 public record OwnUsage(long created, Map<String, Map<String, Long>> extraCreated,
                        Map<String, Map<String, Long>> consumed, Map<String, Map<String, Long>> costs, int wanted,
-                       boolean capBound) {
+                       boolean capBound, boolean idle) {
 }

@@ -80,7 +80,8 @@ final class Sharing {
                 costs.computeIfAbsent(source, k -> new HashMap<>()).put(resource, cost);
             }
             boolean capBound = core.capsOn && (core.leaseShort || core.chargeShort);
-            return new OwnUsage(created, extraCreated, consumed, costs, core.lastRequested, capBound);
+            boolean idle = core.paused || core.forbidden != null || core.coordinationClosed();
+            return new OwnUsage(created, extraCreated, consumed, costs, core.lastRequested, capBound, idle);
         } finally {
             core.lock.unlock();
         }

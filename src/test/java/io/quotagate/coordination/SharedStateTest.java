@@ -26,7 +26,11 @@ class SharedStateTest {
     }
 
     private static OwnUsage usage(long consumed) {
-        return new OwnUsage(0, Map.of(), Map.of(Q, Map.of(R, consumed)), Map.of(Q, Map.of(R, 1L)), 16, false);
+        return usage(consumed, false);
+    }
+
+    private static OwnUsage usage(long consumed, boolean idle) {
+        return new OwnUsage(0, Map.of(), Map.of(Q, Map.of(R, consumed)), Map.of(Q, Map.of(R, 1L)), 16, false, idle);
     }
 
     @Test
@@ -63,6 +67,8 @@ class SharedStateTest {
         s = Allocation.withMember(Allocation.withMember(s, "a", member(60, 0)), "b", wishing);
         // 60 of room, two members: a keeps what it consumes (5) and 30 spare, not 60.
         assertThat(allocation.allowance(s, "a", usage(5), false)).isEqualTo(Map.of(Q, Map.of(R, 35L)));
+        // Paused, it keeps no spare at all while the other one waits.
+        assertThat(allocation.allowance(s, "a", usage(5, true), false)).isEqualTo(Map.of(Q, Map.of(R, 5L)));
     }
 
     @Test
