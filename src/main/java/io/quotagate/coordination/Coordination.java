@@ -75,6 +75,10 @@ public final class Coordination implements SmartLifecycle {
         this.membership = new Membership(memberId(), new Allocation(BigDecimal.valueOf(capacityRatio)),
                 properties.lease().toMillis(), requestTimeout.toMillis());
         this.coordinator = new Coordinator(store, keyOf(stream), gate, membership, System::currentTimeMillis);
+        coordinator.disconnectedWhen(() -> {
+            Connection c = connection.get();
+            return c == null || c.getStatus() != Connection.Status.CONNECTED;
+        });
         if (enabled) {
             gate.shareReadsThrough(new ReaderShare(membership, coordinator, gate::usage, this::wake,
                     System::currentTimeMillis));
@@ -195,6 +199,10 @@ public final class Coordination implements SmartLifecycle {
         }
         if (c == watchedOn) {
             return true;
+        }
+        if (c.getStatus() != Connection.Status.CONNECTED) {
+            problem = "not connected to NATS"; // not a permission: said by the connection's own lines
+            return false;
         }
         try {
             KeyValue kv = store.kv();

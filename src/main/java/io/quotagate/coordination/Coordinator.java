@@ -4,6 +4,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 
 import io.quotagate.gate.CapacityGate;
@@ -49,6 +50,10 @@ final class Coordinator {
     private final AtomicLong conflicts = new AtomicLong();
     private final AtomicLong errors = new AtomicLong();
     private long lastFreshServed;
+    /** Whether the current failure was logged (it is not while NATS is merely disconnected). */
+    private boolean announced;
+    /** True while the NATS connection is down. */
+    private volatile BooleanSupplier disconnected = () -> false;
     private long lastDepartureServed;
 
     record Versioned(SharedState state, long revision) {
@@ -295,11 +300,18 @@ final class Coordinator {
     private void ok(long now) {
         lastOkAt = now;
         if (failing != null) {
-            log.info("Coordination through {} works again", store.name());
+            if (announced) {
+                log.info("Coordination through {} works again", store.name());
+            }
             failing = null;
             gate.coordinationFailing(null);
             appliedRevision = -1; // fail-mode open dropped the caps: the next turn applies them again
         }
+    }
+
+    /** Tells whether NATS is disconnected, so an outage is not announced twice. */
+    void disconnectedWhen(BooleanSupplier disconnected) {
+        this.disconnected = disconnected;
     }
 
     /** The bucket could not be reached before a turn (not connected, not created, no watch). */
@@ -311,7 +323,12 @@ final class Coordinator {
     private void failed(Exception e, long now) {
         String message = "coordination through " + store.name() + " failing: " + e.getMessage();
         if (failing == null && now - lastOkAt >= membership.leaseMillis() / 2) {
-            log.warn("{}; no create starts until it works again (fail-mode closed)", message);
+            // While NATS itself is away the connection's own lines and the gate's transition say it all: one more
+            // pair of lines per outage would only be noise. Any other cause (a permission, the bucket) is said here.
+            announced = !disconnected.getAsBoolean();
+            if (announced) {
+                log.warn("{}; no create starts until it works again (fail-mode closed)", message);
+            }
             failing = message;
             gate.coordinationFailing(message);
         } else if (failing == null) {
