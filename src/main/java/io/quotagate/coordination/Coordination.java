@@ -264,10 +264,6 @@ public final class Coordination implements SmartLifecycle {
         return SmartLifecycle.DEFAULT_PHASE - 2000;
     }
 
-    public String bucket() {
-        return store.name();
-    }
-
     /** Members in the newest state seen; 0 before it is read. */
     public int members() {
         Coordinator.Versioned v = coordinator.latest();

@@ -47,7 +47,6 @@ final class Coordinator {
     private String failing;
     private volatile boolean wasReader;
     private final AtomicLong writes = new AtomicLong();
-    private final AtomicLong conflicts = new AtomicLong();
     private final AtomicLong errors = new AtomicLong();
     private long lastFreshServed;
     /** Whether the current failure was logged (it is not while NATS is merely disconnected). */
@@ -113,7 +112,6 @@ final class Coordinator {
                     seen(next, rev);
                     ok(now);
                 } catch (BlockStore.Conflict c) {
-                    conflicts.incrementAndGet();
                     latest = read();
                     ok(now);
                 }
@@ -345,20 +343,12 @@ final class Coordinator {
         return writes.get();
     }
 
-    long conflicts() {
-        return conflicts.get();
-    }
-
     long errors() {
         return errors.get();
     }
 
     String key() {
         return key;
-    }
-
-    Membership membership() {
-        return membership;
     }
 
     private static boolean lower(Map<String, Map<String, Long>> after, Map<String, Map<String, Long>> before) {

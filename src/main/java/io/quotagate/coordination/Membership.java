@@ -52,10 +52,6 @@ final class Membership {
         freshWanted = true;
     }
 
-    synchronized boolean hasWork() {
-        return !publications.isEmpty() || freshWanted;
-    }
-
     /**
      * The state to write after {@code state} (read at {@code rev}), or null when nothing needs writing.
      *
