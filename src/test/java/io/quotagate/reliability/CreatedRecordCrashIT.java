@@ -122,15 +122,16 @@ class CreatedRecordCrashIT {
     @Test
     void oneOfThreeReplicasKilledMidBurstItsMessagesAreRecognisedByTheSurvivors() throws Exception {
         Audit audit = new Audit("crash-three", env.producer, kubernetes, STREAM, null);
-        List<Long> seqs = audit.publishJson(SUBJECT, 600);
-
         ServiceProcess victim = start("three-victim", false);
         ServiceProcess b = start("three-b", true);
         ServiceProcess c = start("three-c", true);
         Http victimHttp = new Http(victim.awaitPort(Duration.ofSeconds(180)));
         Http bHttp = new Http(b.awaitPort(Duration.ofSeconds(180)));
         Http cHttp = new Http(c.awaitPort(Duration.ofSeconds(180)));
+        // Published once all three consume: on a loaded machine a replica that came up first could otherwise drain
+        // the burst before the victim created its share (CI at 06:03, 2026-12-07).
         long before = kubernetes.successfulCreates();
+        List<Long> seqs = audit.publishJson(SUBJECT, 600);
         await().atMost(Duration.ofSeconds(120)).until(() -> created(victimHttp) >= 30
                 && kubernetes.successfulCreates() - before >= 150);
         long createdByVictim = quiesceAndKill(List.of(victimHttp, bHttp, cHttp), victim, victimHttp, seqs);
