@@ -20,6 +20,7 @@ import io.quotagate.gate.GateView;
 import io.quotagate.kubernetes.KubernetesClientProperties;
 import io.quotagate.kubernetes.KubernetesClients;
 import io.quotagate.ledger.BatchedLedger;
+import io.quotagate.ledger.Connectivity;
 import io.quotagate.ledger.CreatedLedger;
 import io.quotagate.ledger.CreatedRecordProperties;
 import io.quotagate.coordination.Coordination;
@@ -199,13 +200,25 @@ class QuotaGateConfiguration {
         }
         KvBlockStore store = new KvBlockStore(nats::connection, p.durable(),
                 RecordBound.of(p.ackWait(), p.retryBackoffMax(), p.quotaRejectedDelay()));
-        // A write failing during a reconnect is tried again for a while before its messages are nak'd (a nak sent then
-        // is lost with the connection): a quarter of ack-wait, at most 5 s, far from the redelivery it must precede.
+        // A write failing on a steady connection is tried again for a while before its messages are nak'd: a quarter
+        // of ack-wait, at most 5 s, far from the redelivery it must precede. Across a NATS outage it is tried until
+        // the connection is back (RetryWindow).
         Duration retryWithin = p.ackWait().dividedBy(4);
         if (retryWithin.compareTo(Duration.ofSeconds(5)) > 0) {
             retryWithin = Duration.ofSeconds(5);
         }
-        return new BatchedLedger(store, p.stream(), BatchedLedger.SPACING, retryWithin, registry);
+        Connectivity link = new Connectivity() {
+            @Override
+            public boolean connected() {
+                return nats.isConnected();
+            }
+
+            @Override
+            public long disconnects() {
+                return nats.disconnects();
+            }
+        };
+        return new BatchedLedger(store, p.stream(), BatchedLedger.SPACING, retryWithin, link, registry);
     }
 
     @Bean

@@ -98,6 +98,17 @@ final class DurableConsumerSetup {
         }
     }
 
+    /** The stream's last sequence now; -1 when it cannot be read. */
+    long lastSequence() {
+        try {
+            return nats.connection().jetStreamManagement().getStreamInfo(properties.stream()).getStreamState()
+                    .getLastSequence();
+        } catch (IOException | JetStreamApiException | RuntimeException e) {
+            log.debug("Stream {} not read: {}", properties.stream(), e.toString());
+            return -1;
+        }
+    }
+
     private static String identity(StreamInfo stream) {
         ZonedDateTime created = stream.getCreateTime();
         return created == null ? null : created.toInstant().toString();

@@ -23,6 +23,13 @@ final class FetchLoop implements Runnable {
     static final Duration IDLE_TICK = Duration.ofSeconds(1);
     /** After a reconnect, how long the acks of before the cut may take to be confirmed before new work is pulled. */
     static final Duration CONFIRM_AFTER_RECONNECT = Duration.ofSeconds(5);
+    /**
+     * After a reconnect, how long nothing new is fetched. Another replica's created-record write sent as the server
+     * went away fails only at its request timeout (jnats' 2 s) and is stored by the retry 250 ms later; a message the
+     * restarted server hands out again meanwhile would be looked up before its record exists and created twice
+     * ({@code ReplicasNatsRestartIT}: 10 twins in one of five runs before this wait).
+     */
+    static final Duration SETTLE_AFTER_RECONNECT = Duration.ofSeconds(5);
 
     private final NatsConnection nats;
     private final DurableConsumerSetup setup;
@@ -37,13 +44,19 @@ final class FetchLoop implements Runnable {
     private final CountDownLatch stopped;
     private final Runnable progress;
     private final ThrottledLog throttled;
+    private final ForgottenDeliveries forgotten;
     /** Set by the backlog refresher when the durable consumer was deleted; the loop then sets it up again. */
     final AtomicBoolean consumerGone = new AtomicBoolean();
     private volatile String streamIdentity;
+    /** {@link NatsConnection#reestablished()} when {@link #forgotten} last learnt the stream's end. Loop only. */
+    private long seenReestablished;
+    /** No fetch before this (System.nanoTime()). Loop only. */
+    private long settledAt = System.nanoTime();
 
     FetchLoop(NatsConnection nats, DurableConsumerSetup setup, PermitBoundedFetcher fetcher, CapacityGate gate,
               WorkerPool pool, AckConfirmer acks, Settler settler, DeadLetterPublisher deadLetters, int batchSize,
-              BooleanSupplier running, CountDownLatch stopped, Runnable progress, ThrottledLog throttled) {
+              BooleanSupplier running, CountDownLatch stopped, Runnable progress, ThrottledLog throttled,
+              ForgottenDeliveries forgotten) {
         this.nats = nats;
         this.setup = setup;
         this.fetcher = fetcher;
@@ -57,11 +70,13 @@ final class FetchLoop implements Runnable {
         this.stopped = stopped;
         this.progress = progress;
         this.throttled = throttled;
+        this.forgotten = forgotten;
     }
 
     @Override
     public void run() {
         long seenDisconnects = nats.disconnects();
+        seenReestablished = nats.reestablished();
         while (running.getAsBoolean()) {
             progress.run();
             try {
@@ -72,6 +87,14 @@ final class FetchLoop implements Runnable {
                     // What the server had not taken (or not kept) before the cut reaches it before it hands out new work.
                     seenDisconnects = nats.disconnects();
                     acks.afterReconnect(CONFIRM_AFTER_RECONNECT);
+                }
+                if (nats.reestablished() != seenReestablished || forgotten.unknown()) {
+                    learnStreamEnd();
+                }
+                long settling = settledAt - System.nanoTime();
+                if (settling > 0) {
+                    pause(Duration.ofNanos(Math.min(settling, IDLE_TICK.toNanos())));
+                    continue;
                 }
                 if (consumerGone.getAndSet(false)) {
                     fetcher.drop(this::giveBack);
@@ -91,12 +114,19 @@ final class FetchLoop implements Runnable {
                         continue;
                     }
                     long disconnects = nats.disconnects();
+                    long reestablished = nats.reestablished();
                     List<Message> fetched = new ArrayList<>(lease.permits());
                     try {
                         fetcher.fetch(lease.permits(), gate::permitsRevoked, fetched::add, this::giveBack);
                     } finally {
-                        // Whatever ended the fetch, each message it received has a permit and goes to the pool.
-                        handOver(fetched, lease, disconnects);
+                        // Whatever ended the fetch, each message it received has a permit and goes to the pool, or
+                        // back to JetStream when the fetch was cut by a reconnect: what it received since may be
+                        // deliveries the server forgot, and must wait out the settling like any later fetch.
+                        boolean cut = nats.reestablished() != reestablished;
+                        if (cut) {
+                            learnStreamEnd();
+                        }
+                        handOver(fetched, lease, disconnects, cut);
                     }
                 }
             } catch (InterruptedException e) {
@@ -108,6 +138,18 @@ final class FetchLoop implements Runnable {
             }
         }
         fetcher.drop(this::giveBack);
+    }
+
+    /**
+     * After a reconnect: first deliveries of what the stream holds now are looked up in the created-record, and
+     * nothing is fetched until other replicas' record writes cut by the reconnect had their retry.
+     */
+    private void learnStreamEnd() {
+        if (nats.reestablished() != seenReestablished) {
+            settledAt = System.nanoTime() + SETTLE_AFTER_RECONNECT.toNanos();
+        }
+        seenReestablished = nats.reestablished();
+        forgotten.reconnected(setup.lastSequence());
     }
 
     private boolean subscribe() {
@@ -132,7 +174,7 @@ final class FetchLoop implements Runnable {
      * The fetch's messages go to the pool together, once the fetch is done: the pull answers of one fetch arrive
      * within a round trip of each other, and one hand-off wakes each idle worker once instead of once per message.
      */
-    private void handOver(List<Message> fetched, CapacityGate.Lease lease, long disconnects) {
+    private void handOver(List<Message> fetched, CapacityGate.Lease lease, long disconnects, boolean giveBack) {
         if (fetched.isEmpty()) {
             return;
         }
@@ -141,6 +183,10 @@ final class FetchLoop implements Runnable {
         List<Delivery> batch = new ArrayList<>(fetched.size());
         for (int i = 0; i < fetched.size(); i++) {
             batch.add(new Delivery(fetched.get(i), permits.get(i), streamIdentity, now, disconnects));
+        }
+        if (giveBack) {
+            batch.forEach(d -> settler.settle(d, null, Attempt.of(Attempt.Kind.UNSTARTED)));
+            return;
         }
         try {
             pool.submit(batch);

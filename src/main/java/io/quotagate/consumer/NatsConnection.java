@@ -271,6 +271,16 @@ public class NatsConnection implements AutoCloseable {
         return disconnects.get();
     }
 
+    /**
+     * How often the client re-established the connection, as the client counts it: before it subscribes again, so
+     * unlike {@link #disconnects()} (counted by the connection listener, which runs asynchronously) it has changed
+     * before any message of the new connection is received.
+     */
+    public long reestablished() {
+        Connection c = connection;
+        return c == null ? 0 : c.getStatistics().getReconnects();
+    }
+
     public long reconnects() {
         return reconnects;
     }

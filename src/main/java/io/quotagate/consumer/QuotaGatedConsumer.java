@@ -59,6 +59,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private final Timer triggerTimer;
     private final RecentlyCreated recentlyCreated = new RecentlyCreated(100_000);
     private final CreatedLedger ledger;
+    private final ForgottenDeliveries forgotten = new ForgottenDeliveries();
     private final DeadLetterPublisher deadLetters;
     private final DurableConsumerSetup setup;
     private final PermitBoundedFetcher fetcher;
@@ -126,7 +127,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             housekeeping.scheduleWithFixedDelay(this::recheckDeadLetterCapture, 30, 30, TimeUnit.SECONDS);
         }
         loop = new FetchLoop(nats, setup, fetcher, gate, pool, acks, settler, deadLetters, properties.batchSize(),
-                () -> running, stopSignal, this::progress, throttled);
+                () -> running, stopSignal, this::progress, throttled, forgotten);
         Thread t = new Thread(loop, "quotagate-fetch");
         loopThread = t;
         t.start();
@@ -227,12 +228,13 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             // Delivered again although this process created it: the server lost our ack (see RecentlyCreated).
             return Attempt.of(Attempt.Kind.EXISTS);
         }
-        if (message.deliveryCount() > 1) {
-            // Redelivered: maybe created by a process that died before its ack, the object since deleted. Looked up
-            // under the delivery's own sequence, as the Settler records it: a replayed dead letter's identity names
-            // its original, which was never created.
+        long seq = d.message().metaData().streamSequence();
+        if (message.deliveryCount() > 1 || forgotten.mayHaveBeenDelivered(seq)) {
+            // Redelivered (or maybe delivered before a server restart that forgot it): maybe created by a process
+            // that died before its ack, the object since deleted. Looked up under the delivery's own sequence, as the
+            // Settler records it: a replayed dead letter's identity names its original, which was never created.
             try {
-                if (ledger.contains(d.streamIdentity(), d.message().metaData().streamSequence())) {
+                if (ledger.contains(d.streamIdentity(), seq)) {
                     return new Attempt(Attempt.Kind.EXISTS, Settler.RECORDED, null);
                 }
             } catch (LedgerUnavailableException e) {

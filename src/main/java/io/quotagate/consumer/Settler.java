@@ -103,7 +103,7 @@ final class Settler {
                 }
                 if (needsRecord(attempt, seq)) {
                     // The ack leaves once the record is stored (a few ms later, off this thread), never before it.
-                    ledger.record(identity, seq, () -> acks.ack(m, d.disconnectsAtFetch()),
+                    ledger.record(identity, seq, () -> inProgress(m), () -> acks.ack(m, d.disconnectsAtFetch()),
                             problem -> recordNotStored(m, inbound, problem, failedSoFar));
                 } else {
                     acks.ack(m, d.disconnectsAtFetch());
@@ -220,6 +220,14 @@ final class Settler {
                 }
             }
             default -> { }
+        }
+    }
+
+    private static void inProgress(Message m) {
+        try {
+            m.inProgress();
+        } catch (RuntimeException e) {
+            log.debug("In-progress ack not sent ({}); the next retry of its record sends another", e.toString());
         }
     }
 

@@ -52,7 +52,8 @@ public final class BatchedLedger implements CreatedLedger {
     static final Duration RETRY_PAUSE = Duration.ofMillis(250);
 
     /** A record to write; only sequence and identity, the key is made on the writer thread. */
-    private record Pending(String streamIdentity, long seq, Runnable stored, Consumer<String> notStored) {
+    private record Pending(String streamIdentity, long seq, Runnable stillWaiting, Runnable stored,
+                           Consumer<String> notStored) {
     }
 
     private record Known(byte[] value, long revision) {
@@ -62,6 +63,7 @@ public final class BatchedLedger implements CreatedLedger {
     private final String stream;
     private final long spacingNanos;
     private final long retryWithinNanos;
+    private final Connectivity link;
     /** When the last round of writes began (writer thread only). */
     private long lastRoundNanos = System.nanoTime() - Duration.ofDays(1).toNanos();
     private final ThrottledLog throttled = new ThrottledLog(log, Duration.ofSeconds(30));
@@ -93,7 +95,7 @@ public final class BatchedLedger implements CreatedLedger {
      * @param spacing shortest time between two rounds of writes
      */
     public BatchedLedger(BlockStore store, String stream, Duration spacing, MeterRegistry registry) {
-        this(store, stream, spacing, Duration.ZERO, registry);
+        this(store, stream, spacing, Duration.ZERO, Connectivity.STEADY, registry);
     }
 
     /**
@@ -101,14 +103,17 @@ public final class BatchedLedger implements CreatedLedger {
      *                    messages are nak'd. A write fails mostly while NATS reconnects or JetStream is not ready yet
      *                    after a restart ("no responders"); a nak sent then is lost with the connection, and its
      *                    message would wait out a whole ack-wait, while a record stored a moment later lets the ack
-     *                    go (the ack confirmer re-sends acks after a reconnect). Keep it well below ack-wait.
+     *                    go (the ack confirmer re-sends acks after a reconnect). Keep it well below ack-wait. It
+     *                    does not run while {@code link} is down or after it dropped ({@link RetryWindow}).
+     * @param link        the connection the store is reached through
      */
-    public BatchedLedger(BlockStore store, String stream, Duration spacing, Duration retryWithin,
+    public BatchedLedger(BlockStore store, String stream, Duration spacing, Duration retryWithin, Connectivity link,
                          MeterRegistry registry) {
         this.store = store;
         this.stream = stream;
         this.spacingNanos = spacing.toNanos();
         this.retryWithinNanos = retryWithin.toNanos();
+        this.link = link;
         this.recognised = Counter.builder("quotagate.created.record.recognised")
                 .description("Redelivered messages found in the created-record and acked as exists, not created again")
                 .register(registry);
@@ -174,12 +179,13 @@ public final class BatchedLedger implements CreatedLedger {
     }
 
     @Override
-    public void record(String streamIdentity, long streamSequence, Runnable stored, Consumer<String> notStored) {
+    public void record(String streamIdentity, long streamSequence, Runnable stillWaiting, Runnable stored,
+                       Consumer<String> notStored) {
         if (!running) {
             notStored.accept("the created-record is stopped");
             return;
         }
-        queue.add(new Pending(streamIdentity, streamSequence, stored, notStored));
+        queue.add(new Pending(streamIdentity, streamSequence, stillWaiting, stored, notStored));
         if (idle) {
             // Same hand-over as the ack confirmer: the writer sets idle before it looks at the queue for the last
             // time, this reads idle after adding; one of the two sees the other.
@@ -278,7 +284,9 @@ public final class BatchedLedger implements CreatedLedger {
             Blocks.set(bits.computeIfAbsent(key, k -> Blocks.empty()), Blocks.bit(p.seq()));
         }
         Map<String, String> failed = new LinkedHashMap<>();
-        long giveUpAt = System.nanoTime() + retryWithinNanos;
+        long firstTry = System.nanoTime();
+        long disconnectsBefore = link.disconnects();
+        RetryWindow window = null;
         Map<String, byte[]> toWrite = bits;
         while (true) {
             failed.clear();
@@ -292,9 +300,16 @@ public final class BatchedLedger implements CreatedLedger {
                     }
                 });
             }
-            if (failed.isEmpty() || !running || !pauseBeforeRetry(giveUpAt)) {
+            if (failed.isEmpty() || !running) {
                 break;
             }
+            if (window == null) {
+                window = new RetryWindow(retryWithinNanos, link, firstTry, disconnectsBefore);
+            }
+            if (!window.tryAgain(System.nanoTime(), RETRY_PAUSE.toNanos()) || !pause()) {
+                break;
+            }
+            keepWaiting(batch, keys, failed);
             Map<String, byte[]> again = new LinkedHashMap<>();
             failed.keySet().forEach(k -> again.put(k, bits.get(k)));
             toWrite = again;
@@ -326,12 +341,28 @@ public final class BatchedLedger implements CreatedLedger {
         }
     }
 
-    /** Waits {@link #RETRY_PAUSE} unless that passes {@code giveUpAt} or a stop comes; true to try again. */
-    private boolean pauseBeforeRetry(long giveUpAt) {
-        long pause = RETRY_PAUSE.toNanos();
-        if (System.nanoTime() + pause - giveUpAt > 0) {
-            return false;
+    /**
+     * Keeps the messages of blocks still to be written from being redelivered while the writes are tried again: a
+     * redelivery to another replica before the record is stored would find none.
+     */
+    private void keepWaiting(List<Pending> batch, String[] keys, Map<String, String> failed) {
+        if (!link.connected()) {
+            return; // it would be lost with the connection; the next try after the reconnect sends it
         }
+        for (int i = 0; i < keys.length; i++) {
+            if (failed.containsKey(keys[i])) {
+                try {
+                    batch.get(i).stillWaiting().run();
+                } catch (RuntimeException e) {
+                    log.debug("Keeping a message waiting for its record: {}", e.toString());
+                }
+            }
+        }
+    }
+
+    /** Waits {@link #RETRY_PAUSE} unless a stop comes; true to try again. */
+    private boolean pause() {
+        long pause = RETRY_PAUSE.toNanos();
         lock.lock();
         try {
             long left = pause;

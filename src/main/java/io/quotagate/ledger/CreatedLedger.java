@@ -19,10 +19,18 @@ public interface CreatedLedger {
     boolean contains(String streamIdentity, long streamSequence);
 
     /**
-     * Records a created message. Exactly one of the callbacks runs later (or at once), on a thread of the ledger:
-     * {@code stored} once the record is stored, {@code notStored} with the reason when it could not be.
+     * Records a created message. Exactly one of {@code stored} and {@code notStored} runs later (or at once), on a
+     * thread of the ledger: {@code stored} once the record is stored, {@code notStored} with the reason when it could
+     * not be. {@code stillWaiting} may run any number of times before that, while writes are tried again: the message
+     * must then be kept from being redelivered (an in-progress ack), since a redelivery would find no record.
      */
-    void record(String streamIdentity, long streamSequence, Runnable stored, Consumer<String> notStored);
+    void record(String streamIdentity, long streamSequence, Runnable stillWaiting, Runnable stored,
+                Consumer<String> notStored);
+
+    /** {@link #record(String, long, Runnable, Runnable, Consumer)} for a message that needs no keeping alive. */
+    default void record(String streamIdentity, long streamSequence, Runnable stored, Consumer<String> notStored) {
+        record(streamIdentity, streamSequence, () -> { }, stored, notStored);
+    }
 
     /** Starts the ledger's writer (and creates its store when missing). */
     void start();
@@ -41,7 +49,8 @@ public interface CreatedLedger {
         }
 
         @Override
-        public void record(String streamIdentity, long streamSequence, Runnable stored, Consumer<String> notStored) {
+        public void record(String streamIdentity, long streamSequence, Runnable stillWaiting, Runnable stored,
+                           Consumer<String> notStored) {
             stored.run();
         }
 

@@ -158,7 +158,7 @@ class BatchedLedgerTest {
     @Test
     void aWriteThatFailsWhileJetStreamComesBackIsTriedAgainAndItsAcksLeaveInsteadOfNaks() {
         BatchedLedger l = new BatchedLedger(store, "EVENTS", Duration.ofMillis(20), Duration.ofSeconds(5),
-                new SimpleMeterRegistry());
+                Connectivity.STEADY, new SimpleMeterRegistry());
         l.start();
         started.add(l);
         store.unavailableFor.set(3);
@@ -172,7 +172,7 @@ class BatchedLedgerTest {
     @Test
     void aWriteStillFailingWhenItsRetriesRunOutNaksItsMessages() {
         BatchedLedger l = new BatchedLedger(store, "EVENTS", Duration.ofMillis(20), Duration.ofMillis(600),
-                new SimpleMeterRegistry());
+                Connectivity.STEADY, new SimpleMeterRegistry());
         l.start();
         started.add(l);
         store.unavailableFor.set(1_000);
@@ -181,6 +181,86 @@ class BatchedLedgerTest {
         assertThat(acked).isEmpty();
         assertThat(nakd.get(0)).contains("No Responders");
         store.unavailableFor.set(0);
+    }
+
+    /** A link whose state the test sets. */
+    static final class Link implements Connectivity {
+        volatile boolean up = true;
+        final java.util.concurrent.atomic.AtomicLong drops = new java.util.concurrent.atomic.AtomicLong();
+
+        @Override
+        public boolean connected() {
+            return up;
+        }
+
+        @Override
+        public long disconnects() {
+            return drops.get();
+        }
+    }
+
+    final List<Long> keptWaiting = Collections.synchronizedList(new ArrayList<>());
+
+    BatchedLedger ledger(Duration retryWithin, Connectivity link) {
+        BatchedLedger l = new BatchedLedger(store, "EVENTS", Duration.ofMillis(20), retryWithin, link,
+                new SimpleMeterRegistry());
+        l.start();
+        started.add(l);
+        return l;
+    }
+
+    void recordKeptAlive(BatchedLedger l, long seq) {
+        l.record(ID, seq, () -> keptWaiting.add(seq), () -> {
+            if (!storeHolds(seq)) {
+                ackedBeforeStored.add(seq);
+            }
+            acked.add(seq);
+        }, why -> nakd.add(seq + ": " + why));
+    }
+
+    @Test
+    void aWriteSentAsTheServerWentAwayAndFailingAfterTheReconnectIsTriedAgainThoughItsWindowRanOut() {
+        // ReplicasNatsRestartIT: the write's request timed out 2 s after a 0.3 s restart, past the whole window; the
+        // nak that followed let another replica create the message again once its object was gone.
+        Link link = new Link();
+        BatchedLedger l = ledger(Duration.ofMillis(50), link);
+        java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
+        store.beforeWrite = () -> {
+            if (first.getAndSet(false)) {
+                link.drops.incrementAndGet();
+                throw new IllegalStateException("Timeout or no response waiting for NATS JetStream server");
+            }
+        };
+        recordKeptAlive(l, 7);
+        await().atMost(Duration.ofSeconds(10)).until(() -> acked.contains(7L));
+        assertThat(nakd).as("a created message nak'd unrecorded becomes a twin once its object is gone").isEmpty();
+    }
+
+    @Test
+    void whileNatsIsDownACreatedMessageWaitsForItsRecordAndIsAckedOnceNatsIsBack() {
+        Link link = new Link();
+        link.up = false;
+        link.drops.incrementAndGet();
+        store.failWith = "not connected to NATS";
+        BatchedLedger l = ledger(Duration.ofMillis(100), link);
+        recordKeptAlive(l, 7);
+        await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5)).until(() -> nakd.isEmpty());
+        assertThat(keptWaiting).as("in-progress acks sent while disconnected are lost: none").isEmpty();
+
+        store.failWith = null;
+        link.up = true;
+        await().atMost(Duration.ofSeconds(10)).until(() -> acked.contains(7L));
+        assertThat(nakd).isEmpty();
+    }
+
+    @Test
+    void aMessageWhoseRecordIsTriedAgainIsKeptFromBeingRedelivered() {
+        BatchedLedger l = ledger(Duration.ofSeconds(5), new Link());
+        store.unavailableFor.set(3);
+        recordKeptAlive(l, 7);
+        recordKeptAlive(l, 8);
+        await().atMost(Duration.ofSeconds(10)).until(() -> acked.size() == 2);
+        assertThat(keptWaiting).as("in-progress acks while the write was retried").contains(7L, 8L);
     }
 
     @Test

@@ -7,7 +7,6 @@ import java.util.List;
 import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import org.assertj.core.api.SoftAssertions;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -43,9 +42,6 @@ class ReplicasNatsRestartIT {
     }
 
     @Test
-    @Disabled("issue 20, open: a batch created as the server goes away can be nak'd without its created-record (the "
-            + "write outlives its retry window); another replica then creates it again once its object is gone. 0, 5 "
-            + "and 0 twins in three runs; see docs/reliability.md, replicas on one durable")
     void twoNatsRestartsDuringAThreeReplicaBurstLoseAndDuplicateNothing() {
         Audit audit = new Audit("replicas-nats-restart", env.producer, kubernetes, STREAM, null);
         SoftAssertions soft = new SoftAssertions();
