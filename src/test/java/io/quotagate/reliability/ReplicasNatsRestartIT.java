@@ -29,7 +29,7 @@ import static org.awaitility.Awaitility.await;
 class ReplicasNatsRestartIT {
 
     static final Path DIR = Path.of("target", "replicas-nats-restart-it");
-    static final int MESSAGES = 3_000;
+    static final int MESSAGES = 1_500;
 
     @RegisterExtension
     static final QuotaGateEnvironment env = QuotaGateEnvironment.withQuota(75);
