@@ -258,9 +258,8 @@ class BatchedLedgerTest {
         BatchedLedger l = ledger(Duration.ofSeconds(5), new Link());
         store.unavailableFor.set(3);
         recordKeptAlive(l, 7);
-        recordKeptAlive(l, 8);
-        await().atMost(Duration.ofSeconds(10)).until(() -> acked.size() == 2);
-        assertThat(keptWaiting).as("in-progress acks while the write was retried").contains(7L, 8L);
+        await().atMost(Duration.ofSeconds(10)).until(() -> acked.contains(7L));
+        assertThat(keptWaiting).as("in-progress acks while the write was retried").contains(7L);
     }
 
     @Test
