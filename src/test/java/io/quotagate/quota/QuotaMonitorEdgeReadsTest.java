@@ -225,8 +225,15 @@ class QuotaMonitorEdgeReadsTest {
         ExecutorService workers = Executors.newFixedThreadPool(concurrency);
         AtomicInteger names = new AtomicInteger();
         long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        // Sampled during the burst: once it ends, the rate window empties and the spacing climbs back to its ceiling
+        // (on a loaded machine the end comes before the assertion reads it).
+        Duration shortestSpacing = EdgeReadSpacing.MAX_SPACING;
         try {
             while (created.get() < messages && System.nanoTime() < deadline) {
+                Duration spacingNow = monitor.edgeSpacing();
+                if (spacingNow.compareTo(shortestSpacing) < 0) {
+                    shortestSpacing = spacingNow;
+                }
                 if (!room.tryAcquire(1, TimeUnit.SECONDS)) {
                     continue;
                 }
@@ -274,6 +281,6 @@ class QuotaMonitorEdgeReadsTest {
         assertThat((double) reads / messages).as("quota GETs per created object (%d reads)", reads)
                 .isLessThanOrEqualTo(0.1);
         // The spacing followed the flow: shorter than its ceiling, which only a slow flow gets.
-        assertThat(monitor.edgeSpacing()).isLessThan(EdgeReadSpacing.MAX_SPACING);
+        assertThat(shortestSpacing).isLessThan(EdgeReadSpacing.MAX_SPACING);
     }
 }
