@@ -81,7 +81,8 @@ final class Membership {
         if (fresh > 0 && readAfter(s, fresh)) {
             fresh = 0; // every quota has a reading started after it was asked for
         }
-        boolean wish = usage.capBound();
+        // An idle member (paused, forbidden) wishes for nothing: the reader would give it room it hands straight back.
+        boolean wish = usage.capBound() && !usage.idle();
         // Creates are shared when it matters: a reading only covers what was shared before it started, and until it
         // does, they count twice (in used and in the share). Sharing each one would be a write per create.
         boolean shareCreates = me == null || beatDue || wish || contended(s) || fresh != 0;
@@ -97,6 +98,9 @@ final class Membership {
             // Writing anyway: share the creates with it.
             next = new SharedState.Member(beat, since, allow, usage.created(), usage.extraCreated(), wish, fresh);
             result = Allocation.withMember(s, id, next);
+        }
+        if (id.equals(Allocation.reader(result))) {
+            result = allocation.distribute(result, id, live(result, now), now < s.settle());
         }
         return result.equals(state) ? null : result;
     }
@@ -138,6 +142,18 @@ final class Membership {
             }
         }
         seen.keySet().retainAll(state.members().keySet());
+    }
+
+    /** The other members whose beat was seen to change within half a lease: the reader gives room only to them. */
+    private java.util.Set<String> live(SharedState state, long now) {
+        java.util.Set<String> out = new java.util.HashSet<>();
+        for (String other : state.members().keySet()) {
+            long[] s = seen.get(other);
+            if (s != null && now - s[1] <= leaseMillis / 2) {
+                out.add(other);
+            }
+        }
+        return out;
     }
 
     private List<String> silent(SharedState state, long now) {

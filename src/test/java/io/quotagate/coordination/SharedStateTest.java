@@ -72,6 +72,37 @@ class SharedStateTest {
     }
 
     @Test
+    void theReaderSplitsThePoolAmongTheMembersThatWishWithoutPassingAFairPart() {
+        SharedState.Member wishing = new SharedState.Member(1, 0, Map.of(Q, Map.of(R, 10L)), 0, Map.of(), true, 0);
+        SharedState s = Allocation.withMember(SharedState.fresh(0, 0), "a", member(10, 0));
+        s = Allocation.withMember(Allocation.withMember(s, "b", wishing), "c", wishing);
+        s = Allocation.withMember(s, "d", new SharedState.Member(1, 0, Map.of(Q, Map.of(R, 10L)), 0, Map.of(), false, 0));
+        s = withReading(s, 5, Map.of()); // room 70, a fair part 18 (rounded up); shares 10 each, pool 30
+        SharedState given = allocation.distribute(s, "a", java.util.Set.of("b", "c", "d"), false);
+        // b and c grow to a fair part each (8 of the pool each); a (the reader) and d (content) are left alone.
+        assertThat(given.members().get("b").allow(Q, R)).isEqualTo(18);
+        assertThat(given.members().get("c").allow(Q, R)).isEqualTo(18);
+        assertThat(given.members().get("a")).isEqualTo(s.members().get("a"));
+        assertThat(given.members().get("d")).isEqualTo(s.members().get("d"));
+        SharedState.Limit l = given.sources().get(Q).limits().get(0);
+        assertThat(allocation.pool(given, Q, l)).isEqualTo(14);
+        // Nothing in the pool: nothing given.
+        SharedState full = withReading(s, 43, Map.of()); // pool 75 − 43 − 40 < 0
+        assertThat(allocation.distribute(full, "a", java.util.Set.of("b", "c"), false)).isSameAs(full);
+        // The neediest first: pool 75 − 37 − 22 = 16, a fair part ceil(38 / 4) = 10; b (share 2) gets 8, c (10) none.
+        SharedState small = withReading(s, 37, Map.of());
+        small = Allocation.withMember(small, "d", new SharedState.Member(1, 0, Map.of(), 0, Map.of(), false, 0));
+        small = Allocation.withMember(small, "b", new SharedState.Member(1, 0, Map.of(Q, Map.of(R, 2L)), 0, Map.of(),
+                true, 0));
+        SharedState split = allocation.distribute(small, "a", java.util.Set.of("b", "c"), false);
+        assertThat(split.members().get("b").allow(Q, R)).isEqualTo(10);
+        assertThat(split.members().get("c").allow(Q, R)).isEqualTo(10);
+        assertThat(allocation.distribute(small, "a", java.util.Set.of("c"), false).members().get("b").allow(Q, R))
+                .as("b not heard from lately").isEqualTo(2);
+        assertThat(allocation.distribute(small, "a", java.util.Set.of("b", "c"), true)).isSameAs(small);
+    }
+
+    @Test
     void aRemovedMembersShareStaysUntilAReadingStartedAfterItsWait() {
         SharedState s = Allocation.withMember(SharedState.fresh(0, 0), "a", member(40, 0));
         s = withReading(s, 0, Map.of());
