@@ -103,6 +103,18 @@ class SharedStateTest {
     }
 
     @Test
+    void theReaderNeverGivesMoreThanThePoolEvenWhileItHoldsMoreThanAFairPartItself() {
+        SharedState.Member wishing = new SharedState.Member(1, 0, Map.of(), 0, Map.of(), true, 0);
+        SharedState s = Allocation.withMember(SharedState.fresh(0, 0), "a", member(60, 0));
+        s = Allocation.withMember(Allocation.withMember(s, "b", wishing), "c", wishing);
+        s = withReading(s, 11, Map.of()); // room 64, a fair part 22, but a holds 60: pool 75 − 11 − 60 = 4
+        SharedState given = allocation.distribute(s, "a", java.util.Set.of("b", "c"), false);
+        assertThat(given.members().get("b").allow(Q, R) + given.members().get("c").allow(Q, R)).isEqualTo(4);
+        assertThat(allocation.pool(given, Q, given.sources().get(Q).limits().get(0))).as("pool after the gifts")
+                .isZero();
+    }
+
+    @Test
     void aRemovedMembersShareStaysUntilAReadingStartedAfterItsWait() {
         SharedState s = Allocation.withMember(SharedState.fresh(0, 0), "a", member(40, 0));
         s = withReading(s, 0, Map.of());
