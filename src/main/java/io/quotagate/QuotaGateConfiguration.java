@@ -20,7 +20,6 @@ import io.quotagate.gate.GateView;
 import io.quotagate.kubernetes.KubernetesClientProperties;
 import io.quotagate.kubernetes.KubernetesClients;
 import io.quotagate.ledger.BatchedLedger;
-import io.quotagate.ledger.Connectivity;
 import io.quotagate.ledger.CreatedLedger;
 import io.quotagate.ledger.CreatedRecordProperties;
 import io.quotagate.coordination.Coordination;
@@ -207,18 +206,7 @@ class QuotaGateConfiguration {
         if (retryWithin.compareTo(Duration.ofSeconds(5)) > 0) {
             retryWithin = Duration.ofSeconds(5);
         }
-        Connectivity link = new Connectivity() {
-            @Override
-            public boolean connected() {
-                return nats.isConnected();
-            }
-
-            @Override
-            public long disconnects() {
-                return nats.disconnects();
-            }
-        };
-        return new BatchedLedger(store, p.stream(), BatchedLedger.SPACING, retryWithin, link, registry);
+        return new BatchedLedger(store, p.stream(), BatchedLedger.SPACING, retryWithin, nats, registry);
     }
 
     @Bean

@@ -13,6 +13,7 @@ import io.nats.client.ConnectionListener;
 import io.nats.client.ErrorListener;
 import io.nats.client.Nats;
 import io.nats.client.Options;
+import io.quotagate.ledger.Connectivity;
 import io.quotagate.logging.ThrottledLog;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * The one NATS connection of this process. Reconnects forever with a fixed wait, from the very first
  * connect on, so a NATS server that is down at start-up or restarts later is simply waited for.
  */
-public class NatsConnection implements AutoCloseable {
+public class NatsConnection implements AutoCloseable, Connectivity {
 
     private static final Logger log = LoggerFactory.getLogger(NatsConnection.class);
 
@@ -179,6 +180,7 @@ public class NatsConnection implements AutoCloseable {
         }
     }
 
+    @Override
     public boolean isConnected() {
         Connection c = connection;
         return connected && c != null && c.getStatus() == Connection.Status.CONNECTED;
@@ -267,6 +269,7 @@ public class NatsConnection implements AutoCloseable {
     }
 
     /** How often the connection was lost since start; a change means writes in between may not have arrived. */
+    @Override
     public long disconnects() {
         return disconnects.get();
     }

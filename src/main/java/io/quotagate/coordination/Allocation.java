@@ -2,9 +2,12 @@ package io.quotagate.coordination;
 
 import java.math.BigDecimal;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 
 import io.quotagate.gate.CapacityGate;
@@ -150,12 +153,12 @@ final class Allocation {
      * @param live    the members heard from lately (a silent one would only hold the gift until it is removed)
      * @param settling as for {@link #allowance}: no growth
      */
-    SharedState distribute(SharedState state, String readerId, java.util.Set<String> live, boolean settling) {
+    SharedState distribute(SharedState state, String readerId, Set<String> live, boolean settling) {
         if (settling) {
             return state;
         }
         List<String> wishing = new ArrayList<>();
-        for (Map.Entry<String, SharedState.Member> e : new java.util.TreeMap<>(state.members()).entrySet()) {
+        for (Map.Entry<String, SharedState.Member> e : new TreeMap<>(state.members()).entrySet()) {
             if (!e.getKey().equals(readerId) && e.getValue().wish() && live.contains(e.getKey())) {
                 wishing.add(e.getKey());
             }
@@ -183,7 +186,7 @@ final class Allocation {
                 long pool = pool(state, source, l);
                 long fair = fair(state, source, l, members);
                 List<String> order = new ArrayList<>(wishing);
-                order.sort(java.util.Comparator.comparingLong(
+                order.sort(Comparator.comparingLong(
                         id -> share(s, id, state.members().get(id), source, l)));
                 for (int i = 0; i < order.size() && pool >= cost; i++) {
                     String id = order.get(i);

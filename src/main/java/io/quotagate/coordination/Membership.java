@@ -3,6 +3,7 @@ package io.quotagate.coordination;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -145,8 +146,8 @@ final class Membership {
     }
 
     /** The other members whose beat was seen to change within half a lease: the reader gives room only to them. */
-    private java.util.Set<String> live(SharedState state, long now) {
-        java.util.Set<String> out = new java.util.HashSet<>();
+    private Set<String> live(SharedState state, long now) {
+        Set<String> out = new HashSet<>();
         for (String other : state.members().keySet()) {
             long[] s = seen.get(other);
             if (s != null && now - s[1] <= leaseMillis / 2) {

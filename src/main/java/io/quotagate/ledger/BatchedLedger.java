@@ -346,7 +346,7 @@ public final class BatchedLedger implements CreatedLedger {
      * redelivery to another replica before the record is stored would find none.
      */
     private void keepWaiting(List<Pending> batch, String[] keys, Map<String, String> failed) {
-        if (!link.connected()) {
+        if (!link.isConnected()) {
             return; // it would be lost with the connection; the next try after the reconnect sends it
         }
         for (int i = 0; i < keys.length; i++) {

@@ -6,7 +6,7 @@ package io.quotagate.ledger;
  */
 public interface Connectivity {
 
-    boolean connected();
+    boolean isConnected();
 
     /** Times the connection was lost since start; a change means a write in between may have been lost with it. */
     long disconnects();
@@ -14,7 +14,7 @@ public interface Connectivity {
     /** A link that never drops (tests, and stores that are not behind a connection). */
     Connectivity STEADY = new Connectivity() {
         @Override
-        public boolean connected() {
+        public boolean isConnected() {
             return true;
         }
 

@@ -33,7 +33,7 @@ final class RetryWindow {
 
     /** After a failed round of writes: whether to try again once {@code pauseNanos} have passed. */
     boolean tryAgain(long nowNanos, long pauseNanos) {
-        if (!link.connected() || link.disconnects() != disconnectsSeen) {
+        if (!link.isConnected() || link.disconnects() != disconnectsSeen) {
             restart(nowNanos);
             return true;
         }

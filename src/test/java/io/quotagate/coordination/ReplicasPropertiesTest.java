@@ -62,12 +62,17 @@ class ReplicasPropertiesTest {
         return LongStream.range(0, 300).map(i -> 0xC2B2AE3D27D4EB4FL * (i + 1));
     }
 
+    /** One count limit of hard 1–5 or 1–40, a message costing 1: the quota most users have. */
+    private void runOneCountLimit(long seed, Fault fault) {
+        Random random = new Random(seed);
+        long hard = 1 + random.nextInt(random.nextBoolean() ? 5 : 40);
+        run(seed, random, new String[] {"count/workflows.argoproj.io"}, new long[] {hard}, new long[] {1}, fault);
+    }
+
     @ParameterizedTest(name = "seed {0}")
     @MethodSource("seeds")
     void replicasTogetherNeverPassTheThresholdAndEveryMessageIsCreated(long seed) {
-        Random random = new Random(seed);
-        long hard = 1 + random.nextInt(random.nextBoolean() ? 5 : 40);
-        run(seed, random, new String[] {"count/workflows.argoproj.io"}, new long[] {hard}, new long[] {1}, Fault.NONE);
+        runOneCountLimit(seed, Fault.NONE);
     }
 
     /**
@@ -78,9 +83,7 @@ class ReplicasPropertiesTest {
     @ParameterizedTest(name = "seed {0}")
     @MethodSource("someSeeds")
     void aReplicaKilledMidBurstGivesItsRoomBack(long seed) {
-        Random random = new Random(seed);
-        long hard = 1 + random.nextInt(random.nextBoolean() ? 5 : 40);
-        run(seed, random, new String[] {"count/workflows.argoproj.io"}, new long[] {hard}, new long[] {1}, Fault.KILL);
+        runOneCountLimit(seed, Fault.KILL);
     }
 
     /**
@@ -91,10 +94,7 @@ class ReplicasPropertiesTest {
     @ParameterizedTest(name = "seed {0}")
     @MethodSource("someSeeds")
     void theStateLostWhileAReplicaIsCutOff(long seed) {
-        Random random = new Random(seed);
-        long hard = 1 + random.nextInt(random.nextBoolean() ? 5 : 40);
-        run(seed, random, new String[] {"count/workflows.argoproj.io"}, new long[] {hard}, new long[] {1},
-                Fault.LOSE_STATE_WHILE_CUT);
+        runOneCountLimit(seed, Fault.LOSE_STATE_WHILE_CUT);
     }
 
     /**
@@ -197,9 +197,7 @@ class ReplicasPropertiesTest {
     @ParameterizedTest(name = "seed {0}")
     @MethodSource("someSeeds")
     void aReplicaCutOffMidBurstKeepsTheThreshold(long seed) {
-        Random random = new Random(seed);
-        long hard = 1 + random.nextInt(random.nextBoolean() ? 5 : 40);
-        run(seed, random, new String[] {"count/workflows.argoproj.io"}, new long[] {hard}, new long[] {1}, Fault.CUT);
+        runOneCountLimit(seed, Fault.CUT);
     }
 
     /**

@@ -189,7 +189,7 @@ class BatchedLedgerTest {
         final java.util.concurrent.atomic.AtomicLong drops = new java.util.concurrent.atomic.AtomicLong();
 
         @Override
-        public boolean connected() {
+        public boolean isConnected() {
             return up;
         }
 
