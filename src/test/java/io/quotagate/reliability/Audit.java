@@ -23,8 +23,10 @@ import io.quotagate.consumer.DeadLetterPublisher;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.support.nats.JetStreamTestClient;
 import io.quotagate.trigger.KubernetesResourceTrigger;
+import org.awaitility.core.ConditionTimeoutException;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * The issue's audit: every message a test published is exactly one object, or exactly one dead-letter entry, or
@@ -214,6 +216,36 @@ public final class Audit {
         Result r = new Result(name, pub.size(), created, deadLettered, term, pending, lost, duplicated);
         System.out.println(r);
         return r;
+    }
+
+    /**
+     * Waits until every one of {@code seqs} is an object. When that does not happen in time, fails with what the audit
+     * and JetStream say about the rest (which are missing, pending, redelivered), so a CI log alone shows where they are.
+     *
+     * @return how long it took
+     */
+    public Duration awaitCreated(Collection<Long> seqs, Duration atMost, String durable) {
+        long t0 = System.nanoTime();
+        try {
+            await().atMost(atMost).until(() -> objects().keySet().containsAll(seqs));
+        } catch (ConditionTimeoutException e) {
+            Set<Long> missing = new TreeSet<>(seqs);
+            missing.removeAll(objects().keySet());
+            String consumer;
+            try {
+                ConsumerInfo info = client.consumerInfo(stream, durable);
+                consumer = "numPending=" + info.getNumPending() + " numAckPending=" + info.getNumAckPending()
+                        + " redelivered=" + info.getRedelivered() + " waiting=" + info.getNumWaiting()
+                        + " delivered=" + info.getDelivered() + " ackFloor=" + info.getAckFloor();
+            } catch (RuntimeException ex) {
+                consumer = "consumer info failed: " + ex;
+            }
+            throw new AssertionError("[audit " + name + "] not created within " + atMost + ": " + missing.size()
+                    + " missing " + missing + "; " + consumer + "; " + result(durable), e);
+        }
+        Duration took = Duration.ofNanos(System.nanoTime() - t0);
+        System.out.printf("[audit %s] %d created %d ms after the wait began%n", name, seqs.size(), took.toMillis());
+        return took;
     }
 
     /** Runs the audit, prints it and asserts lost=0 duplicated=0. */
