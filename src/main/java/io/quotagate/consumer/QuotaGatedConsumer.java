@@ -241,13 +241,20 @@ public class QuotaGatedConsumer implements SmartLifecycle {
                 return new Attempt(Attempt.Kind.RECORD_UNAVAILABLE, "record_unavailable", e.getMessage());
             }
         }
+        long window = gate.createWindowMillis();
+        if (window <= 0) {
+            // Replicas: this one's lease with the others runs out soon, and a create started now could still be on the
+            // wire when they take its share back. Its coordination closes the gate if no heartbeat gets through.
+            return Attempt.of(Attempt.Kind.UNSTARTED);
+        }
+        Duration within = window == Long.MAX_VALUE ? null : Duration.ofMillis(window);
         TriggerResult result;
         long t0 = System.nanoTime();
         try {
             // The permit was sized from the template's cost; the trigger charges the object's real cost before its
             // create and hands it back (NO_ROOM) when that no longer fits. Late arrivals have no permit: never here.
             CapacityGate.Permit permit = d.permit();
-            result = permit == null ? trigger.fire(message) : trigger.fire(message, permit::charge);
+            result = trigger.fire(message, permit == null ? c -> true : permit::charge, within);
         } catch (RuntimeException e) {
             result = TriggerResult.transientFailure(null, "trigger_error", e.toString());
         }

@@ -159,8 +159,11 @@ public final class Coordination implements SmartLifecycle {
             lock.lock();
             try {
                 if (!wake && running) {
-                    // After a failed turn, try again soon; else wait for a wake-up or the heartbeat.
-                    woken.await(done ? heartbeat : Math.min(heartbeat, 200), TimeUnit.MILLISECONDS);
+                    // After a failed turn, try again soon; else wait for a wake-up, the heartbeat, or whatever is due
+                    // before it (a silent member's removal, a departed share's reading).
+                    long wait = done ? Math.min(heartbeat, Math.max(1, coordinator.nextDueIn(System.currentTimeMillis())))
+                            : Math.min(heartbeat, 200);
+                    woken.await(wait, TimeUnit.MILLISECONDS);
                 }
                 wake = false;
             } catch (InterruptedException e) {

@@ -65,6 +65,8 @@ final class Coordinator {
         this.membership = membership;
         this.clock = clock;
         this.lastOkAt = clock.getAsLong();
+        // Until its first heartbeat is written the others do not count this process: no create of its starts.
+        gate.createsBounded(Long.MIN_VALUE, Long.MIN_VALUE);
     }
 
     /** A newer state, delivered by the bucket's watch: older ones are ignored. */
@@ -109,6 +111,7 @@ final class Coordinator {
                     long rev = store.update(key, next.toBytes(), v.revision());
                     writes.incrementAndGet();
                     membership.written(next, now);
+                    boundCreates();
                     seen(next, rev);
                     ok(now);
                 } catch (BlockStore.Conflict c) {
@@ -262,6 +265,32 @@ final class Coordinator {
         }
     }
 
+    /** Each heartbeat written moves the creates' window on: see {@link Membership#createsEndBy}. */
+    private void boundCreates() {
+        Long beat = membership.lastBeatWritten();
+        if (beat != null) {
+            gate.createsBounded(membership.createsStartBy(beat), membership.createsEndBy(beat));
+        }
+    }
+
+    /**
+     * Millis from {@code now} until this process has something to do that no event will announce: a silent member is
+     * due for removal, or (as the reader) a departed share's reading is due. The coordination's next turn comes then
+     * at the latest, so a dead member's room is back a lease and a second after it died, not a heartbeat later still.
+     */
+    long nextDueIn(long now) {
+        long due = membership.nextSilenceDue(now);
+        Versioned v = latest;
+        if (v != null && membership.id.equals(Allocation.reader(v.state()))) {
+            for (SharedState.Departed d : v.state().departed()) {
+                if (d.until() > lastDepartureServed) {
+                    due = Math.min(due, Math.max(0, d.until() - now));
+                }
+            }
+        }
+        return due;
+    }
+
     private Versioned read() throws Exception {
         BlockStore.Entry e = store.get(key);
         if (e == null) {
@@ -279,16 +308,16 @@ final class Coordinator {
      */
     private void create(long now) throws Exception {
         boolean hadState = appliedRevision >= 0;
-        // A member cut off when the state went stops creating within half a lease of its last contact, and what it
-        // started may still be stored for a request timeout: as long as a departed member's share is kept.
-        SharedState fresh = SharedState.fresh(now, hadState
-                ? now + membership.leaseMillis() + membership.requestTimeoutMillis() : 0);
+        // A member cut off when the state went wrote its last heartbeat before now, so its creates end within a lease
+        // of now (Membership#createsEndBy), and may be stored a little later: as long as a departed member's share.
+        long quiet = membership.leaseMillis() + membership.departedWait();
+        SharedState fresh = SharedState.fresh(now, hadState ? now + quiet : 0);
         try {
             long rev = store.create(key, fresh.toBytes());
             seen(fresh, rev);
             if (hadState) {
                 log.warn("Coordination state {} was gone and is started again; no replica grows its share for {} ms",
-                        store.name(), membership.leaseMillis() + membership.requestTimeoutMillis());
+                        store.name(), quiet);
             }
         } catch (BlockStore.Conflict c) {
             read();

@@ -24,6 +24,8 @@ final class Membership {
     private final long requestTimeoutMillis;
     /** Per other member: the beat last seen and when it was last seen to change (this process's clock). */
     private final Map<String, long[]> seen = new HashMap<>();
+    /** See {@link #departedWait}. */
+    static final long DEPARTED_SLACK_MILLIS = 1_000;
     private final List<Publication> publications = new ArrayList<>();
     private final Set<String> expected = new LinkedHashSet<>();
     private long lastBeatAt = Long.MIN_VALUE / 2;
@@ -157,6 +159,18 @@ final class Membership {
         return out;
     }
 
+    /**
+     * Millis from {@code now} until another member's silence has lasted a lease (it is removed at the turn after), or
+     * {@link Long#MAX_VALUE} when none is watched: the coordination takes a turn then, not up to a heartbeat later.
+     */
+    synchronized long nextSilenceDue(long now) {
+        long due = Long.MAX_VALUE;
+        for (long[] s : seen.values()) {
+            due = Math.min(due, Math.max(0, s[1] + leaseMillis + 1 - now));
+        }
+        return due;
+    }
+
     private List<String> silent(SharedState state, long now) {
         List<String> out = new ArrayList<>();
         for (String other : state.members().keySet()) {
@@ -187,16 +201,35 @@ final class Membership {
     }
 
     /**
-     * How long after removing a silent member its share stays counted: a request timeout. It stops itself half a lease
-     * after its last contact with the bucket, noticed at its next turn, and gives up on each create within the request
-     * timeout; it is removed a lease after its last heartbeat at the earliest. But its last contact may be up to a
-     * heartbeat period (and a turn) later than its last heartbeat (a write that changed only its allowance or its
-     * creates, or a conflict), so it may start a create up to three quarters of a lease and a turn after that beat: half
-     * a lease less than a request timeout (ReplicasPropertiesTest#aReplicaCutOffMidBurstKeepsTheThreshold found such a
-     * create stored after its share had gone, and a survivor's lease over the threshold).
+     * How long after removing a silent member its share stays counted: a second. The others remove it a lease after
+     * they saw its last heartbeat change, and it ends every create it started by a lease after it began the turn that
+     * wrote that heartbeat ({@link #createsEndBy}), which is earlier. The second is for what the model does not have:
+     * a client whose timeout fires late (a pause), and an apiserver that stores a create its client has just given up
+     * on. Before the creates were bounded so, this was a request timeout (ReplicasPropertiesTest found creates stored
+     * after a shorter wait), and a dead member's permits came back a lease and a request timeout after it died.
      */
     long departedWait() {
-        return requestTimeoutMillis;
+        return DEPARTED_SLACK_MILLIS;
+    }
+
+    /**
+     * By when every create of this member must have ended, given the turn that wrote its latest heartbeat began at
+     * {@code beatAt} (its own clock): a lease later, when the others may remove it for silence. The trigger gives each
+     * create at most what is left of that (and never more than its request timeout), so a member cut off from NATS
+     * has nothing on the wire by the time its share goes, however long the request timeout.
+     */
+    long createsEndBy(long beatAt) {
+        return beatAt + leaseMillis;
+    }
+
+    /**
+     * Until when a create may start: while it still has a quarter of a lease (or its whole request timeout, when that
+     * is shorter) before {@link #createsEndBy}. Heartbeats are written every quarter of a lease, half a lease apart
+     * at worst, so a member in touch never gets near it; one cut off stops starting creates three quarters of a lease
+     * after its last heartbeat.
+     */
+    long createsStartBy(long beatAt) {
+        return createsEndBy(beatAt) - Math.min(requestTimeoutMillis, leaseMillis / 4);
     }
 
     /** When the beat of {@code other} was last seen to change, this process's wall clock; null when never. */

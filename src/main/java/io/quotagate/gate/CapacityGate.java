@@ -446,6 +446,24 @@ public final class CapacityGate implements GateView {
         sharing.coordinationFailing(error);
     }
 
+    /**
+     * The others may take this process's share back from {@code endBy} on (its lease with them runs out then): every
+     * create must have ended by then, so none starts after {@code startBy}, and each is given at most
+     * {@link #createWindowMillis()}. Epoch millis of this gate's clock; the coordination moves both on with every
+     * heartbeat it writes.
+     */
+    public void createsBounded(long startBy, long endBy) {
+        sharing.createsBounded(startBy, endBy);
+    }
+
+    /**
+     * How long a create started now may take, in millis: 0 when none may start now, {@link Long#MAX_VALUE} when
+     * only the trigger's own request timeout bounds it (no coordination, or fail-mode open while it fails).
+     */
+    public long createWindowMillis() {
+        return sharing.createWindowMillis();
+    }
+
     /** Another replica needs a reading started after now: this process reads for it. */
     public void requestFreshRead() {
         readRequester.run();

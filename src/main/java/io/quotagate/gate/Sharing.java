@@ -14,6 +14,9 @@ final class Sharing {
 
     private final GateCore core;
     private final QuotaReads reads;
+    /** See {@link #createsBounded}; unbounded until a coordination says otherwise. */
+    private volatile long createsStartBy = Long.MAX_VALUE;
+    private volatile long createsEndBy = Long.MAX_VALUE;
 
     Sharing(GateCore core, QuotaReads reads) {
         this.core = core;
@@ -85,6 +88,28 @@ final class Sharing {
         } finally {
             core.lock.unlock();
         }
+    }
+
+    /**
+     * The window the coordination leaves for creates, in the gate clock's epoch millis: a create may start until
+     * {@code startBy} and must have ended by {@code endBy}, when the others may take this process's share back.
+     */
+    void createsBounded(long startBy, long endBy) {
+        createsStartBy = startBy;
+        createsEndBy = endBy;
+    }
+
+    /**
+     * How long a create started now may take, in millis: 0 when none may start, {@link Long#MAX_VALUE} when nothing
+     * bounds it (no coordination, or fail-mode open while coordination fails: then this process goes on alone).
+     */
+    long createWindowMillis() {
+        long endBy = createsEndBy;
+        if (endBy == Long.MAX_VALUE || (core.failMode == FailMode.OPEN && core.coordinationError != null)) {
+            return Long.MAX_VALUE;
+        }
+        long now = core.clock.millis();
+        return now > createsStartBy ? 0 : Math.max(0, endBy - now);
     }
 
     /**

@@ -4,8 +4,6 @@ import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.RequestConfig;
-import io.fabric8.kubernetes.client.RequestConfigBuilder;
 import io.fabric8.kubernetes.client.dsl.Resource;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import org.slf4j.Logger;
@@ -96,6 +94,8 @@ public final class KubernetesResourceTrigger implements Trigger {
     private static final Logger log = LoggerFactory.getLogger(KubernetesResourceTrigger.class);
 
     private final KubernetesClient client;
+    /** Clients for creates that must end before the request timeout would. */
+    private final BoundedClients creates;
     private final String namespace;
     private final ManifestTemplate template;
     private final ParameterMapping parameters;
@@ -137,7 +137,8 @@ public final class KubernetesResourceTrigger implements Trigger {
         if (requestTimeout == null || requestTimeout.isNegative() || requestTimeout.isZero()) {
             throw new IllegalArgumentException("trigger.kubernetes.request-timeout: must be positive");
         }
-        this.client = withTimeoutAndNoRetries(client, requestTimeout);
+        this.client = BoundedClients.withTimeoutAndNoRetries(client, requestTimeout);
+        this.creates = new BoundedClients(this.client, requestTimeout);
         this.namespace = namespace;
         this.template = Objects.requireNonNull(template, "template");
         this.parameters = new ParameterMapping(parameters == null ? List.of() : parameters);
@@ -161,6 +162,12 @@ public final class KubernetesResourceTrigger implements Trigger {
 
     @Override
     public TriggerResult fire(InboundMessage message, Predicate<Charge> admit) {
+        return fire(message, admit, null);
+    }
+
+    @Override
+    public TriggerResult fire(InboundMessage message, Predicate<Charge> admit, Duration within) {
+        long endBy = within == null ? 0 : System.nanoTime() + within.toNanos();
         Map<String, Object> manifest = template.render();
         try {
             parameters.apply(message, manifest);
@@ -202,8 +209,15 @@ public final class KubernetesResourceTrigger implements Trigger {
                     metadata.setName(derivedName(prefix, message, attempt));
                 }
                 String name = metadata.getName();
+                KubernetesClient createClient = within == null ? client
+                        : creates.within((endBy - System.nanoTime()) / 1_000_000);
+                if (createClient == null) {
+                    // Only a create after a name collision gets here: the first one had the time it was given.
+                    return TriggerResult.transientFailure(name, "timeout", "no time left for another create before "
+                            + "this replica's lease with the others could run out");
+                }
                 try {
-                    GenericKubernetesResource created = resource(type, object).create();
+                    GenericKubernetesResource created = resource(createClient, type, object).create();
                     tellCreated(created != null && created.getMetadata() != null ? created : object);
                     return TriggerResult.created(created != null && created.getMetadata() != null
                             && created.getMetadata().getName() != null ? created.getMetadata().getName() : name);
@@ -304,9 +318,14 @@ public final class KubernetesResourceTrigger implements Trigger {
     }
 
     private Resource<GenericKubernetesResource> resource(ResourceDefinitionContext type, GenericKubernetesResource object) {
+        return resource(client, type, object);
+    }
+
+    private Resource<GenericKubernetesResource> resource(KubernetesClient c, ResourceDefinitionContext type,
+                                                         GenericKubernetesResource object) {
         return type.isNamespaceScoped()
-                ? client.genericKubernetesResources(type).inNamespace(namespace).resource(object)
-                : client.genericKubernetesResources(type).resource(object);
+                ? c.genericKubernetesResources(type).inNamespace(namespace).resource(object)
+                : c.genericKubernetesResources(type).resource(object);
     }
 
     /** What a 409 AlreadyExists on {@code name} means for this message, found by reading the object back. */
@@ -417,15 +436,6 @@ public final class KubernetesResourceTrigger implements Trigger {
             annotations.put(SUBJECT_ANNOTATION, message.subject());
         }
         object.getMetadata().setAnnotations(annotations);
-    }
-
-    private static KubernetesClient withTimeoutAndNoRetries(KubernetesClient client, Duration timeout) {
-        RequestConfig base = client.getConfiguration().getRequestConfig();
-        RequestConfig config = (base == null ? new RequestConfigBuilder() : new RequestConfigBuilder(base))
-                .withRequestTimeout((int) Math.min(Integer.MAX_VALUE, Math.max(1, timeout.toMillis())))
-                .withRequestRetryBackoffLimit(0)
-                .build();
-        return client.newClient(config).adapt(KubernetesClient.class);
     }
 
     private static boolean isBlank(String s) {

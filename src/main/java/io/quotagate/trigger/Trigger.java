@@ -1,5 +1,6 @@
 package io.quotagate.trigger;
 
+import java.time.Duration;
 import java.util.function.Predicate;
 
 import io.quotagate.gate.Charge;
@@ -21,6 +22,16 @@ public interface Trigger {
      */
     default TriggerResult fire(InboundMessage message, Predicate<Charge> admit) {
         return fire(message);
+    }
+
+    /**
+     * Like {@link #fire(InboundMessage, Predicate)}, but every create it sends must be over (answered or given up on)
+     * within {@code within} of this call, when that is sooner than the trigger's own request timeout; null: no bound
+     * but that. Replicas sharing a quota bound their creates so (see the coordination's lease). A trigger that sends
+     * nothing to an apiserver may ignore it (this default).
+     */
+    default TriggerResult fire(InboundMessage message, Predicate<Charge> admit, Duration within) {
+        return fire(message, admit);
     }
 
     /**

@@ -25,6 +25,8 @@ final class Replica {
         final CapacityGate.Permit permit;
         final long takenAt;
         long sentAt;
+        /** By when its create is answered or given up on: its request timeout, or sooner when the lease says so. */
+        long endsBy;
 
         Msg(CapacityGate.Permit permit, long takenAt) {
             this.permit = permit;

@@ -15,7 +15,8 @@ import io.quotagate.ledger.MemoryBlockStore;
  * only in {@link #advance}, which keeps the environment's side of the contract on the way:
  * <ul>
  *   <li>a live replica's coordinator takes a turn at least every {@code turnGap} (≤ lease / 4);</li>
- *   <li>a create answers or times out within {@code requestTimeout} of being sent, and is stored then or never;</li>
+ *   <li>a create answers or times out within {@code requestTimeout} of being sent, or sooner when its gate's
+ *       {@link CapacityGate#createWindowMillis() window} is shorter, and is stored then or never;</li>
  *   <li>a fetched message is started or handed back within {@code startDelay} (< requestTimeout), and a fetch holds
  *       its lease no longer; nothing starts while the gate revokes its permits.</li>
  * </ul>
@@ -202,12 +203,14 @@ final class ReplicaWorld {
     /** A worker picks a fetched message up: it starts the create unless the gate revoked the permits. */
     void start(Replica r, Replica.Msg m, boolean handBack) {
         r.held.remove(m);
-        if (handBack || r.gate.permitsRevoked()) {
+        long window = r.gate.createWindowMillis();
+        if (handBack || r.gate.permitsRevoked() || window <= 0) {
             m.permit.returned();
             backlog++;
-            log(r.id + " hands a message back" + (handBack ? "" : " (revoked)"));
+            log(r.id + " hands a message back" + (handBack ? "" : window <= 0 ? " (lease ends)" : " (revoked)"));
         } else {
             m.sentAt = now;
+            m.endsBy = now + Math.min(requestTimeout, window);
             r.sent.add(m);
             log(r.id + " sends a create");
         }
@@ -308,8 +311,8 @@ final class ReplicaWorld {
             Runnable due = null;
             for (Replica r : replicas) {
                 for (Replica.Msg m : r.sent) {
-                    if (m.sentAt + requestTimeout < at) {
-                        at = m.sentAt + requestTimeout;
+                    if (m.endsBy < at) {
+                        at = m.endsBy;
                         due = () -> {
                             switch (r.crashed ? random.nextInt(2) * 2 : random.nextInt(3)) {
                                 case 0 -> {

@@ -37,7 +37,7 @@ final class SteadyFlow {
         PAUSE
     }
 
-    /** Longest time beyond lease + request timeout a killed replica's room took to come back, in sim millis. */
+    /** Longest time beyond the lease a killed replica's room took to come back, in sim millis. */
     static final AtomicLong roomBack = new AtomicLong(Long.MIN_VALUE);
 
     private SteadyFlow() {
@@ -80,9 +80,9 @@ final class SteadyFlow {
                 } else if (fault == Fault.KILL) {
                     w.crash(victim);
                     killedAt = w.now;
-                    // Removed a lease after its last beat seen, kept for a request timeout (its creates on the wire),
-                    // then a read asked for at once: no poll interval in between (the quota may be quiet that long).
-                    cleanBy = w.now + w.lease + w.requestTimeout + 2 * w.turnGap + 8 * round + 2_000;
+                    // Removed a lease after its last beat seen (its creates ended by then), kept a second more, then
+                    // a read asked for at once: no poll interval in between (the quota may be quiet that long).
+                    cleanBy = w.now + w.lease + Membership.DEPARTED_SLACK_MILLIS + 2 * w.turnGap + 8 * round + 2_000;
                 } else {
                     cut = victim;
                     w.cut(cut, true);
@@ -102,7 +102,7 @@ final class SteadyFlow {
             }
             boolean clean = clean(w);
             if (killedAt >= 0 && clean) {
-                roomBack.accumulateAndGet(w.now - killedAt - w.lease - w.requestTimeout, Math::max);
+                roomBack.accumulateAndGet(w.now - killedAt - w.lease, Math::max);
                 killedAt = -1;
             }
             boolean faultsOver = faultAt < 0 && loseAt < 0 && healAt < 0;

@@ -662,4 +662,46 @@ class CapacityGateTest {
         await().atMost(Duration.ofSeconds(2)).until(() -> gate.blockedSeconds(BlockedReason.FORBIDDEN) > forbidden + 0.01);
         assertThat(gate.blockedSeconds(BlockedReason.QUOTA_FULL)).isEqualTo(full);
     }
+
+    @Test
+    void createsHaveTheWholeRequestTimeoutUntilACoordinationBoundsThem() {
+        assertThat(gate.createWindowMillis()).isEqualTo(Long.MAX_VALUE);
+    }
+
+    @Test
+    void aCreateMayTakeWhatIsLeftOfTheLeaseAndNoneStartsAfterTheStartBy() {
+        java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(1_000_000);
+        Clock clock = new Clock() {
+            @Override
+            public java.time.ZoneId getZone() {
+                return java.time.ZoneOffset.UTC;
+            }
+
+            @Override
+            public Clock withZone(java.time.ZoneId zone) {
+                return this;
+            }
+
+            @Override
+            public java.time.Instant instant() {
+                return java.time.Instant.ofEpochMilli(now.get());
+            }
+        };
+        CapacityGate closed = new CapacityGate(true, 1.0, FailMode.CLOSED, clock);
+        closed.createsBounded(now.get() + 7_500, now.get() + 10_000);
+        assertThat(closed.createWindowMillis()).isEqualTo(10_000);
+        now.addAndGet(7_500);
+        assertThat(closed.createWindowMillis()).as("the last moment a create may start").isEqualTo(2_500);
+        now.incrementAndGet();
+        assertThat(closed.createWindowMillis()).as("past the start-by").isZero();
+        closed.coordinationFailing("bucket gone");
+        assertThat(closed.createWindowMillis()).as("fail-mode closed: still bounded").isZero();
+
+        CapacityGate open = new CapacityGate(true, 1.0, FailMode.OPEN, clock);
+        open.createsBounded(now.get() - 1, now.get() + 100);
+        assertThat(open.createWindowMillis()).isZero();
+        open.coordinationFailing("bucket gone");
+        assertThat(open.createWindowMillis()).as("fail-mode open: this process goes on alone")
+                .isEqualTo(Long.MAX_VALUE);
+    }
 }

@@ -225,6 +225,12 @@ public final class Audit {
      * @return how long it took
      */
     public Duration awaitCreated(Collection<Long> seqs, Duration atMost, String durable) {
+        return awaitCreated(seqs, atMost, durable, () -> "");
+    }
+
+    /** As {@link #awaitCreated(Collection, Duration, String)}, with {@code context} (e.g. the gate's state) in a failure. */
+    public Duration awaitCreated(Collection<Long> seqs, Duration atMost, String durable,
+                                 java.util.function.Supplier<Object> context) {
         long t0 = System.nanoTime();
         try {
             await().atMost(atMost).until(() -> objects().keySet().containsAll(seqs));
@@ -241,7 +247,7 @@ public final class Audit {
                 consumer = "consumer info failed: " + ex;
             }
             throw new AssertionError("[audit " + name + "] not created within " + atMost + ": " + missing.size()
-                    + " missing " + missing + "; " + consumer + "; " + result(durable), e);
+                    + " missing " + missing + "; " + consumer + "; " + result(durable) + "; " + context.get(), e);
         }
         Duration took = Duration.ofNanos(System.nanoTime() - t0);
         System.out.printf("[audit %s] %d created %d ms after the wait began%n", name, seqs.size(), took.toMillis());

@@ -66,6 +66,8 @@ class NatsFaultsIT {
 
     @Autowired
     NatsConnection connection;
+    @Autowired
+    io.quotagate.gate.CapacityGate gate;
 
     @AfterEach
     void oneConnection() {
@@ -95,7 +97,7 @@ class NatsFaultsIT {
             await().atMost(Duration.ofSeconds(30)).until(() -> audit.objects().keySet().stream().filter(seqs::contains).count() >= target);
             nats.restart();
         }
-        audit.awaitCreated(seqs, Duration.ofSeconds(60), "quotagate");
+        audit.awaitCreated(seqs, Duration.ofSeconds(60), "quotagate", gate::state);
         audit.assertNothingLostNothingDuplicated("quotagate");
     }
 
@@ -111,7 +113,7 @@ class NatsFaultsIT {
                 .until(() -> java.util.Collections.disjoint(audit.objects().keySet(), seqs));
         kubernetes.setHard(NAMESPACE, QUOTA, RESOURCE, 100_000);
         // Healthy: about 6 s (the 5 s settle after the reconnect, then the creates).
-        audit.awaitCreated(seqs, Duration.ofSeconds(60), "quotagate");
+        audit.awaitCreated(seqs, Duration.ofSeconds(60), "quotagate", gate::state);
         audit.assertNothingLostNothingDuplicated("quotagate");
     }
 
@@ -122,7 +124,7 @@ class NatsFaultsIT {
         await().atMost(Duration.ofSeconds(30)).until(() -> audit.objects().keySet().stream().filter(seqs::contains).count() >= 50);
         nats.kill();
         nats.start();
-        audit.awaitCreated(seqs, Duration.ofSeconds(60), "quotagate");
+        audit.awaitCreated(seqs, Duration.ofSeconds(60), "quotagate", gate::state);
         audit.assertNothingLostNothingDuplicated("quotagate");
     }
 

@@ -51,7 +51,13 @@ public final class Replicas implements AutoCloseable {
      */
     public static Replicas start(QuotaGateEnvironment env, Path dir, String name, int n, String... more) {
         Replicas r = new Replicas();
-        List<String> args = new ArrayList<>(COMMON);
+        List<String> args = new ArrayList<>();
+        for (String common : COMMON) {
+            String key = common.substring(0, common.indexOf('=') + 1);
+            if (java.util.Arrays.stream(more).noneMatch(m -> m.startsWith(key))) {
+                args.add(common); // a setting of the caller's own replaces the common one (Spring would join both)
+            }
+        }
         args.addAll(List.of(more));
         for (int i = 0; i < n; i++) {
             r.processes.add(ServiceProcess.start(env, dir.resolve(name + "-" + i + ".log"), args.toArray(String[]::new)));

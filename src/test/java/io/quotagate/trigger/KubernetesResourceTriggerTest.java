@@ -307,6 +307,39 @@ class KubernetesResourceTriggerTest {
     }
 
     @Test
+    void aCreateEndsWithinTheTimeItIsGivenWhenThatIsShorterThanTheRequestTimeout() {
+        // A replica's lease with the others leaves its create 300 ms: it is given up on then, not after 10 s.
+        server.expect().post().delay(5, TimeUnit.SECONDS).withPath(WORKFLOWS)
+                .andReturn(201, new GenericKubernetesResource()).once();
+        KubernetesResourceTrigger trigger = new KubernetesResourceTrigger(client, NS,
+                ManifestTemplate.load("classpath:templates/workflow.yaml"), List.of(), Duration.ofSeconds(10));
+
+        long t0 = System.nanoTime();
+        TriggerResult result = trigger.fire(message("EVENTS", 1, "{}"), c -> true, Duration.ofMillis(300));
+        Duration took = Duration.ofNanos(System.nanoTime() - t0);
+
+        assertThat(result.outcome()).isEqualTo(Outcome.TRANSIENT);
+        assertThat(result.reason()).as(result.toString()).isEqualTo("timeout");
+        assertThat(took).as("given up on within the time given, not the request timeout").isLessThan(Duration.ofSeconds(4));
+    }
+
+    @Test
+    void lessThanAStepLeftSendsNothing() throws InterruptedException {
+        KubernetesResourceTrigger trigger = new KubernetesResourceTrigger(client, NS,
+                ManifestTemplate.load("classpath:templates/workflow.yaml"), List.of(), Duration.ofSeconds(10));
+
+        TriggerResult result = trigger.fire(message("EVENTS", 1, "{}"), c -> true, Duration.ofMillis(50));
+
+        assertThat(result.outcome()).isEqualTo(Outcome.TRANSIENT);
+        assertThat(result.reason()).isEqualTo("timeout");
+        List<String> methods = new java.util.ArrayList<>();
+        for (int i = 0, n = server.getRequestCount(); i < n; i++) {
+            methods.add(server.takeRequest().getMethod()); // API discovery may have been asked
+        }
+        assertThat(methods).as("requests sent to the apiserver").doesNotContain("POST");
+    }
+
+    @Test
     void slowApiserverIsATransientTimeout() {
         server.expect().post().delay(5, TimeUnit.SECONDS).withPath(WORKFLOWS)
                 .andReturn(201, new GenericKubernetesResource()).once();
