@@ -36,6 +36,8 @@ final class Coordinator {
     private final LongSupplier clock;
     /** The newest state seen (by a read, a write or the watch) and its revision; null before the first. */
     private volatile Versioned latest;
+    /** {@link #latest}, but kept when a failed turn drops that to read the state again. */
+    private volatile Versioned lastKnown;
     private long appliedRevision = -1;
     /** The epoch of the state applied last, and what this process adds to its readings' sequences for the gate. */
     private long appliedEpoch = Long.MIN_VALUE;
@@ -74,11 +76,18 @@ final class Coordinator {
         Versioned v = latest;
         if (v == null || revision > v.revision()) {
             latest = new Versioned(state, revision);
+            lastKnown = latest;
         }
     }
 
     Versioned latest() {
         return latest;
+    }
+
+    /** The newest state this process had seen before its view was last dropped, or since; null before the first. */
+    Versioned lastKnown() {
+        Versioned v = latest;
+        return v != null ? v : lastKnown;
     }
 
     /**

@@ -69,6 +69,11 @@ final class Membership {
             s = Allocation.expecting(s, expected);
         }
         for (Publication p : publications) {
+            if (p.epoch() >= 0 && p.epoch() != s.epoch()) {
+                // Begun under a state that has since been started again: its revision says nothing about this one's
+                // readings (a high one would shut out every later reading). Dropped; the next read is published.
+                continue;
+            }
             s = p.gone() ? Allocation.without(s, p.source(), p.rev())
                     : Allocation.withReading(s, p.source(), p.rev(), p.at(), p.covered(), p.limits(), p.error(),
                     p.configuration());

@@ -8,6 +8,8 @@ import java.util.Map;
  * its creates when the read started.
  *
  * @param source  the quota
+ * @param epoch   the epoch of that state, or -1 when this process had seen none: a reading is only ordered (by
+ *                {@code rev}) against readings of the same state
  * @param rev     the bucket revision this process had seen when the read started
  * @param at      wall-clock millis when the read started
  * @param covered per member, its creates (and their extra units of this quota) the read includes
@@ -16,6 +18,6 @@ import java.util.Map;
  * @param configuration true when {@code error} is a configuration problem
  * @param gone    the quota no longer exists
  */
-record Publication(String source, long rev, long at, Map<String, SharedState.Covered> covered,
+record Publication(String source, long epoch, long rev, long at, Map<String, SharedState.Covered> covered,
                    List<SharedState.Limit> limits, String error, boolean configuration, boolean gone) {
 }

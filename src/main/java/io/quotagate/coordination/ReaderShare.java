@@ -29,7 +29,7 @@ final class ReaderShare implements SharedReads {
     /** What a read saw when it started, by ticket sequence, until its quotas are applied or failed. */
     private final Map<Long, Start> starts = new ConcurrentHashMap<>();
 
-    private record Start(long rev, long at, SharedState state, OwnUsage own) {
+    private record Start(long epoch, long rev, long at, SharedState state, OwnUsage own) {
     }
 
     private final Supplier<OwnUsage> usage;
@@ -58,13 +58,17 @@ final class ReaderShare implements SharedReads {
 
     @Override
     public CapacityGate.ReadTicket beginRead() {
-        Coordinator.Versioned v = coordinator.latest();
+        // Right after a failed turn the coordinator has dropped its view until it reads the state again; the last one
+        // it had is older than the state now, so the read covers at least what that one says. With no view at all
+        // the read would be published as started at revision 0 and lose to the reading already shared (the gate
+        // then learnt of a raised quota only at the next poll: ReadingAcrossAFailedTurnTest).
+        Coordinator.Versioned v = coordinator.latest() != null ? coordinator.latest() : coordinator.lastKnown();
         long seq = tickets.incrementAndGet();
         // The reader's own creates: every one that returned before now is in the read, shared yet or not (the single
         // gate's ticket). Without it, a reader at rest would count its last creates twice until some later read.
         OwnUsage own = usage.get();
-        starts.put(seq, v == null ? new Start(0, clock.getAsLong(), SharedState.fresh(0, 0), own)
-                : new Start(v.revision(), clock.getAsLong(), v.state(), own));
+        starts.put(seq, v == null ? new Start(-1, 0, clock.getAsLong(), SharedState.fresh(0, 0), own)
+                : new Start(v.state().epoch(), v.revision(), clock.getAsLong(), v.state(), own));
         if (starts.size() > 64) {
             starts.keySet().removeIf(k -> k < seq - 64); // reads that never reported back
         }
@@ -82,7 +86,7 @@ final class ReaderShare implements SharedReads {
         Map<String, SharedState.Covered> covered = covered(s.state(), source);
         covered.put(membership.id, new SharedState.Covered(s.own().created(),
                 s.own().extraCreated().getOrDefault(source, Map.of())));
-        membership.publish(new Publication(source, s.rev(), s.at(), covered, limits, null, false, false));
+        membership.publish(new Publication(source, s.epoch(), s.rev(), s.at(), covered, limits, null, false, false));
         wake.run();
     }
 
@@ -94,7 +98,7 @@ final class ReaderShare implements SharedReads {
         }
         Collection<String> sources = source != null ? List.of(source) : s.state().sources().keySet();
         for (String name : sources) {
-            membership.publish(new Publication(name, s.rev(), s.at(), Map.of(), null, error, configuration, false));
+            membership.publish(new Publication(name, s.epoch(), s.rev(), s.at(), Map.of(), null, error, configuration, false));
         }
         wake.run();
     }
@@ -105,7 +109,7 @@ final class ReaderShare implements SharedReads {
         if (s == null) {
             return;
         }
-        membership.publish(new Publication(source, s.rev(), s.at(), Map.of(), null, null, false, true));
+        membership.publish(new Publication(source, s.epoch(), s.rev(), s.at(), Map.of(), null, null, false, true));
         wake.run();
     }
 
