@@ -252,10 +252,6 @@ final class Membership {
         return leaseMillis;
     }
 
-    long requestTimeoutMillis() {
-        return requestTimeoutMillis;
-    }
-
     @Override
     public String toString() {
         return "Membership[" + id + "]";

@@ -62,7 +62,7 @@ final class ReaderShare implements SharedReads {
         // it had is older than the state now, so the read covers at least what that one says. With no view at all
         // the read would be published as started at revision 0 and lose to the reading already shared (the gate
         // then learnt of a raised quota only at the next poll: ReadingAcrossAFailedTurnTest).
-        Coordinator.Versioned v = coordinator.latest() != null ? coordinator.latest() : coordinator.lastKnown();
+        Coordinator.Versioned v = coordinator.lastKnown();
         long seq = tickets.incrementAndGet();
         // The reader's own creates: every one that returned before now is in the read, shared yet or not (the single
         // gate's ticket). Without it, a reader at rest would count its last creates twice until some later read.

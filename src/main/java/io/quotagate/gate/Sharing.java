@@ -14,9 +14,13 @@ final class Sharing {
 
     private final GateCore core;
     private final QuotaReads reads;
-    /** See {@link #createsBounded}; unbounded until a coordination says otherwise. */
-    private volatile long createsStartBy = Long.MAX_VALUE;
-    private volatile long createsEndBy = Long.MAX_VALUE;
+    /** See {@link #createsBounded}; unbounded until a coordination says otherwise. One field: never half-moved. */
+    private volatile Window window = new Window(Long.MAX_VALUE, Long.MAX_VALUE);
+    /** Fail-mode open while coordination fails: this process goes on alone. Set with the error, read without lock. */
+    private volatile boolean alone;
+
+    private record Window(long startBy, long endBy) {
+    }
 
     Sharing(GateCore core, QuotaReads reads) {
         this.core = core;
@@ -95,8 +99,7 @@ final class Sharing {
      * {@code startBy} and must have ended by {@code endBy}, when the others may take this process's share back.
      */
     void createsBounded(long startBy, long endBy) {
-        createsStartBy = startBy;
-        createsEndBy = endBy;
+        window = new Window(startBy, endBy);
     }
 
     /**
@@ -104,12 +107,12 @@ final class Sharing {
      * bounds it (no coordination, or fail-mode open while coordination fails: then this process goes on alone).
      */
     long createWindowMillis() {
-        long endBy = createsEndBy;
-        if (endBy == Long.MAX_VALUE || (core.failMode == FailMode.OPEN && core.coordinationError != null)) {
+        Window w = window;
+        if (w.endBy() == Long.MAX_VALUE || alone) {
             return Long.MAX_VALUE;
         }
         long now = core.clock.millis();
-        return now > createsStartBy ? 0 : Math.max(0, endBy - now);
+        return now > w.startBy() ? 0 : Math.max(0, w.endBy() - now);
     }
 
     /**
@@ -120,6 +123,7 @@ final class Sharing {
     void coordinationFailing(String error) {
         core.mutate(() -> {
             core.coordinationError = error;
+            alone = error != null && core.failMode == FailMode.OPEN;
             if (error != null && core.failMode == FailMode.OPEN) {
                 setCaps(null);
             }

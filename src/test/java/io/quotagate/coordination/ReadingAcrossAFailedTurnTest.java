@@ -1,10 +1,6 @@
 package io.quotagate.coordination;
 
 import java.math.BigDecimal;
-import java.time.Clock;
-import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -14,6 +10,7 @@ import io.quotagate.gate.FailMode;
 import io.quotagate.gate.LimitReading;
 import io.quotagate.ledger.BlockStore;
 import io.quotagate.ledger.MemoryBlockStore;
+import io.quotagate.support.MillisClock;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -62,22 +59,7 @@ class ReadingAcrossAFailedTurnTest {
             return memory.update(key, value, revision);
         }
     };
-    final CapacityGate gate = new CapacityGate(true, 1.0, FailMode.CLOSED, new Clock() {
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return Instant.ofEpochMilli(now.get());
-        }
-    });
+    final CapacityGate gate = new CapacityGate(true, 1.0, FailMode.CLOSED, new MillisClock(now::get));
     final Membership membership = new Membership("r0", new Allocation(BigDecimal.ONE), LEASE, 2_000);
     final Coordinator coordinator = new Coordinator(store, "state.EVENTS", gate, membership, now::get);
     final ReaderShare share = new ReaderShare(membership, coordinator, gate::usage, () -> { }, now::get);

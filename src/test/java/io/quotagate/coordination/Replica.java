@@ -1,9 +1,5 @@
 package io.quotagate.coordination;
 
-import java.time.Clock;
-import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,6 +8,7 @@ import java.util.function.LongSupplier;
 import io.quotagate.gate.CapacityGate;
 import io.quotagate.gate.FailMode;
 import io.quotagate.ledger.BlockStore;
+import io.quotagate.support.MillisClock;
 
 /**
  * One simulated QuotaGate replica: the real gate, membership, coordinator and reader share, wired as the application
@@ -66,23 +63,7 @@ final class Replica {
             long requestTimeout, LongSupplier clock) {
         this.id = id;
         this.link = new Link(store, world, this);
-        Clock gateClock = new Clock() {
-            @Override
-            public ZoneId getZone() {
-                return ZoneOffset.UTC;
-            }
-
-            @Override
-            public Clock withZone(ZoneId zone) {
-                return this;
-            }
-
-            @Override
-            public Instant instant() {
-                return Instant.ofEpochMilli(clock.getAsLong());
-            }
-        };
-        this.gate = new CapacityGate(true, ratio, FailMode.CLOSED, gateClock);
+        this.gate = new CapacityGate(true, ratio, FailMode.CLOSED, new MillisClock(clock));
         this.membership = new Membership(id, allocation, lease, requestTimeout);
         this.coordinator = new Coordinator(link, ReplicaWorld.KEY, gate, membership, clock);
         // Wake-ups only hurry the coordinator's next turn; the model schedules turns itself.

@@ -15,6 +15,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import io.quotagate.support.MillisClock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.boot.test.system.CapturedOutput;
@@ -671,22 +672,7 @@ class CapacityGateTest {
     @Test
     void aCreateMayTakeWhatIsLeftOfTheLeaseAndNoneStartsAfterTheStartBy() {
         java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(1_000_000);
-        Clock clock = new Clock() {
-            @Override
-            public java.time.ZoneId getZone() {
-                return java.time.ZoneOffset.UTC;
-            }
-
-            @Override
-            public Clock withZone(java.time.ZoneId zone) {
-                return this;
-            }
-
-            @Override
-            public java.time.Instant instant() {
-                return java.time.Instant.ofEpochMilli(now.get());
-            }
-        };
+        Clock clock = new MillisClock(now::get);
         CapacityGate closed = new CapacityGate(true, 1.0, FailMode.CLOSED, clock);
         closed.createsBounded(now.get() + 7_500, now.get() + 10_000);
         assertThat(closed.createWindowMillis()).isEqualTo(10_000);
