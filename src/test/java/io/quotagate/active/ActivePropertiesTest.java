@@ -15,12 +15,15 @@ import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
+import org.junit.jupiter.api.parallel.ResourceLock;
+import io.quotagate.support.SharedLogging;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** {@code backpressure.active.*}: binding, the limits they make, and start-up refusing what cannot work. */
 @ExtendWith(OutputCaptureExtension.class)
+@ResourceLock(SharedLogging.LOCK)
 class ActivePropertiesTest {
 
     static BackpressureProperties bind(Map<String, Object> map) {

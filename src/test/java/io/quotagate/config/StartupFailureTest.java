@@ -7,12 +7,15 @@ import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
+import org.junit.jupiter.api.parallel.ResourceLock;
+import io.quotagate.support.SharedLogging;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The whole application refuses to start on settings that cannot work, and says which setting and why. */
 @ExtendWith(OutputCaptureExtension.class)
+@ResourceLock(SharedLogging.LOCK)
 class StartupFailureTest {
 
     /**

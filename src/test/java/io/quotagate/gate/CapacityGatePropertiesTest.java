@@ -22,6 +22,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.slf4j.LoggerFactory;
+import org.junit.jupiter.api.parallel.ResourceLock;
+import io.quotagate.support.SharedLogging;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
@@ -33,6 +35,7 @@ import static org.awaitility.Awaitility.await;
  * plus the permits this process holds for messages not yet created never exceed the threshold, so a create is never
  * refused. And its bookkeeping: once everything is resolved and a fresh read is in, nothing is left over.
  */
+@ResourceLock(SharedLogging.LOCK)
 class CapacityGatePropertiesTest {
 
     private static Level gateLogLevel;

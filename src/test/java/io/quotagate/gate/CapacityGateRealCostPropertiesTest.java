@@ -16,6 +16,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.slf4j.LoggerFactory;
+import org.junit.jupiter.api.parallel.ResourceLock;
+import io.quotagate.support.SharedLogging;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
@@ -29,6 +31,7 @@ import static org.assertj.core.api.Assertions.fail;
  * the template's) stays within the threshold, and admission never answers "exceeded quota". At rest, with a fresh read
  * in, nothing is left held and the headroom is the least floor((threshold − used) ÷ cost) over the limits of cost ≥ 1.
  */
+@ResourceLock(SharedLogging.LOCK)
 class CapacityGateRealCostPropertiesTest {
 
     private static Level gateLogLevel;

@@ -20,11 +20,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
+import org.junit.jupiter.api.parallel.ResourceLock;
+import io.quotagate.support.SharedLogging;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+@ResourceLock(SharedLogging.LOCK)
 class CapacityGateTest {
 
     private final CapacityGate gate = new CapacityGate(true, 0.95, FailMode.CLOSED, Clock.systemUTC());
