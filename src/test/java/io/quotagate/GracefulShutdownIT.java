@@ -14,6 +14,7 @@ import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import io.quotagate.support.nats.JetStreamTestClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import io.quotagate.support.ServiceJvms;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -23,6 +24,7 @@ import static org.awaitility.Awaitility.await;
  * finishes and acks what it started, drains NATS and exits 0. A restart then creates every message
  * exactly once. The service runs as a real separate JVM, started as the image starts it, so the signal is real.
  */
+@ServiceJvms
 class GracefulShutdownIT {
 
     @RegisterExtension

@@ -11,6 +11,7 @@ import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.ServiceProcess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import io.quotagate.support.ServiceJvms;
 
 import static io.quotagate.support.QuotaGateTestProperties.SUBJECT;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -22,6 +23,7 @@ import static org.awaitility.Awaitility.await;
  * time still takes effect: the contract's endpoints and metrics are there, messages become objects, and the
  * actuator endpoints exposed are the ones configured at start (the chart's {@code management.exposure}).
  */
+@ServiceJvms
 class ImageModeIT {
 
     @RegisterExtension

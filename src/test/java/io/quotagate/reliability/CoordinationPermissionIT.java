@@ -12,6 +12,7 @@ import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.ServiceProcess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import io.quotagate.support.ServiceJvms;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -21,6 +22,7 @@ import static org.awaitility.Awaitility.await;
  * missing, health and {@code /api/quota} say coordination fails, and in fail-mode closed nothing is created, because
  * this replica cannot know what others hold.
  */
+@ServiceJvms
 class CoordinationPermissionIT {
 
     static final Path DIR = Path.of("target", "coordination-permission-it");

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import io.quotagate.support.ServiceJvms;
 
 import static io.quotagate.support.QuotaGateTestProperties.NAMESPACE;
 import static io.quotagate.support.QuotaGateTestProperties.STREAM;
@@ -40,6 +41,7 @@ import static org.awaitility.Awaitility.await;
  * mid-burst (messages queued, in the workers, unacked) but while creates are refused with 503, once the service has
  * seen the answer of every create that succeeded and the record holds every one of them.
  */
+@ServiceJvms
 class CreatedRecordCrashIT {
 
     static final Path DIR = Path.of("target", "created-record-crash-it");

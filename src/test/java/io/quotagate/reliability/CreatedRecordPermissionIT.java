@@ -13,6 +13,7 @@ import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.ServiceProcess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import io.quotagate.support.ServiceJvms;
 
 import static io.quotagate.support.QuotaGateTestProperties.STREAM;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -23,6 +24,7 @@ import static org.awaitility.Awaitility.await;
  * a created message is not acked without its record (it stays in JetStream, nak'd), so nothing is claimed done that
  * a crash could turn into a twin.
  */
+@ServiceJvms
 class CreatedRecordPermissionIT {
 
     static final Path DIR = Path.of("target", "created-record-permission-it");

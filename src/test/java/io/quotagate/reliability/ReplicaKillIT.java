@@ -12,6 +12,7 @@ import org.assertj.core.api.SoftAssertions;
 import tools.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import io.quotagate.support.ServiceJvms;
 
 import static io.quotagate.support.QuotaGateTestProperties.NAMESPACE;
 import static io.quotagate.support.QuotaGateTestProperties.QUOTA;
@@ -36,6 +37,7 @@ import static org.awaitility.Awaitility.await;
  * <p>The victim is the member that reads the quotas for all: with it gone, the survivors hear only each other's
  * heartbeats until one of them takes over, which is when a member's sense of time is tested hardest.
  */
+@ServiceJvms
 class ReplicaKillIT {
 
     static final Path DIR = Path.of("target", "replica-kill-it");

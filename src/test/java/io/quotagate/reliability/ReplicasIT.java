@@ -9,6 +9,7 @@ import io.quotagate.support.QuotaGateEnvironment;
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import io.quotagate.support.ServiceJvms;
 
 /**
  * Issue 20, the first "done when": three replicas on one durable share one quota as one replica would. The same
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * <p>Objects complete 20–200 ms after their creation and the quota controller gives the slot back 100 ms later, as in
  * FullCapacityBurstIT: the quota is full almost throughout, and a burst takes some 10–20 s (the test about two minutes).
  */
+@ServiceJvms
 class ReplicasIT {
 
     static final Path DIR = Path.of("target", "replicas-it");

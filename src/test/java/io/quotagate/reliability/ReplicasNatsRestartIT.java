@@ -9,6 +9,7 @@ import io.quotagate.support.kubernetes.KubernetesApiEmulation;
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import io.quotagate.support.ServiceJvms;
 
 import static io.quotagate.support.QuotaGateTestProperties.NAMESPACE;
 import static io.quotagate.support.QuotaGateTestProperties.QUOTA;
@@ -26,6 +27,7 @@ import static org.awaitility.Awaitility.await;
  * <p>Objects delete themselves 20–200 ms after creation, so a message whose ack was lost and that is redelivered to
  * another replica meets no 409 and no in-process memory: only the created-record can tell it was created.
  */
+@ServiceJvms
 class ReplicasNatsRestartIT {
 
     static final Path DIR = Path.of("target", "replicas-nats-restart-it");
