@@ -12,6 +12,7 @@ import io.quotagate.support.nats.JetStreamTestClient;
 import io.quotagate.support.nats.NatsServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -66,6 +67,9 @@ class ReliabilitySoak {
     }
 
     @Test
+    // It runs for soak.minutes (20 by default) and then drains: the build's 5-minute default (junit-platform.properties)
+    // is for the regular tests, and a soak of a few hours must not be cut short either.
+    @Timeout(value = 12, unit = TimeUnit.HOURS)
     void soak() {
         AtomicInteger restarts = new AtomicInteger();
         AtomicInteger kills = new AtomicInteger();
