@@ -13,8 +13,8 @@ import io.quotagate.gate.CapacityGate;
 import io.quotagate.logging.ThrottledLog;
 
 /**
- * The fetch loop, on its own thread: wait until NATS is connected, the durable is set up and the worker pool has
- * room; take a lease of at most that many permits from the gate; fetch at most that many messages; hand each, with
+ * The fetch loop, on its own thread: wait until NATS is connected, the durable is set up, a create may start (with
+ * replicas: this one's lease with the others) and the worker pool has room; take a lease of at most that many permits from the gate; fetch at most that many messages; hand each, with
  * its permit, to the pool; repeat. Nothing is fetched while the gate is closed, so a blocked quota costs no memory.
  */
 final class FetchLoop implements Runnable {
@@ -100,6 +100,12 @@ final class FetchLoop implements Runnable {
                     fetcher.drop(this::giveBack);
                 }
                 if (!fetcher.attached() && !subscribe()) {
+                    continue;
+                }
+                if (!gate.awaitCreateWindow(IDLE_TICK, running)) {
+                    // Replicas: no create may start yet (before this one's first heartbeat) or any more (its lease with
+                    // the others runs short). What is fetched now would only go back: leave it in JetStream.
+                    fetcher.returnLateArrivals(this::giveBack);
                     continue;
                 }
                 int room = pool.awaitRoom(Math.max(1, batchSize / 2), IDLE_TICK);

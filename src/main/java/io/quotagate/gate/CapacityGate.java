@@ -464,6 +464,17 @@ public final class CapacityGate implements GateView {
         return sharing.createWindowMillis();
     }
 
+    /**
+     * Waits up to {@code maxWait} until a create may start ({@link #createWindowMillis()} above 0), while
+     * {@code keepWaiting} holds: before this replica's first heartbeat, or once its lease with the others runs short.
+     * A message fetched meanwhile could only be handed back.
+     *
+     * @return true when a create may start now
+     */
+    public boolean awaitCreateWindow(Duration maxWait, BooleanSupplier keepWaiting) throws InterruptedException {
+        return sharing.awaitCreateWindow(maxWait.toNanos(), keepWaiting);
+    }
+
     /** Another replica needs a reading started after now: this process reads for it. */
     public void requestFreshRead() {
         readRequester.run();

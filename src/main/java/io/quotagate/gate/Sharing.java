@@ -3,6 +3,7 @@ package io.quotagate.gate;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 
 /**
  * The gate's side of replicas sharing one quota: applying the shared reading together with this process's caps (the
@@ -99,7 +100,37 @@ final class Sharing {
      * {@code startBy} and must have ended by {@code endBy}, when the others may take this process's share back.
      */
     void createsBounded(long startBy, long endBy) {
+        boolean wasClosed = createWindowMillis() <= 0;
         window = new Window(startBy, endBy);
+        if (wasClosed && createWindowMillis() > 0) {
+            core.lock.lock();
+            try {
+                core.capacityChanged.signalAll(); // the fetch loop waits in awaitCreateWindow
+            } finally {
+                core.lock.unlock();
+            }
+        }
+    }
+
+    /**
+     * Waits until a create may start ({@link #createWindowMillis()} above 0), at most {@code maxNanos}, while
+     * {@code keepWaiting} holds. Opening is announced by {@link #createsBounded}; going on alone in fail-mode open is
+     * not, and is seen at the next wake-up or timeout.
+     */
+    boolean awaitCreateWindow(long maxNanos, BooleanSupplier keepWaiting) throws InterruptedException {
+        if (createWindowMillis() > 0) {
+            return true;
+        }
+        core.lock.lock();
+        try {
+            long left = maxNanos;
+            while (createWindowMillis() <= 0 && left > 0 && keepWaiting.getAsBoolean()) {
+                left = core.capacityChanged.awaitNanos(left);
+            }
+            return createWindowMillis() > 0;
+        } finally {
+            core.lock.unlock();
+        }
     }
 
     /**

@@ -693,4 +693,34 @@ class CapacityGateTest {
         assertThat(open.createWindowMillis()).as("fail-mode open: this process goes on alone")
                 .isEqualTo(Long.MAX_VALUE);
     }
+
+    /**
+     * Before a replica's first heartbeat nothing may start, so the fetch loop waits instead of fetching messages it
+     * could only hand back (a replica starting up used to fetch a batch and nak it at once); the heartbeat that opens
+     * the window wakes it.
+     */
+    @Test
+    void theFetchLoopWaitsForTheCreateWindowAndTheHeartbeatWakesIt() throws Exception {
+        java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(1_000_000);
+        CapacityGate replica = new CapacityGate(true, 1.0, FailMode.CLOSED, new MillisClock(now::get));
+        assertThat(replica.awaitCreateWindow(Duration.ofSeconds(5), () -> true)).as("no coordination: open").isTrue();
+
+        replica.createsBounded(Long.MIN_VALUE, Long.MIN_VALUE); // a coordination started, no heartbeat written yet
+        assertThat(replica.awaitCreateWindow(Duration.ofMillis(50), () -> true)).as("before the first heartbeat")
+                .isFalse();
+
+        java.util.concurrent.CompletableFuture<Boolean> waiting = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return replica.awaitCreateWindow(Duration.ofMinutes(1), () -> true);
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        await().pollDelay(Duration.ofMillis(100)).atMost(Duration.ofSeconds(5)).until(() -> !waiting.isDone());
+        replica.createsBounded(now.get() + 7_500, now.get() + 10_000); // the first heartbeat written
+        assertThat(waiting.get(10, java.util.concurrent.TimeUnit.SECONDS)).as("woken by the heartbeat").isTrue();
+
+        now.addAndGet(7_501);
+        assertThat(replica.awaitCreateWindow(Duration.ofMillis(50), () -> true)).as("past the start-by").isFalse();
+    }
 }
