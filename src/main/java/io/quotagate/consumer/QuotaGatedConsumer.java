@@ -45,6 +45,8 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private static final Logger log = LoggerFactory.getLogger(QuotaGatedConsumer.class);
     /** Longest {@link #stop} waits for creates already started. */
     static final Duration STOP_WAIT = Duration.ofSeconds(30);
+    /** A record normally is stored within milliseconds; a message waiting longer than this is kept alive. */
+    static final Duration RECORD_OVERDUE = Duration.ofMillis(250);
     /** Longest an ack waits for its confirming flush while messages flow (see {@link AckConfirmer}). */
     static final Duration CONFIRM_ACKS_WITHIN = Duration.ofMillis(100);
     /** Failed create attempts remembered (see {@link FailedAttempts}). */
@@ -72,6 +74,8 @@ public class QuotaGatedConsumer implements SmartLifecycle {
     private volatile Thread loopThread;
     private volatile FetchLoop loop;
     private volatile ScheduledExecutorService housekeeping;
+    /** In-progress acks only: never behind a probe or a NATS call that blocks for a request timeout. */
+    private volatile ScheduledExecutorService keepAlive;
     private volatile long lastProgressNanos = System.nanoTime();
 
     /**
@@ -118,9 +122,20 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         ledger.start();
         pool.start();
         housekeeping = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "quotagate-housekeeping"));
+        keepAlive = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "quotagate-keep-alive"));
+        // A message in the pool gets its first in-progress ack at most half an ack-wait after its fetch, then one per
+        // tick; one waiting for its record gets one per tick once it waited longer than a record normally takes.
         Duration keepAliveAfter = properties.ackWait().dividedBy(3);
-        long every = Math.max(1000, keepAliveAfter.toMillis());
-        housekeeping.scheduleWithFixedDelay(() -> pool.keepAlive(keepAliveAfter), every, every, TimeUnit.MILLISECONDS);
+        long every = Math.max(250, properties.ackWait().dividedBy(6).toMillis());
+        keepAlive.scheduleWithFixedDelay(() -> {
+            try {
+                pool.keepAlive(keepAliveAfter);
+                ledger.keepWaiting(RECORD_OVERDUE);
+            } catch (RuntimeException e) {
+                // A task that throws is never run again: keep ticking.
+                throttled.warn("keep-alive", "Keeping messages alive: " + e);
+            }
+        }, every, every, TimeUnit.MILLISECONDS);
         long probeMs = probeInterval.toMillis();
         housekeeping.scheduleWithFixedDelay(this::probeWhileForbidden, probeMs, probeMs, TimeUnit.MILLISECONDS);
         if (deadLetters != null) {
@@ -158,6 +173,7 @@ public class QuotaGatedConsumer implements SmartLifecycle {
             Thread.currentThread().interrupt();
         } finally {
             housekeeping.shutdownNow();
+            keepAlive.shutdownNow();
         }
         if (nats.isConnected()) {
             try {

@@ -53,7 +53,7 @@ public final class BatchedLedger implements CreatedLedger {
 
     /** A record to write; only sequence and identity, the key is made on the writer thread. */
     private record Pending(String streamIdentity, long seq, Runnable stillWaiting, Runnable stored,
-                           Consumer<String> notStored) {
+                           Consumer<String> notStored, long queuedNanos) {
     }
 
     private record Known(byte[] value, long revision) {
@@ -71,6 +71,8 @@ public final class BatchedLedger implements CreatedLedger {
     private final Counter writes;
     private final Counter writeFailures;
     private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
+    /** The batch the writer is storing now (empty between rounds), for {@link #keepWaiting}. */
+    private volatile List<Pending> writing = List.of();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition work = lock.newCondition();
     /** Only the writer thread touches it. */
@@ -174,6 +176,9 @@ public final class BatchedLedger implements CreatedLedger {
             recognised.increment();
             log.info("Redelivered message {}#{} is in the created-record: acked as exists, not created again",
                     stream, streamSequence);
+        } else {
+            log.debug("Message {}#{} is not in the created-record (block revision {})", stream, streamSequence,
+                    entry == null ? "none" : entry.revision());
         }
         return found;
     }
@@ -185,7 +190,7 @@ public final class BatchedLedger implements CreatedLedger {
             notStored.accept("the created-record is stopped");
             return;
         }
-        queue.add(new Pending(streamIdentity, streamSequence, stillWaiting, stored, notStored));
+        queue.add(new Pending(streamIdentity, streamSequence, stillWaiting, stored, notStored, System.nanoTime()));
         if (idle) {
             // Same hand-over as the ack confirmer: the writer sets idle before it looks at the queue for the last
             // time, this reads idle after adding; one of the two sees the other.
@@ -211,12 +216,15 @@ public final class BatchedLedger implements CreatedLedger {
                     batch.add(p);
                 }
                 if (!batch.isEmpty()) {
+                    writing = batch;
                     try {
                         write(batch);
                     } catch (RuntimeException e) {
                         // A bug before the batch's acks were released: its messages are nak'd, not left to ack-wait.
                         fail(batch, "created-record writer error: " + e);
                         throw e;
+                    } finally {
+                        writing = List.of();
                     }
                 } else if (!storeReady) {
                     ensureStore(); // idle: keep trying, so health clears without waiting for the next message
@@ -290,13 +298,15 @@ public final class BatchedLedger implements CreatedLedger {
         Map<String, byte[]> toWrite = bits;
         while (true) {
             failed.clear();
+            boolean[] unanswered = {false};
             if (!ensureStore()) {
                 toWrite.keySet().forEach(k -> failed.put(k, problem));
             } else {
                 toWrite.forEach((k, b) -> {
-                    String error = writeBlock(k, b);
-                    if (error != null) {
-                        failed.put(k, error);
+                    Failure f = writeBlock(k, b);
+                    if (f != null) {
+                        failed.put(k, f.error());
+                        unanswered[0] |= f.unanswered();
                     }
                 });
             }
@@ -306,7 +316,12 @@ public final class BatchedLedger implements CreatedLedger {
             if (window == null) {
                 window = new RetryWindow(retryWithinNanos, link, firstTry, disconnectsBefore);
             }
-            if (!window.tryAgain(System.nanoTime(), RETRY_PAUSE.toNanos()) || !pause()) {
+            if (log.isDebugEnabled()) {
+                log.debug("{} of {} blocks not stored {} ms after the first try{}: {}", failed.size(), bits.size(),
+                        (System.nanoTime() - firstTry) / 1_000_000, unanswered[0] ? " (no answer)" : "",
+                        failed.values().iterator().next());
+            }
+            if (!window.tryAgain(System.nanoTime(), RETRY_PAUSE.toNanos(), unanswered[0]) || !pause()) {
                 break;
             }
             keepWaiting(batch, keys, failed);
@@ -360,6 +375,37 @@ public final class BatchedLedger implements CreatedLedger {
         }
     }
 
+    /**
+     * Keeps every message waiting for its record longer than {@code olderThan} from being redelivered: those of the
+     * batch being written and those queued behind it. A write that hangs until its request timeout (a stalled server)
+     * holds the whole queue, and a message redelivered meanwhile to another replica would find no record. Called
+     * periodically from another thread than the writer's; a message settled meanwhile gets one in-progress ack too
+     * many, which the server ignores.
+     */
+    @Override
+    public void keepWaiting(Duration olderThan) {
+        if (!link.isConnected()) {
+            return; // lost with the connection; the retries after the reconnect send theirs
+        }
+        long before = System.nanoTime() - olderThan.toNanos();
+        for (Pending p : writing) {
+            keepWaiting(p, before);
+        }
+        for (Pending p : queue) {
+            keepWaiting(p, before);
+        }
+    }
+
+    private static void keepWaiting(Pending p, long before) {
+        if (p.queuedNanos() - before < 0) {
+            try {
+                p.stillWaiting().run();
+            } catch (RuntimeException e) {
+                log.debug("Keeping a message waiting for its record: {}", e.toString());
+            }
+        }
+    }
+
     /** Waits {@link #RETRY_PAUSE} unless a stop comes; true to try again. */
     private boolean pause() {
         long pause = RETRY_PAUSE.toNanos();
@@ -387,8 +433,12 @@ public final class BatchedLedger implements CreatedLedger {
         return prefix;
     }
 
+    /** Why a block was not stored; {@code unanswered}: the store said nothing (it may hold the write). */
+    private record Failure(String error, boolean unanswered) {
+    }
+
     /** Null when stored; else why not. */
-    private String writeBlock(String key, byte[] bits) {
+    private Failure writeBlock(String key, byte[] bits) {
         try {
             for (int attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
                 Known k = known.get(key);
@@ -407,10 +457,10 @@ public final class BatchedLedger implements CreatedLedger {
                     known.remove(key);
                 }
             }
-            return "block " + key + " kept changing under " + MAX_CONFLICTS + " writes in a row";
+            return new Failure("block " + key + " kept changing under " + MAX_CONFLICTS + " writes in a row", false);
         } catch (Exception e) {
             known.remove(key);
-            return e.getMessage() == null ? e.toString() : e.getMessage();
+            return new Failure(e.getMessage() == null ? e.toString() : e.getMessage(), e instanceof BlockStore.Unanswered);
         }
     }
 

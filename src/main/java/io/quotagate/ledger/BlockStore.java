@@ -17,6 +17,16 @@ public interface BlockStore {
         }
     }
 
+    /**
+     * The store did not answer within the request timeout: a write may or may not have been stored. Not a refusal:
+     * a stalled server (a container throttled on its CPU limit, a slow disk, a leader election) says nothing.
+     */
+    final class Unanswered extends Exception {
+        public Unanswered(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     /** The store's name, for messages. */
     String name();
 

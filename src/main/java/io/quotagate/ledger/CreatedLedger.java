@@ -32,6 +32,13 @@ public interface CreatedLedger {
         record(streamIdentity, streamSequence, () -> { }, stored, notStored);
     }
 
+    /**
+     * Runs {@code stillWaiting} of every record waiting longer than {@code olderThan} to be stored; called
+     * periodically, so that no message is redelivered while its record is on the way.
+     */
+    default void keepWaiting(Duration olderThan) {
+    }
+
     /** Starts the ledger's writer (and creates its store when missing). */
     void start();
 

@@ -118,8 +118,12 @@ public final class KvBlockStore implements BlockStore {
 
     @Override
     public Entry get(String key) throws Exception {
-        KeyValueEntry e = kv().get(key);
-        return e == null || e.getValue() == null ? null : new Entry(e.getValue(), e.getRevision());
+        try {
+            KeyValueEntry e = kv().get(key);
+            return e == null || e.getValue() == null ? null : new Entry(e.getValue(), e.getRevision());
+        } catch (java.io.IOException e) {
+            throw unansweredOr(e);
+        }
     }
 
     @Override
@@ -128,6 +132,8 @@ public final class KvBlockStore implements BlockStore {
             return kv().create(key, value);
         } catch (JetStreamApiException e) {
             throw conflictOr(e);
+        } catch (java.io.IOException e) {
+            throw unansweredOr(e);
         }
     }
 
@@ -137,7 +143,20 @@ public final class KvBlockStore implements BlockStore {
             return kv().update(key, value, revision);
         } catch (JetStreamApiException e) {
             throw conflictOr(e);
+        } catch (java.io.IOException e) {
+            throw unansweredOr(e);
         }
+    }
+
+    /**
+     * jnats says "no answer" only in its message: an IOException "Timeout or no response waiting for NATS JetStream
+     * server" (NatsJetStreamImpl#responseRequired, 2.26). "503 No Responders" is an answer: nothing was stored.
+     */
+    private static Exception unansweredOr(java.io.IOException e) {
+        String m = e.getMessage();
+        boolean timedOut = (m != null && m.startsWith("Timeout or no response"))
+                || e.getCause() instanceof java.util.concurrent.TimeoutException;
+        return timedOut ? new Unanswered(m, e) : e;
     }
 
     private Exception conflictOr(JetStreamApiException e) {

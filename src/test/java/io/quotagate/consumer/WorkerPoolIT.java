@@ -106,6 +106,11 @@ class WorkerPoolIT {
 
     /** As above, with a quota of {@code quota} objects of which none is used yet. */
     private void consume(int messages, Trigger trigger, int concurrency, long quota) throws Exception {
+        consume(messages, trigger, concurrency, quota, CreatedLedger.NONE);
+    }
+
+    private void consume(int messages, Trigger trigger, int concurrency, long quota, CreatedLedger ledger)
+            throws Exception {
         stream = "FANOUT" + streams.incrementAndGet();
         subject = "fanout" + streams.get() + ".msg";
         producer.createStream(stream, subject);
@@ -115,7 +120,7 @@ class WorkerPoolIT {
         nats = new NatsConnection(properties());
         nats.open();
         consumer = new QuotaGatedConsumer(properties(), nats, gate, trigger, concurrency, Duration.ofSeconds(5),
-                CreatedLedger.NONE, new SimpleMeterRegistry());
+                ledger, new SimpleMeterRegistry());
         consumer.start();
     }
 
@@ -241,5 +246,79 @@ class WorkerPoolIT {
         assertThat(producer.consumerInfo(stream, "fanout").getDelivered().getConsumerSequence())
                 .as("deliveries").isEqualTo(12);
         assertThat(created.sum()).as("creates").isEqualTo(12);
+    }
+
+    @Test
+    void messagesWaitingLongerThanAckWaitForTheirRecordAreKeptAlive() throws Exception {
+        // A record store that stalls for twice the ack-wait of 3 s and never keeps its messages alive itself, as a
+        // write hanging until its request timeout holds those queued behind it: only the consumer's keep-alive
+        // thread keeps JetStream from handing them to another replica, which would find no record.
+        ackWait = "3s";
+        StalledLedger ledger = new StalledLedger(Duration.ofSeconds(6));
+        consume(4, trigger(Duration.ZERO, null, 0, 0), 4, 1_000_000, ledger);
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> created.sum() == 4 && ledger.stored.get() == 4);
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(
+                producer.consumerInfo(stream, "fanout").getNumAckPending()).isZero());
+        assertThat(producer.consumerInfo(stream, "fanout").getDelivered().getConsumerSequence())
+                .as("deliveries").isEqualTo(4);
+        ledger.close();
+    }
+
+    /** Stores each record {@code stall} after it is handed over; keeps a message alive only when asked to. */
+    static final class StalledLedger implements CreatedLedger, AutoCloseable {
+        private record Waiting(Runnable stillWaiting, long since) {
+        }
+
+        final Duration stall;
+        final AtomicInteger stored = new AtomicInteger();
+        private final Map<Waiting, Boolean> waiting = new ConcurrentHashMap<>();
+        private final java.util.concurrent.ScheduledExecutorService clock =
+                java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+
+        StalledLedger(Duration stall) {
+            this.stall = stall;
+        }
+
+        @Override
+        public boolean contains(String streamIdentity, long streamSequence) {
+            return false;
+        }
+
+        @Override
+        public void record(String streamIdentity, long streamSequence, Runnable stillWaiting, Runnable stored,
+                           java.util.function.Consumer<String> notStored) {
+            Waiting w = new Waiting(stillWaiting, System.nanoTime());
+            waiting.put(w, true);
+            clock.schedule(() -> {
+                waiting.remove(w);
+                this.stored.incrementAndGet();
+                stored.run();
+            }, stall.toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        @Override
+        public void keepWaiting(Duration olderThan) {
+            long before = System.nanoTime() - olderThan.toNanos();
+            waiting.keySet().stream().filter(w -> w.since() - before < 0).forEach(w -> w.stillWaiting().run());
+        }
+
+        @Override
+        public void start() {
+        }
+
+        @Override
+        public void stop(Duration max) {
+        }
+
+        @Override
+        public String problem() {
+            return null;
+        }
+
+        @Override
+        public void close() {
+            clock.shutdownNow();
+        }
     }
 }

@@ -262,6 +262,65 @@ class BatchedLedgerTest {
         assertThat(keptWaiting).as("in-progress acks while the write was retried").contains(7L);
     }
 
+    /** Writes that hang for {@code hang} and then time out, as against a server stopped with SIGSTOP. */
+    void unansweredWrites(int times, Duration hang) {
+        store.hang = hang;
+        store.unansweredFor.set(times);
+    }
+
+    @Test
+    void aWriteThatGotNoAnswerIsTriedAgainPastItsWindowAndItsAckLeavesOnceAWriteIsStored() {
+        // ReplicasNatsFreezeIT: a 3 s stall of the server made writes time out after 2 s, past the whole 1.25 s
+        // window; their messages were nak'd unrecorded and created again by other replicas.
+        BatchedLedger l = ledger(Duration.ofMillis(200), new Link()); // each timeout outlasts the window's rest
+        unansweredWrites(3, Duration.ofMillis(150));
+        recordKeptAlive(l, 7);
+        await().atMost(Duration.ofSeconds(10)).until(() -> acked.contains(7L) || !nakd.isEmpty());
+        assertThat(nakd).as("a created message nak'd unrecorded becomes a twin once its object is gone").isEmpty();
+        assertThat(acked).containsExactly(7L);
+    }
+
+    @Test
+    void aStoreThatNeverAnswersHoldsItsMessagesTwelveWindowsThenNaksThem() {
+        BatchedLedger l = ledger(Duration.ofMillis(50), new Link());
+        unansweredWrites(Integer.MAX_VALUE, Duration.ofMillis(20));
+        long t0 = System.nanoTime();
+        recordKeptAlive(l, 7);
+        await().atMost(Duration.ofSeconds(10)).until(() -> nakd.size() == 1);
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("held for the unanswered windows, not for ever")
+                .isGreaterThanOrEqualTo(Duration.ofMillis(50L * RetryWindow.UNANSWERED_WINDOWS - 300));
+        assertThat(acked).isEmpty();
+        unansweredWrites(0, Duration.ZERO);
+    }
+
+    @Test
+    void recordsQueuedBehindAHangingWriteAreKeptAliveByThePeriodicKeeper() throws Exception {
+        BatchedLedger l = ledger(Duration.ofSeconds(5), new Link());
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch hanging = new java.util.concurrent.CountDownLatch(1);
+        store.beforeWrite = () -> {
+            hanging.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
+        recordKeptAlive(l, 7); // its write hangs
+        assertThat(hanging.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        recordKeptAlive(l, 8); // queued behind it
+        l.keepWaiting(Duration.ofDays(1));
+        assertThat(keptWaiting).as("nothing has waited a day").isEmpty();
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            l.keepWaiting(Duration.ofMillis(1));
+            assertThat(keptWaiting).contains(7L, 8L);
+        });
+        store.beforeWrite = () -> { };
+        release.countDown();
+        await().atMost(Duration.ofSeconds(10)).until(() -> acked.containsAll(List.of(7L, 8L)));
+        assertThat(nakd).isEmpty();
+    }
+
     @Test
     void aLookupThatCannotReadTheStoreSaysSoInsteadOfAnsweringNo() {
         BatchedLedger l = ledger(Duration.ofMillis(20));

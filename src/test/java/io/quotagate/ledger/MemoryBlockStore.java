@@ -19,6 +19,10 @@ public final class MemoryBlockStore implements BlockStore {
     volatile String failWith;
     /** Calls that fail with "no responders" before the store answers again, as JetStream right after a restart. */
     final AtomicInteger unavailableFor = new AtomicInteger();
+    /** Writes that hang for {@link #hang} and then throw {@link Unanswered}, as against a server stopped with SIGSTOP. */
+    final AtomicInteger unansweredFor = new AtomicInteger();
+    /** How long an unanswered write hangs: the request timeout. */
+    volatile java.time.Duration hang = java.time.Duration.ZERO;
     /** Runs before each write reaches the map: lets a test slip in another replica's write. */
     volatile Runnable beforeWrite = () -> { };
 
@@ -42,6 +46,7 @@ public final class MemoryBlockStore implements BlockStore {
     @Override
     public long create(String key, byte[] value) throws Exception {
         fail();
+        unanswered();
         beforeWrite.run();
         synchronized (this) {
             if (entries.containsKey(key)) {
@@ -55,6 +60,7 @@ public final class MemoryBlockStore implements BlockStore {
     @Override
     public long update(String key, byte[] value, long expected) throws Exception {
         fail();
+        unanswered();
         beforeWrite.run();
         synchronized (this) {
             Entry e = entries.get(key);
@@ -75,6 +81,13 @@ public final class MemoryBlockStore implements BlockStore {
         writes.incrementAndGet();
         entries.put(key, new Entry(value.clone(), ++revision));
         return revision;
+    }
+
+    private void unanswered() throws Exception {
+        if (unansweredFor.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            Thread.sleep(hang.toMillis()); // the fault itself: a request that waits out its timeout
+            throw new Unanswered("Timeout or no response waiting for NATS JetStream server", null);
+        }
     }
 
     private void fail() throws Exception {
