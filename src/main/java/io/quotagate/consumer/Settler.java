@@ -117,6 +117,12 @@ final class Settler {
                 case KEEP -> { }
             }
             logOutcome(inbound, attempt, decision);
+            if (log.isDebugEnabled()) {
+                // One line per settled message: with replicas, the only place that says which one created what.
+                log.debug("Message {} delivery {}: {} ({}) -> {} {}", ref(inbound),
+                        inbound == null ? "?" : inbound.deliveryCount(), attempt.kind(), attempt.reason(),
+                        decision.action(), decision.metric());
+            }
         } catch (RuntimeException e) {
             // A bug in the above: the message must still have an outcome. A nak is always safe to send.
             unexpectedErrors.increment();
@@ -151,6 +157,7 @@ final class Settler {
         Decision kept = policy.decide(new Attempt(Attempt.Kind.RECORD_UNAVAILABLE, "record_not_stored", problem),
                 failedSoFar);
         nak(m, kept.delay());
+        log.debug("Message {} created, record not stored ({}): nak'd", ref(inbound), problem);
         throttled.warn("record-not-stored", "Created message " + ref(inbound) + " but could not record it ("
                 + problem + "); nak'd, it meets its record or its object (409) when redelivered");
     }

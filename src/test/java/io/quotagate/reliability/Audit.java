@@ -256,9 +256,15 @@ public final class Audit {
 
     /** Runs the audit, prints it and asserts lost=0 duplicated=0. */
     public Result assertNothingLostNothingDuplicated(String durable) {
+        return assertNothingLostNothingDuplicated(durable, twins -> "");
+    }
+
+    /** The same; {@code explain} says what is known about the twins (e.g. the service logs' lines about them). */
+    public Result assertNothingLostNothingDuplicated(String durable, java.util.function.Function<Set<Long>, String> explain) {
         Result r = result(durable);
         assertThat(r.lost()).as("lost messages (stream sequences) in " + r).isEmpty();
-        assertThat(r.duplicated()).as("duplicated messages (stream sequences) in " + r).isEmpty();
+        assertThat(r.duplicated()).as("duplicated messages (stream sequences) in %s%n%s", r,
+                r.duplicated().isEmpty() ? "" : explain.apply(r.duplicated())).isEmpty();
         assertThat(r.created() + r.deadLettered() + r.terminated() + r.pending()).isEqualTo(r.published());
         return r;
     }

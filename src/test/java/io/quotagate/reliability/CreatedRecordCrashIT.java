@@ -91,6 +91,7 @@ class CreatedRecordCrashIT {
         if (!mayAck) {
             args.addAll(List.of("--jetstream.username=noack", "--jetstream.password=noack"));
         }
+        args.addAll(Replicas.TRACE);
         args.addAll(List.of(more));
         ServiceProcess s = ServiceProcess.start(env, DIR.resolve(name + ".log"), args.toArray(String[]::new));
         started.add(s);
@@ -112,7 +113,7 @@ class CreatedRecordCrashIT {
         Http secondHttp = new Http(second.awaitPort(Duration.ofSeconds(120)));
         env.awaitDrained(Duration.ofSeconds(180));
 
-        audit.assertNothingLostNothingDuplicated("quotagate");
+        audit.assertNothingLostNothingDuplicated("quotagate", twins -> Replicas.trace(started, twins));
         System.out.printf("[created-record one] created before SIGKILL %d, recognised after restart %d%n",
                 createdByFirst, recognised(secondHttp));
         assertThat(recognised(secondHttp)).as("redeliveries of created messages whose objects were gone, "
@@ -139,7 +140,7 @@ class CreatedRecordCrashIT {
         long createdByVictim = quiesceAndKill(List.of(victimHttp, bHttp, cHttp), victim, victimHttp, seqs);
 
         env.awaitDrained(Duration.ofSeconds(180));
-        audit.assertNothingLostNothingDuplicated("quotagate");
+        audit.assertNothingLostNothingDuplicated("quotagate", twins -> Replicas.trace(started, twins));
         System.out.printf("[created-record three] created by the victim %d, recognised by the survivors %d + %d%n",
                 createdByVictim, recognised(bHttp), recognised(cHttp));
         assertThat(recognised(bHttp) + recognised(cHttp))

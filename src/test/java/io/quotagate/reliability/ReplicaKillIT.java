@@ -102,6 +102,9 @@ class ReplicaKillIT {
                         .until(() -> dropped(Replicas.members(r.http(a)), victimId)
                                 && dropped(Replicas.members(r.http(b)), victimId));
                 goneAfter = (System.nanoTime() - killed) / 1e9;
+                // What the departed share waits for (its "until", the readings), should it take long to come back.
+                System.out.println("[replica kill] a survivor's coordination once the victim is gone: "
+                        + Replicas.coordination(r.http(a)));
                 gone.addAll(before);
                 gone.removeAll(Replicas.members(r.http(a)));
                 // Its share stays counted as departed until a reading covers its last creates: then it is back.
@@ -109,6 +112,10 @@ class ReplicaKillIT {
                         .until(() -> !Replicas.departed(r.http(a)).contains(victimId)
                                 && !Replicas.departed(r.http(b)).contains(victimId));
                 backAfter = (System.nanoTime() - killed) / 1e9;
+                if (backAfter > LEASE.toSeconds() + 2.0) {
+                    System.out.println("[replica kill] share back late; a survivor's coordination now: "
+                            + Replicas.coordination(r.http(a)) + "; its quota view: " + r.http(a).getJson("/api/quota"));
+                }
             }
             System.out.printf(java.util.Locale.ROOT, "[replica kill] lease %d s, request timeout %d s: the killed "
                     + "member's permits back at both survivors %.1f s after the SIGKILL (goal <= %d s)%n",
@@ -122,7 +129,8 @@ class ReplicaKillIT {
             System.out.printf("[replica kill] %d x 403 exceeded quota, max used %d of 75%n",
                     kubernetes.exceededQuotaRejections(), kubernetes.maxUsed(NAMESPACE, QUOTA, RESOURCE));
             soft.assertThat(result.lost()).as("lost").isEmpty();
-            soft.assertThat(result.duplicated()).as("duplicated").isEmpty();
+            soft.assertThat(result.duplicated()).as("duplicated; what the replicas logged about them:%n%s",
+                    result.duplicated().isEmpty() ? "" : r.trace(result.duplicated())).isEmpty();
             soft.assertThat(result.created()).as("objects").isEqualTo(MESSAGES);
             soft.assertThat(createdByVictim).as("the victim created objects before the kill").isPositive();
             soft.assertThat(r.process(a).process().isAlive() && r.process(b).process().isAlive())

@@ -31,13 +31,17 @@ public final class Replicas implements AutoCloseable {
     public static final String DURABLE = "quotagate";
     public static final String COORDINATION_STREAM = "KV_quotagate-coord-" + DURABLE;
 
+    /** Which replica did what to each message, for the audit's twins: one log line per settlement and look-up. */
+    static final List<String> TRACE = List.of("--logging.level.io.quotagate.consumer.Settler=DEBUG",
+            "--logging.level.io.quotagate.ledger=DEBUG");
+
     /**
      * What every replica runs with: ratio 1.0 (no margin for a race), concurrency 8 as in FullCapacityBurstIT, and
      * short timeouts so a fault is redelivered within seconds, not the defaults' 30 s.
      */
     static final List<String> COMMON = List.of("--backpressure.capacity-ratio=1.0", "--jetstream.durable=" + DURABLE,
             "--jetstream.ack-wait=5s", "--trigger.kubernetes.request-timeout=2s", "--jetstream.retry-backoff-max=2s",
-            "--jetstream.reconnect-wait=200ms", "--trigger.kubernetes.concurrency=8");
+            "--jetstream.reconnect-wait=200ms", "--trigger.kubernetes.concurrency=8", TRACE.get(0), TRACE.get(1));
 
     private final List<ServiceProcess> processes = new ArrayList<>();
     private final List<Http> http = new ArrayList<>();
@@ -137,6 +141,31 @@ public final class Replicas implements AutoCloseable {
         }
         double v = http.get(i).metric("quotagate_messages_total{application=\"quotagate\",outcome=\"created\"}");
         return Double.isNaN(v) ? 0 : v;
+    }
+
+    /**
+     * Each replica's log lines about these stream sequences (settlements, look-ups), for a failure message: with
+     * objects that delete themselves, the logs are the only place that says which replica created a twin and when.
+     */
+    public String trace(java.util.Collection<Long> seqs) {
+        return trace(processes, seqs);
+    }
+
+    /** {@link #trace(java.util.Collection)} over any service JVMs, numbered in list order. */
+    static String trace(List<ServiceProcess> processes, java.util.Collection<Long> seqs) {
+        StringBuilder out = new StringBuilder();
+        for (long seq : new java.util.TreeSet<>(seqs)) {
+            java.util.regex.Pattern p = java.util.regex.Pattern.compile("#" + seq + "\\b");
+            for (int i = 0; i < processes.size(); i++) {
+                for (String line : processes.get(i).log().split("\n")) {
+                    if (p.matcher(line).find()) {
+                        out.append("replica ").append(i).append(": ").append(line, 0, Math.min(line.length(), 300))
+                                .append('\n');
+                    }
+                }
+            }
+        }
+        return out.toString();
     }
 
     /** SIGTERM to every replica still alive, all at once, and up to a minute for them to exit. */

@@ -63,7 +63,8 @@ class ReplicasNatsRestartIT {
             System.out.printf("[replicas nats restart] 2 restarts, 3 replicas: %d x 403 exceeded quota, max used %d of 75%n",
                     kubernetes.exceededQuotaRejections(), kubernetes.maxUsed(NAMESPACE, QUOTA, RESOURCE));
             soft.assertThat(result.lost()).as("lost; logs in " + DIR.toAbsolutePath()).isEmpty();
-            soft.assertThat(result.duplicated()).as("duplicated; logs in " + DIR.toAbsolutePath()).isEmpty();
+            soft.assertThat(result.duplicated()).as("duplicated; logs in %s; what the replicas logged about them:%n%s",
+                    DIR.toAbsolutePath(), result.duplicated().isEmpty() ? "" : r.trace(result.duplicated())).isEmpty();
             soft.assertThat(result.created()).as("objects").isEqualTo(MESSAGES);
             for (int i = 0; i < 3; i++) {
                 soft.assertThat(r.process(i).process().isAlive()).as("replica " + i + " still running").isTrue();

@@ -106,6 +106,34 @@ public final class NatsServer implements AutoCloseable {
         start();
     }
 
+    /**
+     * SIGSTOP, {@code span}, SIGCONT: a server that stalls without dropping a connection, as one throttled by its
+     * container's CPU limit or stuck on its disk does. Clients see requests time out on a steady connection.
+     */
+    public void freeze(java.time.Duration span) throws InterruptedException {
+        long pid;
+        synchronized (this) {
+            pid = process.pid();
+        }
+        signal("STOP", pid);
+        try {
+            Thread.sleep(span.toMillis()); // the fault itself lasts this long; nothing to wait for
+        } finally {
+            signal("CONT", pid);
+        }
+    }
+
+    private static void signal(String name, long pid) throws InterruptedException {
+        try {
+            int rc = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start().waitFor();
+            if (rc != 0) {
+                throw new IllegalStateException("kill -" + name + " " + pid + " exited " + rc);
+            }
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** SIGTERM and wait. */
     public synchronized void stop() {
         terminate(false);
