@@ -73,7 +73,9 @@ import java.util.logging.Level;
  *   <li><b>Lists and watches with a label selector</b> ({@code =}, {@code ==}, {@code !=}; Workflows, Jobs, Pods alike,
  *       as the active limit's informer uses them): an object whose update makes it leave the selector is sent as
  *       DELETED and one that enters it as ADDED, as the apiserver's watch cache does ({@code ActiveMonitorTest}). A
- *       watch does not replay changes made between a list and the watch (see "Not emulated").</li>
+ *       watch does not replay changes made between a list and the watch (see "Not emulated"). A watch whose client
+ *       died is dropped and never fails a write or costs the other watches their event ({@link DeadWatchers}; the
+ *       plain fabric8 mock threw at every write for up to a minute after a replica was killed).</li>
  *   <li><b>Discovery</b> of {@code /apis/argoproj.io/v1alpha1} (Workflow, registered by default) and of any
  *       {@link #registerCustomResource(String, String, String) registered} kind, which fabric8 needs to create a
  *       {@link GenericKubernetesResource}; core and built-in group kinds (Pod, batch Job...) need none, the client
@@ -410,6 +412,11 @@ public final class KubernetesApiEmulation implements AutoCloseable {
   /** ResourceQuota gets and lists received, failed ones included; watches not counted. */
   public long quotaReads() {
     return dispatcher.quotaReads.get();
+  }
+
+  /** The open watches, as the dispatcher sends events to them. */
+  java.util.Set<Object> watches() {
+    return dispatcher.watches;
   }
 
   @Override

@@ -111,10 +111,13 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   volatile QuotaReadFault quotaReadFault;
 
   final CreateFaults createFaults = new CreateFaults();
+  /** The open watches; a dead one's events are dropped, not thrown at the write (see {@link DeadWatchers}). */
+  final Set<Object> watches;
   final QuotaController quotaController;
 
   QuotaEnforcingDispatcher(ScheduledExecutorService controller) {
     this.controller = controller;
+    watches = DeadWatchers.dropEventsToDeadWatches(this);
     quotaController = new QuotaController(controller, writes, new QuotaController.Recounter() {
       @Override
       public void recount(String namespace, Set<String> resources) {
