@@ -15,7 +15,7 @@ package io.quotagate.ledger;
  * throttled on its CPU limit, a slow disk, a leader election) and may even have stored it. Such a write starts the
  * window again too, but only for {@link #UNANSWERED_WINDOWS} windows after the first try: a server that never answers
  * a connected client (a stream without quorum, a publish permission it refuses silently) must not hold the messages
- * for ever. ({@code ReplicasNatsFreezeIT}: a 3 s SIGSTOP of the server made writes time out after 2 s, past the whole
+ * for ever. ({@code ReplicasNatsRestartIT}, stalls: a 3 s SIGSTOP of the server made writes time out after 2 s, past the whole
  * 1.25 s window, and their messages were nak'd unrecorded.) Only a store that keeps failing on a steady connection
  * runs the window out; holding those messages longer would stall the durable on its max-ack-pending for nothing.
  */

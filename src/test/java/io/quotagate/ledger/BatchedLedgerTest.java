@@ -270,7 +270,7 @@ class BatchedLedgerTest {
 
     @Test
     void aWriteThatGotNoAnswerIsTriedAgainPastItsWindowAndItsAckLeavesOnceAWriteIsStored() {
-        // ReplicasNatsFreezeIT: a 3 s stall of the server made writes time out after 2 s, past the whole 1.25 s
+        // ReplicasNatsRestartIT, stalls: a 3 s stall of the server made writes time out after 2 s, past the whole 1.25 s
         // window; their messages were nak'd unrecorded and created again by other replicas.
         BatchedLedger l = ledger(Duration.ofMillis(200), new Link()); // each timeout outlasts the window's rest
         unansweredWrites(3, Duration.ofMillis(150));
