@@ -389,14 +389,14 @@ public final class BatchedLedger implements CreatedLedger {
         }
         long before = System.nanoTime() - olderThan.toNanos();
         for (Pending p : writing) {
-            keepWaiting(p, before);
+            keepAliveIfOlder(p, before);
         }
         for (Pending p : queue) {
-            keepWaiting(p, before);
+            keepAliveIfOlder(p, before);
         }
     }
 
-    private static void keepWaiting(Pending p, long before) {
+    private static void keepAliveIfOlder(Pending p, long before) {
         if (p.queuedNanos() - before < 0) {
             try {
                 p.stillWaiting().run();
