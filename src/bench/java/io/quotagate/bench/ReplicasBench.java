@@ -56,11 +56,12 @@ final class ReplicasBench {
             env.kubernetes.setCreateLatency(Duration.ofMillis(5));
             env.kubernetes.completeAutomatically("Workflow", Duration.ofMillis(20), Duration.ofMillis(200));
             // Untimed first, as in ReplicasIT: the emulation's JIT in this JVM would favour the later bursts.
-            Bench.log("part 7: warm-up %s", Replicas.burst(env, dir, "warm-up", 1, messages / 2));
+            // Without the tests' per-message debug lines: measured as users run it.
+            Bench.log("part 7: warm-up %s", Replicas.burst(env, dir, "warm-up", 1, messages / 2, Replicas.UNTRACED));
             for (int i = 0; i < rounds; i++) {
                 for (int n : !both ? new int[] {1} : i % 2 == 0 ? new int[] {1, 3} : new int[] {3, 1}) {
                     Bench.log("part 7: burst of %d messages through %d replica(s), round %d", messages, n, i + 1);
-                    Replicas.Burst b = Replicas.burst(env, dir, "r" + i + "-" + n, n, messages);
+                    Replicas.Burst b = Replicas.burst(env, dir, "r" + i + "-" + n, n, messages, Replicas.UNTRACED);
                     Bench.log("part 7: %s", b);
                     (n == 1 ? one : three).add(b);
                 }
@@ -77,19 +78,23 @@ final class ReplicasBench {
                 + "each replica a service JVM started as the container image starts it (trigger concurrency 8, "
                 + "batch-size 64, watch on, poll 30 s), all on one durable. Create latency 5 ms; workflows complete "
                 + "20–200 ms after creation and the quota controller gives their slot back 100 ms later. The "
-                + "replicas are started and each set first works an untimed tenth as many messages (replicas in a "
+                + "replicas are started and first work an untimed tenth as many messages per replica (replicas in a "
                 + "cluster are long-running: their JIT is warm), then they are paused while the messages are "
                 + "published and resumed together: seconds "
                 + "from the resume to the last create. Quota GETs (and lists) are counted by the emulation over "
                 + "that span; coordination writes are the messages stored in the coordination bucket's stream "
-                + "(`%s`) over it, heartbeats included. An untimed burst of half as many messages through one replica "
+                + "(`%s`) over it, heartbeats included. Mean used is the quota's `used` as admission saw it, averaged "
+                + "over the span (by Little's law, throughput is mean used ÷ how long an object stays in `used`); a "
+                + "slot freed by the controller waits for a quota GET, then for the reading to reach a gate, a "
+                + "fetch and the create that fills it. The services log at their default levels. An untimed burst of half as many messages through one replica "
                 + "first, then %d round(s)%s; load (1-min) %s at the start. Every JVM, "
                 + "nats-server and the emulation share the machine's cores.%n%n",
                 messages, hard, Replicas.COORDINATION_STREAM, rounds, rounds > 1 ? ", alternating which count goes first; "
                         + "the ratios pool the bursts of each count (messages ÷ seconds over all of them)" : "", load.split(" ")[0]));
         r.append("| round | replicas | seconds | msg/s | created | 403 exceeded quota | quota GETs "
-                + "| coordination writes | writes per created object | lost | duplicated |\n"
-                + "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+                + "| coordination writes | writes per created object | mean used | freed slot: ms to a GET | then ms "
+                + "to its create | lost | duplicated |\n"
+                + "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         List<Replicas.Burst> all = new ArrayList<>();
         for (int i = 0; i < rounds; i++) {
             all.add(one.get(i));
@@ -134,6 +139,8 @@ final class ReplicasBench {
                 .append(b.rejections()).append(" | ").append(b.quotaReads()).append(" | ")
                 .append(b.coordinationWrites() < 0 ? "– (no bucket)" : Long.toString(b.coordinationWrites()))
                 .append(" | ").append(b.coordinationWrites() < 0 ? "–" : f2(b.writesPerCreate())).append(" | ")
+                .append(f1(b.slots().meanUsed())).append(" | ").append(f1(b.slots().readingMs())).append(" | ")
+                .append(f1(b.slots().waitMs() - b.slots().readingMs())).append(" | ")
                 .append(b.audit().lost().size()).append(" | ").append(b.audit().duplicated().size()).append(" |\n");
     }
 }

@@ -11,6 +11,7 @@ import io.quotagate.support.Http;
 import io.quotagate.support.QuotaGateEnvironment;
 import io.quotagate.support.ServiceProcess;
 import io.quotagate.support.kubernetes.KubernetesApiEmulation;
+import io.quotagate.support.kubernetes.SlotTimeline;
 import tools.jackson.databind.JsonNode;
 
 import static io.quotagate.support.QuotaGateTestProperties.NAMESPACE;
@@ -31,9 +32,16 @@ public final class Replicas implements AutoCloseable {
     public static final String DURABLE = "quotagate";
     public static final String COORDINATION_STREAM = "KV_quotagate-coord-" + DURABLE;
 
-    /** Which replica did what to each message, for the audit's twins: one log line per settlement and look-up. */
+    /**
+     * Which replica did what to each message, for the audit's twins: one log line per settlement and look-up. On in
+     * the tests; a benchmark turns them off ({@link #UNTRACED}), as users run.
+     */
     static final List<String> TRACE = List.of("--logging.level.io.quotagate.consumer.Settler=DEBUG",
             "--logging.level.io.quotagate.ledger=DEBUG");
+
+    /** {@link #TRACE}'s loggers at the service's own level: pass as {@code more} to a burst that measures. */
+    public static final String[] UNTRACED = {"--logging.level.io.quotagate.consumer.Settler=INFO",
+            "--logging.level.io.quotagate.ledger=INFO"};
 
     /**
      * What every replica runs with: ratio 1.0 (no margin for a race), concurrency 8 as in FullCapacityBurstIT, and
@@ -208,10 +216,12 @@ public final class Replicas implements AutoCloseable {
         Audit audit = new Audit(name, env.producer, k, STREAM, null);
         try (Replicas r = start(env, dir, name, n, more)) {
             // Replicas in a cluster run for hours: a burst finds their JIT warm. Fresh JVMs compiling at once (three
-            // on two cores) would time start-up, not coordination. So each JVM first works an untimed tenth.
+            // on two cores) would time start-up, not coordination. So each JVM first works an untimed tenth: a tenth
+            // per JVM, not per set (a set's tenth left each of three a third of one replica's warm-up, and they were
+            // still compiling in the timed burst: 0.7-0.9 s of C1 each against 0.5 s for one replica).
             long warmRejections0 = k.exceededQuotaRejections();
             Audit warm = new Audit(name + "-warm-up", env.producer, k, STREAM, null);
-            List<Long> warmSeqs = warm.publishJson(SUBJECT, Math.max(1, messages / 10));
+            List<Long> warmSeqs = warm.publishJson(SUBJECT, Math.max(1, messages / 10) * n);
             await().atMost(Duration.ofMinutes(2)).until(() -> warm.objects().keySet().containsAll(warmSeqs));
             env.awaitDrained(Duration.ofSeconds(120));
             await().atMost(Duration.ofSeconds(60)).until(() -> k.used(NAMESPACE, QUOTA, RESOURCE) == 0);
@@ -224,6 +234,7 @@ public final class Replicas implements AutoCloseable {
             long rejections0 = k.exceededQuotaRejections();
             long reads0 = k.quotaReads();
             long writes0 = coordinationWrites(env);
+            SlotTimeline slots = k.slotTimeline(NAMESPACE, QUOTA, RESOURCE);
             long t0 = System.nanoTime();
             r.resume();
             await().atMost(Duration.ofMinutes(4)).pollInterval(Duration.ofMillis(20))
@@ -236,7 +247,8 @@ public final class Replicas implements AutoCloseable {
             await().atMost(Duration.ofSeconds(60)).until(() -> k.used(NAMESPACE, QUOTA, RESOURCE) == 0);
             Audit.Result audited = audit.result(DURABLE);
             return new Burst(n, messages, k.successfulCreates() - creates0, rejections, seconds, reads,
-                    coordinationWrites(env) < 0 ? -1 : writes, k.maxUsed(NAMESPACE, QUOTA, RESOURCE), audited);
+                    coordinationWrites(env) < 0 ? -1 : writes, k.maxUsed(NAMESPACE, QUOTA, RESOURCE), audited,
+                    slots.summary(t0, t0 + (long) (seconds * 1e9), env.hard));
         }
     }
 
@@ -246,9 +258,11 @@ public final class Replicas implements AutoCloseable {
      * @param seconds   from the resume to the last create
      * @param quotaReads quota GETs and lists over the same span
      * @param coordinationWrites messages stored in the coordination bucket's stream over it; -1 without a bucket
+     * @param slots      how long freed slots waited to be filled, and the mean {@code used}: where the time went
      */
     public record Burst(int replicas, int messages, long created, long rejections, double seconds, long quotaReads,
-                        long coordinationWrites, long maxUsed, Audit.Result audit) {
+                        long coordinationWrites, long maxUsed, Audit.Result audit,
+                        SlotTimeline.Summary slots) {
         public double rate() {
             return messages / seconds;
         }
@@ -260,11 +274,11 @@ public final class Replicas implements AutoCloseable {
         @Override
         public String toString() {
             return String.format(java.util.Locale.ROOT, "[replicas %d] %d messages in %.1f s = %.0f msg/s, %d created, "
-                            + "%d x 403, %d quota GETs, %s coordination writes (%s per created object), max used %d",
+                            + "%d x 403, %d quota GETs, %s coordination writes (%s per created object), max used %d; %s",
                     replicas, messages, seconds, rate(), created, rejections, quotaReads,
                     coordinationWrites < 0 ? "no bucket, 0" : Long.toString(coordinationWrites),
                     coordinationWrites < 0 ? "0" : String.format(java.util.Locale.ROOT, "%.2f", writesPerCreate()),
-                    maxUsed);
+                    maxUsed, slots);
         }
     }
 }

@@ -13,10 +13,11 @@ import io.quotagate.support.ServiceJvms;
 
 /**
  * Issue 20, the first "done when": three replicas on one durable share one quota as one replica would. The same
- * full-quota burst (3,000 messages, quota 75, capacity-ratio 1.0) runs through one replica, three, three and one
- * again (after an untimed warm-up burst), in one environment, so the three are judged against a single replica on the same machine at the same time:
- * every message exactly once, no {@code 403 exceeded quota}, at most 1.5 times its quota GETs. The throughput ratio
- * is printed, not asserted: performance is the benchmark's to measure (part 7, on an idle machine), and on a loaded
+ * full-quota burst (3,000 messages, quota 75, capacity-ratio 1.0) runs through one replica, then three, in one
+ * environment (each replica first works an untimed tenth), so the three are judged against a single replica on the same
+ * machine at the same time: every message exactly once, no {@code 403 exceeded quota}, at most 1.5 times its quota
+ * GETs. Each burst also prints its mean {@code used} and how long a freed slot waited ({@link Replicas.Burst#slots}).
+ * The throughput ratio is printed, not asserted: performance is the benchmark's to measure (part 7, on an idle machine), and on a loaded
  * 2-core machine three JVMs against one swing it by tens of per cent. Without shared permits the three race into
  * 403s (118 and 131 in the issue's two runs).
  *

@@ -30,8 +30,11 @@ public final class QuotaGateEnvironment implements AfterAllCallback {
     public final NatsServer nats;
     public final KubernetesApiEmulation kubernetes;
     public final JetStreamTestClient producer;
+    /** {@code spec.hard} of the quota, as created. */
+    public final long hard;
 
     private QuotaGateEnvironment(Builder b) {
+        hard = b.hard;
         List<String> args = new ArrayList<>(b.natsArgs);
         if (b.token != null) {
             args.addAll(List.of("--auth", b.token));

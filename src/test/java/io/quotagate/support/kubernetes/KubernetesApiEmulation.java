@@ -409,6 +409,16 @@ public final class KubernetesApiEmulation implements AutoCloseable {
     return dispatcher.dispatchNanos.get();
   }
 
+  /**
+   * Starts timing the frees and fills of one quota resource (and every quota GET) from now, while it has none used:
+   * see {@link SlotTimeline}. One at a time; a new one replaces the last.
+   */
+  public SlotTimeline slotTimeline(String namespace, String quotaName, String resourceName) {
+    SlotTimeline t = new SlotTimeline(ApiPath.ofQuota(namespace, quotaName).path() + "/" + resourceName);
+    dispatcher.timeline = t;
+    return t;
+  }
+
   /** ResourceQuota gets and lists received, failed ones included; watches not counted. */
   public long quotaReads() {
     return dispatcher.quotaReads.get();

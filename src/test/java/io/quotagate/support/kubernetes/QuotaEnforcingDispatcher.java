@@ -109,6 +109,8 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   volatile Duration createLatency = Duration.ZERO;
   volatile Completion completion;
   volatile QuotaReadFault quotaReadFault;
+  /** Off (null) unless a test asks: see {@link KubernetesApiEmulation#slotTimeline}. */
+  volatile SlotTimeline timeline;
 
   final CreateFaults createFaults = new CreateFaults();
   /** The open watches; a dead one's events are dropped, not thrown at the write (see {@link DeadWatchers}). */
@@ -163,6 +165,10 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
     boolean watch = request.getPath().contains("watch=true");
     if (!watch) {
       quotaReads.incrementAndGet();
+      SlotTimeline t = timeline;
+      if (t != null) {
+        t.read(System.nanoTime());
+      }
     }
     QuotaReadFault fault = quotaReadFault;
     if (fault != null && fault.status() != 0) {
@@ -490,6 +496,10 @@ final class QuotaEnforcingDispatcher extends KubernetesCrudDispatcher {
   private void setUsed(ResourceQuota quota, String resource, BigDecimal used) {
     String key = ApiPath.ofQuota(quota.getMetadata().getNamespace(), quota.getMetadata().getName()).path();
     unwrittenUsed.computeIfAbsent(key, k -> new LinkedHashMap<>()).put(resource, used);
+    SlotTimeline t = timeline;
+    if (t != null && t.tracks(key + "/" + resource)) {
+      t.used(System.nanoTime(), used.longValue());
+    }
     maxUsed.merge(maxUsedKey(quota.getMetadata().getNamespace(), quota.getMetadata().getName(), resource), used,
         BigDecimal::max);
     if (!flushScheduled) {
