@@ -7,7 +7,8 @@ import java.util.Locale;
 
 /**
  * Where a freed quota slot waits before it is filled again, for a burst at a full quota: every change of one quota
- * resource's {@code used} as admission sees it, and every quota GET, timed. A slot freed (the controller's recount
+ * resource's {@code used} as admission sees it, and every quota GET or list, timed (recorded until another timeline
+ * replaces it). A slot freed (the controller's recount
  * lowering {@code used}) is filled by the next create, first freed first filled; the wait splits into the part
  * before a quota GET started after the free (reading) and the rest (the reading reaching a gate, a fetch, the
  * create). By Little's law these waits are what separates a burst's throughput from {@code hard ÷ object lifetime}.
@@ -35,8 +36,9 @@ public final class SlotTimeline {
     }
 
     /**
-     * The waits of the slots freed from {@code fromNanos} on (and {@code used} averaged up to {@code toNanos}), with {@code hard} slots in all and none used when the
-     * timeline started (those first slots are filled, but not counted: they waited for the burst, not for a free).
+     * The waits of the slots freed from {@code fromNanos} on, and {@code used} averaged up to {@code toNanos}; with
+     * {@code hard} slots in all and none used when the timeline started (those first slots are filled, but not
+     * counted: they waited for the burst, not for a free).
      */
     public synchronized Summary summary(long fromNanos, long toNanos, long hard) {
         ArrayDeque<Long> free = new ArrayDeque<>();
