@@ -39,14 +39,21 @@ public interface CreatedLedger {
     default void keepWaiting(Duration olderThan) {
     }
 
-    /** Starts the ledger's writer (and creates its store when missing). */
-    void start();
+    /** Starts the ledger's writer (and creates its store when missing). Nothing to start for one without a writer. */
+    default void start() {
+    }
 
-    /** Writes what is waiting (running its callbacks) and stops, within {@code max}. */
-    void stop(Duration max) throws InterruptedException;
+    /**
+     * Writes what is waiting (running its callbacks) and stops, within {@code max}. Nothing to stop for one without a
+     * writer.
+     */
+    default void stop(Duration max) throws InterruptedException {
+    }
 
-    /** Why records cannot be written or read now, null when they can. */
-    String problem();
+    /** Why records cannot be written or read now, null when they can (always, for one without a store). */
+    default String problem() {
+        return null;
+    }
 
     /** A ledger that remembers nothing: every record is stored at once and nothing is ever found. */
     CreatedLedger NONE = new CreatedLedger() {
@@ -59,19 +66,6 @@ public interface CreatedLedger {
         public void record(String streamIdentity, long streamSequence, Runnable stillWaiting, Runnable stored,
                            Consumer<String> notStored) {
             stored.run();
-        }
-
-        @Override
-        public void start() {
-        }
-
-        @Override
-        public void stop(Duration max) {
-        }
-
-        @Override
-        public String problem() {
-            return null;
         }
     };
 }

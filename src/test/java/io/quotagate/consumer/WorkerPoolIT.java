@@ -304,19 +304,6 @@ class WorkerPoolIT {
         }
 
         @Override
-        public void start() {
-        }
-
-        @Override
-        public void stop(Duration max) {
-        }
-
-        @Override
-        public String problem() {
-            return null;
-        }
-
-        @Override
         public void close() {
             clock.shutdownNow();
         }

@@ -40,8 +40,8 @@ public final class Replicas implements AutoCloseable {
             "--logging.level.io.quotagate.ledger=DEBUG");
 
     /** {@link #TRACE}'s loggers at the service's own level: pass as {@code more} to a burst that measures. */
-    public static final String[] UNTRACED = {"--logging.level.io.quotagate.consumer.Settler=INFO",
-            "--logging.level.io.quotagate.ledger=INFO"};
+    public static final String[] UNTRACED =
+            TRACE.stream().map(t -> t.replace("=DEBUG", "=INFO")).toArray(String[]::new);
 
     /**
      * What every replica runs with: ratio 1.0 (no margin for a race), concurrency 8 as in FullCapacityBurstIT, and
