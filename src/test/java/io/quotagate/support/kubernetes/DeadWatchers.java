@@ -1,9 +1,12 @@
 package io.quotagate.support.kubernetes;
 
 import java.lang.reflect.Field;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.Consumer;
 
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
@@ -16,6 +19,13 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
  * stored, and the client never gets an answer. The other watches after it in the set missed the event too.
  * (ReplicaKillIT, 2026-12-07: after the SIGKILL of a replica, 30 s of creates that timed out although stored, and
  * twins from their retries; the killed member's share came back only then.)
+ *
+ * <p>That wait itself runs on the mock server's only Vert.x event loop ({@code onClosed} and {@code onFailure} both
+ * call {@code awaitTermination(1, MINUTES)} there), and a send the executor is running when the connection dies can
+ * hold it: every request to the emulation then waits. ReplicaKillIT, the same evening: the event loop blocked for 30
+ * s after the SIGKILL, and the killed member's permits came back after 30.3 s. The apiserver serves its other
+ * clients while one watch dies, so each watch's executor is wrapped on its way into the set: its shutdown is kept,
+ * the wait is not.
  */
 final class DeadWatchers {
 
@@ -29,7 +39,7 @@ final class DeadWatchers {
             Field f = KubernetesCrudDispatcher.class.getDeclaredField("watchEventListeners");
             f.setAccessible(true);
             Set<?> before = (Set<?>) f.get(dispatcher);
-            set.addAll(before);
+            before.forEach(set::add);
             f.set(dispatcher, set);
         } catch (ReflectiveOperationException e) {
             throw new IllegalStateException("fabric8's mock server changed: no KubernetesCrudDispatcher."
@@ -44,6 +54,12 @@ final class DeadWatchers {
      */
     static final class Isolating extends CopyOnWriteArraySet<Object> {
         @Override
+        public boolean add(Object watch) {
+            waitNotOnClose(watch);
+            return super.add(watch);
+        }
+
+        @Override
         public void forEach(Consumer<? super Object> action) {
             for (Object watch : this) {
                 try {
@@ -52,6 +68,32 @@ final class DeadWatchers {
                     remove(watch);
                 }
             }
+        }
+    }
+
+    /** Replaces the watch's executor by one whose {@code awaitTermination} only says whether it has terminated. */
+    static void waitNotOnClose(Object watch) {
+        try {
+            Field f = watch.getClass().getDeclaredField("executor");
+            f.setAccessible(true);
+            ScheduledExecutorService real = (ScheduledExecutorService) f.get(watch);
+            if (Proxy.isProxyClass(real.getClass())) {
+                return;
+            }
+            f.set(watch, Proxy.newProxyInstance(DeadWatchers.class.getClassLoader(),
+                    new Class<?>[] {ScheduledExecutorService.class}, (proxy, method, args) -> {
+                        if (method.getName().equals("awaitTermination")) {
+                            return real.isTerminated();
+                        }
+                        try {
+                            return method.invoke(real, args);
+                        } catch (InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    }));
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("fabric8's mock server changed: no WatchEventsListener.executor to keep "
+                    + "its close from blocking the event loop", e);
         }
     }
 }

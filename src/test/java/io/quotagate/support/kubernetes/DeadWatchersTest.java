@@ -14,7 +14,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -49,6 +51,35 @@ class DeadWatchersTest {
         await().atMost(Duration.ofSeconds(5)).until(() -> events.contains("ADDED wf-1"));
         Set<Object> open = api.watches();
         assertThat(open).as("the dead watch is dropped").doesNotContain(dying).hasSize(1);
+      }
+    }
+  }
+
+  @Test
+  void aWatchClosedWhileItsExecutorIsBusyDoesNotHoldUpTheClose(KubernetesApiEmulation api, KubernetesClient client)
+      throws Exception {
+    api.createQuota(NS, "workflows", RESOURCE, 10);
+    try (Watch watch = watch(client, new CopyOnWriteArrayList<>())) {
+      await().atMost(Duration.ofSeconds(5)).until(() -> api.watches().size() == 1);
+      Object dying = api.watches().iterator().next();
+      Field executor = dying.getClass().getDeclaredField("executor");
+      executor.setAccessible(true);
+      CountDownLatch release = new CountDownLatch(1);
+      // A send still running when the connection dies: fabric8's close waited up to a minute for it, on the event
+      // loop that serves every request.
+      ((ExecutorService) executor.get(dying)).submit(() -> release.await(30, TimeUnit.SECONDS));
+      var onClosed = dying.getClass().getMethod("onClosed", io.fabric8.mockwebserver.http.WebSocket.class, int.class,
+          String.class);
+      onClosed.setAccessible(true);
+      try {
+        long start = System.nanoTime();
+        onClosed.invoke(dying, null, 1000, "client gone");
+
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).as("the close waits for no send").isLessThan(
+            Duration.ofSeconds(5));
+        assertThat(api.watches()).as("the closed watch is gone").doesNotContain(dying);
+      } finally {
+        release.countDown();
       }
     }
   }
