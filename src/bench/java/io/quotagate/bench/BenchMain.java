@@ -239,7 +239,7 @@ public final class BenchMain {
         Bench.createStream(producer, "TPUT", "tput.>");
         Bench.publish(producer, "tput.msg", messages, size);
         kubernetes.createQuota("tput", Bench.QUOTA, Bench.RESOURCE, 1_000_000_000L);
-        Throughput t = new Throughput(nats.url(), "TPUT", messages, kubernetes, "tput");
+        Throughput t = new Throughput(nats.url(), "TPUT", messages, kubernetes, "tput", nats::cpuNanos);
         List<Double> a = new ArrayList<>();
         List<Double> b = new ArrayList<>();
         List<String> loads = new ArrayList<>();
@@ -263,8 +263,10 @@ public final class BenchMain {
                 rb = t.quotaGate(4);
                 ra = t.bare();
             }
-            Bench.log("(a) bare jnats: %s msg/s, %s µs CPU/msg; (b) QuotaGate: %s msg/s, %s µs CPU/msg%s",
-                    f0(ra.rate()), f1(1000 * ra.cpuMsPerMessage()), f0(rb.rate()), f1(1000 * rb.cpuMsPerMessage()),
+            Bench.log("(a) bare jnats: %s msg/s, %s µs CPU/msg, nats-server %s µs/msg; (b) QuotaGate: %s msg/s, %s µs "
+                    + "CPU/msg, nats-server %s µs/msg%s", f0(ra.rate()), f1(1000 * ra.cpuMsPerMessage()),
+                    f1(ra.serverCpuUsPerMessage()), f0(rb.rate()), f1(1000 * rb.cpuMsPerMessage()),
+                    f1(rb.serverCpuUsPerMessage()),
                     i <= 0 ? " (warm-up)" : "");
             if (i <= 0) {
                 warmUp.add("a " + f0(ra.rate()) + ", b " + f0(rb.rate()));
@@ -288,8 +290,9 @@ public final class BenchMain {
                 + "first (not counted), then %d rounds of a and b back to back (alternating which goes first). "
                 + "No longer a target worth code: it guards against a consumer change that costs throughput.%n%n",
                 messages, size, warmups, reps));
-        report.append("| variant | msg/s (median) | runs (msg/s) | CPU µs per message (median; this JVM) | quota GETs | all acked |\n"
-                + "| --- | ---: | --- | ---: | ---: | --- |\n");
+        report.append("| variant | msg/s (median) | runs (msg/s) | CPU µs per message (median; this JVM) | nats-server CPU µs "
+                + "per message (median) | quota GETs | all acked |\n"
+                + "| --- | ---: | --- | ---: | ---: | ---: | --- |\n");
         appendRuns("(a) bare jnats pull, batch 64, `ack()` — ceiling", "a", runs, ma);
         appendRuns("(b) QuotaGate consumer, no-op trigger (concurrency 4)", "b", runs, mb);
         double pairedMedian = Bench.median(paired);
@@ -310,6 +313,7 @@ public final class BenchMain {
     private void appendRuns(String label, String variant, List<Throughput.Run> runs, double median) {
         List<String> rates = new ArrayList<>();
         List<Double> cpu = new ArrayList<>();
+        List<Double> server = new ArrayList<>();
         long reads = 0;
         boolean acked = true;
         int n = 0;
@@ -319,6 +323,9 @@ public final class BenchMain {
                 if (!Double.isNaN(r.cpuMsPerMessage())) {
                     cpu.add(1000 * r.cpuMsPerMessage());
                 }
+                if (!Double.isNaN(r.serverCpuUsPerMessage())) {
+                    server.add(r.serverCpuUsPerMessage());
+                }
                 reads += r.quotaReads();
                 acked &= r.allAcked();
                 n++;
@@ -326,6 +333,7 @@ public final class BenchMain {
         }
         report.append("| ").append(label).append(" | ").append(f0(median)).append(" | ").append(String.join(", ", rates))
                 .append(" | ").append(cpu.isEmpty() ? "-" : f1(Bench.median(cpu)))
+                .append(" | ").append(server.isEmpty() ? "-" : f1(Bench.median(server)))
                 .append(" | ").append(n == 0 ? "-" : f0((double) reads / n) + " per run").append(" | ")
                 .append(acked ? "yes" : "NO").append(" |\n");
     }

@@ -17,8 +17,13 @@ import io.quotagate.trigger.TriggerResult;
 final class Throughput {
 
     /** {@code cpuMsPerMessage}: this JVM's CPU time over the timed span per message (NaN where not measured). */
+    /**
+     * {@code serverCpuUsPerMessage}: the nats-server's CPU time over the same span per message, in µs (NaN where not
+     * measured): most of what a message costs on this machine is the server's, and a consumer that sends more pulls
+     * or other requests per message shows here.
+     */
     record Run(String variant, int messages, double seconds, long quotaReads, boolean allAcked, double cpuMsPerMessage,
-               String threads) {
+               String threads, double serverCpuUsPerMessage) {
         double rate() {
             return messages / seconds;
         }
@@ -29,9 +34,12 @@ final class Throughput {
     private final int messages;
     private final KubernetesApiEmulation kubernetes;
     private final String namespace;
+    private final java.util.function.LongSupplier serverCpuNanos;
     private int durables;
 
-    Throughput(String natsUrl, String stream, int messages, KubernetesApiEmulation kubernetes, String namespace) {
+    Throughput(String natsUrl, String stream, int messages, KubernetesApiEmulation kubernetes, String namespace,
+               java.util.function.LongSupplier serverCpuNanos) {
+        this.serverCpuNanos = serverCpuNanos;
         this.natsUrl = natsUrl;
         this.stream = stream;
         this.messages = messages;
@@ -62,6 +70,8 @@ final class Throughput {
             long t1 = 0;
             long cpu0 = 0;
             long cpu1 = 0;
+            long server0 = 0;
+            long server1 = 0;
             java.util.Map<String, Long> threads0 = java.util.Map.of();
             String threads = "";
             while (n < messages) {
@@ -72,12 +82,14 @@ final class Throughput {
                     if (n == 0) {
                         t0 = System.nanoTime();
                         cpu0 = Bench.processCpuNanos();
+                        server0 = serverCpuNanos.getAsLong();
                         threads0 = Bench.threadCpuNanos();
                     }
                     m.ack();
                     if (++n == messages) {
                         t1 = System.nanoTime();
                         cpu1 = Bench.processCpuNanos();
+                        server1 = serverCpuNanos.getAsLong();
                         threads = Bench.threadCpuPerMessage(threads0, Bench.threadCpuNanos(), messages);
                         Bench.log("(%s) CPU per message by thread: %s", variant, threads);
                     }
@@ -86,7 +98,7 @@ final class Throughput {
             c.flush(Duration.ofSeconds(5));
             sub.unsubscribe();
             return new Run(variant, messages, (t1 - t0) / 1e9, kubernetes.quotaReads() - reads0, drained(c, durable),
-                    (cpu1 - cpu0) / 1e6 / messages, threads);
+                    (cpu1 - cpu0) / 1e6 / messages, threads, serverUs(server0, server1, messages));
         }
     }
 
@@ -97,15 +109,18 @@ final class Throughput {
         try (Rig rig = new Rig(natsUrl, stream, durable, kubernetes.url(), namespace, 0.95, "30s",
                 m -> TriggerResult.created("noop"), concurrency)) {
             long[] cpu0 = new long[1];
+            long[] server0 = new long[1];
             @SuppressWarnings("unchecked")
             java.util.Map<String, Long>[] threads0 = new java.util.Map[1];
             rig.trigger.onFirst = () -> {
                 cpu0[0] = Bench.processCpuNanos();
+                server0[0] = serverCpuNanos.getAsLong();
                 threads0[0] = Bench.threadCpuNanos();
             };
             rig.start().awaitGateOpen(Duration.ofSeconds(10));
             rig.trigger.awaitCreated(messages, Duration.ofMinutes(5));
             long cpu1 = Bench.processCpuNanos();
+            long server1 = serverCpuNanos.getAsLong();
             String threads = Bench.threadCpuPerMessage(threads0[0], Bench.threadCpuNanos(), messages);
             Bench.log("(b) CPU per message by thread: %s", threads);
             double seconds = (rig.trigger.lastCreatedNanos - rig.trigger.firstFireNanos) / 1e9;
@@ -113,9 +128,15 @@ final class Throughput {
             rig.consumer.stop();
             try (Connection c = Bench.connect(natsUrl, "check")) {
                 return new Run("b", (int) created, seconds, kubernetes.quotaReads() - reads0,
-                        created >= messages && drained(c, durable), (cpu1 - cpu0[0]) / 1e6 / Math.max(1, created), threads);
+                        created >= messages && drained(c, durable), (cpu1 - cpu0[0]) / 1e6 / Math.max(1, created), threads,
+                        serverUs(server0[0], server1, Math.max(1, created)));
             }
         }
+    }
+
+    /** The server's CPU per message in µs; NaN where its CPU time could not be read. */
+    private static double serverUs(long before, long after, long messages) {
+        return before < 0 || after < 0 ? Double.NaN : (after - before) / 1e3 / messages;
     }
 
     static boolean drained(Connection c, String stream, String durable) throws Exception {

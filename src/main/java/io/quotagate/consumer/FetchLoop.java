@@ -14,9 +14,9 @@ import io.quotagate.logging.ThrottledLog;
 
 /**
  * The fetch loop, on its own thread: wait until NATS is connected, the durable is set up, a create may start (with
- * replicas: this one's lease with the others) and the worker pool has room; take a lease of at most that many permits
- * from the gate; fetch at most that many messages; hand each, with its permit, to the pool; repeat. Nothing is
- * fetched while the gate is closed, so a blocked quota costs no memory.
+ * replicas: this one's lease with the others) and the worker pool has room for a whole batch; take a lease of at most
+ * a batch of permits from the gate; fetch at most that many messages; hand each, with its permit, to the pool; repeat.
+ * Nothing is fetched while the gate is closed, so a blocked quota costs no memory.
  */
 final class FetchLoop implements Runnable {
 
@@ -109,7 +109,7 @@ final class FetchLoop implements Runnable {
                     fetcher.returnLateArrivals(this::giveBack);
                     continue;
                 }
-                int room = pool.awaitRoom(Math.max(1, batchSize / 2), IDLE_TICK);
+                int room = pool.awaitRoom(batchSize, IDLE_TICK);
                 if (room == 0) {
                     continue;
                 }

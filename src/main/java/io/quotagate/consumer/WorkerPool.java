@@ -86,8 +86,8 @@ final class WorkerPool {
     /**
      * Waits until the pool can take at least {@code least} more messages (or is empty), at most {@code max}. Fetching
      * a few messages as soon as one slot frees would turn every fetch (a pull, a lease, maybe a quota read) into a
-     * per-message cost; waiting for half a batch keeps the workers fed (the queue still holds the other half) at a
-     * fraction of it.
+     * per-message cost; the fetch loop waits for a whole batch of room, and the pool is sized so that the batch before
+     * it still keeps the workers fed meanwhile.
      *
      * @return how many it can take now (0 after the wait ran out)
      */

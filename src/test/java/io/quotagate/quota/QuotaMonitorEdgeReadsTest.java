@@ -212,9 +212,9 @@ class QuotaMonitorEdgeReadsTest {
     }
 
     /**
-     * The issue's full-quota burst in miniature: quota 75 at capacity-ratio 1.0, 16 creates at a time with a batch of 64 queued in front of them, workflows
-     * completing 50–100 ms after creation and the quota controller giving their slot back 100 ms later; a loop that
-     * leases permits and creates as the fetch loop and its worker pool do. No 403, and at most one quota GET per ten
+     * The issue's full-quota burst in miniature: quota 75 at capacity-ratio 1.0, 16 creates at a time with two batches
+     * of 64 queued in front of them, workflows completing 50–100 ms after creation and the quota controller giving
+     * their slot back 100 ms later; a loop that leases permits and creates as the fetch loop and its worker pool do. No 403, and at most one quota GET per ten
      * objects created.
      */
     @Test
@@ -230,8 +230,9 @@ class QuotaMonitorEdgeReadsTest {
         AtomicInteger created = new AtomicInteger();
         AtomicInteger rejected = new AtomicInteger();
         AtomicInteger unstarted = new AtomicInteger(messages);
-        // The worker pool's room: concurrency workers and one batch queued in front of them.
-        Semaphore room = new Semaphore(concurrency + batch);
+        // The worker pool's room: concurrency workers and two batches queued in front of them; the loop fetches once a
+        // whole batch fits.
+        Semaphore room = new Semaphore(concurrency + 2 * batch);
         ExecutorService workers = Executors.newFixedThreadPool(concurrency);
         AtomicInteger names = new AtomicInteger();
         long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
@@ -244,10 +245,10 @@ class QuotaMonitorEdgeReadsTest {
                 if (spacingNow.compareTo(shortestSpacing) < 0) {
                     shortestSpacing = spacingNow;
                 }
-                if (!room.tryAcquire(1, TimeUnit.SECONDS)) {
+                if (!room.tryAcquire(batch, 1, TimeUnit.SECONDS)) {
                     continue;
                 }
-                int free = 1 + room.drainPermits();
+                int free = batch + room.drainPermits();
                 int want = Math.min(Math.min(batch, free), unstarted.get());
                 if (want <= 0) {
                     room.release(free);
