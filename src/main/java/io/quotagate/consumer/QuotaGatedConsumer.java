@@ -100,12 +100,10 @@ public class QuotaGatedConsumer implements SmartLifecycle {
         this.settler = new Settler(SettlementPolicy.of(properties), deadLetters, gate, acks,
                 new FailedAttempts(ATTEMPTS_KEPT), recentlyCreated, ledger, throttled, registry);
         int workers = Math.max(1, concurrency);
-        // Two batches may wait in front of busy workers: the loop fetches a whole batch as soon as one fits, while the
-        // batch before it is still queued, so a fetch's round trip to the server overlaps creates instead of taking
-        // turns with them, and every pull asks for a whole batch. All of it within the gate's permits. With room for
-        // one batch the loop fetched at half a batch of room: twice the pulls per message, and workers idle while a
-        // pull was answered whenever creates are quicker than that round trip (benchmark part 2, stop 32: b/a 0.75–0.85
-        // against 0.84–0.87 with two).
+        // Two batches may wait in front of busy workers, all within the gate's permits: the loop fetches a whole batch
+        // once one fits, and the batch before it keeps the workers busy through that pull's round trip. With one, the
+        // workers ran dry during each pull when creates were quicker than it (benchmark part 2, stop 32: b/a 0.75–0.85
+        // with one batch, 0.84–0.87 with two).
         this.pool = new WorkerPool(workers, workers + 2 * properties.batchSize(), this::work);
         this.triggerTimer = Timer.builder("quotagate.trigger").description("Time to create one object")
                 .publishPercentileHistogram().register(registry);
