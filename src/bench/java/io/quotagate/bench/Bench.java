@@ -225,13 +225,11 @@ final class Bench {
         try (java.util.stream.Stream<java.nio.file.Path> tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/task"))) {
             tasks.forEach(task -> {
                 try {
-                    String stat = java.nio.file.Files.readString(task.resolve("stat"));
-                    String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                    io.quotagate.support.ProcStat stat = io.quotagate.support.ProcStat.read(task.resolve("stat"));
+                    String name = stat.name();
                     if (name.startsWith("GC") || name.startsWith("G1") || name.startsWith("C1") || name.startsWith("C2")
                             || name.startsWith("VM") || name.startsWith("Compiler")) {
-                        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                        long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
-                        out.merge("[jvm] " + name.replaceAll("\\d+", "N"), ticks * 10_000_000L, Long::sum);
+                        out.merge("[jvm] " + name.replaceAll("\\d+", "N"), stat.cpuNanos(), Long::sum);
                     }
                 } catch (Exception e) {
                     // thread gone

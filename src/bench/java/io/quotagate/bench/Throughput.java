@@ -1,6 +1,7 @@
 package io.quotagate.bench;
 
 import java.time.Duration;
+import java.util.function.LongSupplier;
 
 import io.nats.client.Connection;
 import io.nats.client.JetStreamSubscription;
@@ -16,11 +17,10 @@ import io.quotagate.trigger.TriggerResult;
  */
 final class Throughput {
 
-    /** {@code cpuMsPerMessage}: this JVM's CPU time over the timed span per message (NaN where not measured). */
     /**
-     * {@code serverCpuUsPerMessage}: the nats-server's CPU time over the same span per message, in µs (NaN where not
-     * measured): most of what a message costs on this machine is the server's, and a consumer that sends more pulls
-     * or other requests per message shows here.
+     * {@code cpuMsPerMessage}: this JVM's CPU time over the timed span per message (NaN where not measured).
+     * {@code serverCpuUsPerMessage}: the nats-server's over the same span, in µs (NaN where not measured): most of what
+     * a message costs on this machine is the server's, and a consumer that asks more of it per message shows there.
      */
     record Run(String variant, int messages, double seconds, long quotaReads, boolean allAcked, double cpuMsPerMessage,
                String threads, double serverCpuUsPerMessage) {
@@ -34,11 +34,11 @@ final class Throughput {
     private final int messages;
     private final KubernetesApiEmulation kubernetes;
     private final String namespace;
-    private final java.util.function.LongSupplier serverCpuNanos;
+    private final LongSupplier serverCpuNanos;
     private int durables;
 
     Throughput(String natsUrl, String stream, int messages, KubernetesApiEmulation kubernetes, String namespace,
-               java.util.function.LongSupplier serverCpuNanos) {
+               LongSupplier serverCpuNanos) {
         this.serverCpuNanos = serverCpuNanos;
         this.natsUrl = natsUrl;
         this.stream = stream;

@@ -214,8 +214,8 @@ class QuotaMonitorEdgeReadsTest {
     /**
      * The issue's full-quota burst in miniature: quota 75 at capacity-ratio 1.0, 16 creates at a time with two batches
      * of 64 queued in front of them, workflows completing 50–100 ms after creation and the quota controller giving
-     * their slot back 100 ms later; a loop that leases permits and creates as the fetch loop and its worker pool do. No 403, and at most one quota GET per ten
-     * objects created.
+     * their slot back 100 ms later; a loop that leases permits and creates as the fetch loop and its worker pool do.
+     * No 403, and at most one quota GET per ten objects created.
      */
     @Test
     void aFullQuotaBurstReadsAtMostOncePerTenObjects(KubernetesApiEmulation kubernetes) throws Exception {

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import io.quotagate.support.ProcStat;
 import org.awaitility.Awaitility;
 
 /**
@@ -101,7 +102,7 @@ public final class NatsServer implements AutoCloseable {
     }
 
     /**
-     * The server process's CPU time so far (user + system, from {@code /proc}, in clock ticks of 10 ms), for benchmarks
+     * The server process's CPU time so far (user + system, from {@code /proc}, in steps of 10 ms), for benchmarks
      * that say what a message costs the server; -1 where it cannot be read.
      */
     public long cpuNanos() {
@@ -113,9 +114,7 @@ public final class NatsServer implements AutoCloseable {
             pid = process.pid();
         }
         try {
-            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10_000_000L;
+            return ProcStat.read(Path.of("/proc", Long.toString(pid), "stat")).cpuNanos();
         } catch (IOException | RuntimeException e) {
             return -1;
         }
